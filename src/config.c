@@ -1,0 +1,162 @@
+/*
+ * The environment and its errors. UPYSOCK_* variables are applied once, at the first use of the
+ * library; an upy_config_* call made later overrides its variable (and clears that variable's
+ * error). A bad variable is kept as an error that config_ready() raises, so the first socket
+ * call fails with ValueError naming it instead of running with a silently ignored setting.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "host/host.h"
+#include "internal.h"
+
+enum { VAR_PROFILE, VAR_LIMITS, VAR_REMAP, VAR_NET, VAR_FLASH, VAR_LOG, VAR_COUNT };
+
+static const char *const var_names[VAR_COUNT] = {
+    "UPYSOCK_PROFILE", "UPYSOCK_LIMITS", "UPYSOCK_REMAP", "UPYSOCK_NET", "UPYSOCK_FLASH", "UPYSOCK_LOG",
+};
+
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t error_lock = PTHREAD_MUTEX_INITIALIZER;
+static char errors[VAR_COUNT][UPY_EXC_MESSAGE_MAX];
+static atomic_int error_count;
+static atomic_int log_fd = -1;
+
+static void set_error(int var, const char *message)
+{
+    pthread_mutex_lock(&error_lock);
+    bool had = errors[var][0] != '\0';
+    if (message)
+        snprintf(errors[var], sizeof errors[var], "%s: %s", var_names[var], message);
+    else
+        errors[var][0] = '\0';
+    atomic_fetch_add(&error_count, (message != NULL) - had);
+    pthread_mutex_unlock(&error_lock);
+}
+
+/* UPYSOCK_LOG=stderr | fd:N | <path> */
+static int log_open(const char *spec, char *err, size_t errsize)
+{
+    int fd = -1;
+    if (strcmp(spec, "stderr") == 0) {
+        fd = 2;
+    } else if (strncmp(spec, "fd:", 3) == 0) {
+        char *end;
+        long n = strtol(spec + 3, &end, 10);
+        fd = (end != spec + 3 && !*end && n >= 0 && n < 65536 && host_fd_is_open((int)n)) ? (int)n : -1;
+    } else if (*spec) {
+        fd = host_open_append(spec);
+    }
+    if (fd < 0) {
+        snprintf(err, errsize, "cannot log to '%s' (want stderr, fd:N with an open fd, or a writable path)", spec);
+        return -1;
+    }
+    atomic_store(&log_fd, fd);
+    return 0;
+}
+
+static int apply(int var, const char *value, char *err, size_t errsize)
+{
+    switch (var) {
+    case VAR_PROFILE: return profile_select(value, err, errsize);
+    case VAR_LIMITS: return profile_set_limits(value, err, errsize);
+    case VAR_REMAP: return vnet_set_rules(value, err, errsize);
+    case VAR_NET: return vnet_set_mode(value, err, errsize);
+    case VAR_FLASH: return vnet_set_flash(value, err, errsize);
+    default: return log_open(value, err, errsize);
+    }
+}
+
+static void load_env(void)
+{
+    /* The profile first: limits apply on top of it. */
+    for (int var = 0; var < VAR_COUNT; var++) {
+        const char *value = getenv(var_names[var]);
+        char err[UPY_EXC_MESSAGE_MAX - 32];
+        if (value && apply(var, value, err, sizeof err) < 0)
+            set_error(var, err);
+    }
+}
+
+int config_ready(void)
+{
+    pthread_once(&env_once, load_env);
+    if (atomic_load_explicit(&error_count, memory_order_acquire) == 0)
+        return 0;
+    char message[UPY_EXC_MESSAGE_MAX] = "";
+    pthread_mutex_lock(&error_lock);
+    for (int var = 0; var < VAR_COUNT && !message[0]; var++)
+        memcpy(message, errors[var], sizeof message);
+    pthread_mutex_unlock(&error_lock);
+    return message[0] ? upy_raise_value(message) : 0;
+}
+
+int config_log_fd(void)
+{
+    return atomic_load_explicit(&log_fd, memory_order_relaxed);
+}
+
+/* An API setter: the environment first, then the call, which replaces the variable's error. */
+static int set_by_api(int var, int (*setter)(const char *, char *, size_t), const char *value)
+{
+    pthread_once(&env_once, load_env);
+    char err[UPY_EXC_MESSAGE_MAX];
+    if (!value)
+        return upy_raise_value(UPY_MSG_INVALID_ARGS);
+    if (setter(value, err, sizeof err) < 0)
+        return upy_raise_value(err);
+    set_error(var, NULL);
+    return 0;
+}
+
+int upy_config_profile(const char *name)
+{
+    int rc = set_by_api(VAR_PROFILE, profile_select, name);
+    if (rc == 0)
+        set_error(VAR_LIMITS, NULL); /* the overrides went with the old profile */
+    return rc;
+}
+
+int upy_config_limit(upy_limit which, long value)
+{
+    pthread_once(&env_once, load_env);
+    char err[UPY_EXC_MESSAGE_MAX];
+    if (profile_set_limit((int)which, value, err, sizeof err) < 0)
+        return upy_raise_value(err);
+    set_error(VAR_LIMITS, NULL);
+    return 0;
+}
+
+int upy_config_remap(const char *rules)
+{
+    return set_by_api(VAR_REMAP, vnet_set_rules, rules);
+}
+
+int upy_config_net(const char *mode)
+{
+    return set_by_api(VAR_NET, vnet_set_mode, mode);
+}
+
+int upy_config_flash(const char *dir)
+{
+    return set_by_api(VAR_FLASH, vnet_set_flash, dir);
+}
+
+int upy_config_log(int fd)
+{
+    pthread_once(&env_once, load_env);
+    if (fd < -1 || (fd >= 0 && !host_fd_is_open(fd)))
+        return upy_raise_value("log fd is not open");
+    atomic_store(&log_fd, fd);
+    set_error(VAR_LOG, NULL);
+    return 0;
+}
+
+int upy_config_check(void)
+{
+    return config_ready();
+}

@@ -1,0 +1,57 @@
+/*
+ * Internal helpers shared by the device-side modules: raising exceptions and reading the active
+ * configuration. Nothing here touches the kernel; that is src/host/.
+ */
+#ifndef UPYSOCK_INTERNAL_H
+#define UPYSOCK_INTERNAL_H
+
+#include <stdint.h>
+
+#include "host/host.h"
+#include "upysock/uerrno.h"
+#include "upysock/upy.h"
+
+/* Raising: each sets the thread's current exception and returns -1, so a caller can write
+ * `return upy_raise_os(UERRNO_EBADF);`. */
+int upy_raise_os(int code);              /* OSError(code) */
+int upy_raise_os_msg(const char *text);  /* OSError("text") */
+int upy_raise_timeout(void);             /* TimeoutError("timed out") */
+int upy_raise_value(const char *text);   /* ValueError("text") */
+int upy_raise_type(const char *text);    /* TypeError("text") */
+int upy_raise_memory(void);              /* MemoryError() */
+
+/* The device's argument errors, worded as the firmware words them. */
+#define UPY_MSG_INVALID_ARGS "invalid arguments"
+#define UPY_MSG_INVALID_ARG_VALUE "invalid argument(s) value"
+
+/* Fails with the first configuration error (ValueError naming the variable), else 0. Called by
+ * the calls that start socket work, so a bad UPYSOCK_* variable is never silently ignored. */
+int config_ready(void);
+
+/* The active profile (never NULL); one acquire load. */
+const upy_profile *profile(void);
+
+/* A setsockopt option as lwIP 2.0.3 implements it (lwip_setsockopt_impl). */
+enum sockopt_on { SOCKOPT_ANY, SOCKOPT_TCP, SOCKOPT_UDP }; /* netconn type lwIP insists on */
+enum sockopt_value {
+    SOCKOPT_INT,       /* int */
+    SOCKOPT_BYTE,      /* u8_t: the value's first byte */
+    SOCKOPT_TIMEVAL,   /* the device's 8-byte {int32 tv_sec, int32 tv_usec} */
+    SOCKOPT_IDLE_MS,   /* TCP_KEEPALIVE: an int of milliseconds */
+    SOCKOPT_BYTES,     /* passed through (ip_mreq, in_addr) */
+};
+struct profile_sockopt {
+    int level, opt;
+    unsigned size; /* shorter values are EINVAL */
+    enum sockopt_on on;
+    enum sockopt_value value;
+    host_opt host;
+};
+
+/* The option, or NULL when lwIP does not implement setting it (→ ENOPROTOOPT). */
+const struct profile_sockopt *profile_sockopt(int level, int opt);
+
+/* The virtual LAN's log fd, or -1. */
+int config_log_fd(void);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * Socket objects: lifetime, the fileno slots, calls in flight, state transitions.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/host.h"
+#include "internal.h"
+#include "sock.h"
+
+#define SOCK_MAGIC 0x75736f6bu /* "usok" */
+#define SOCK_DEAD 0xdeadbeefu
+
+/* --- fileno slots ---------------------------------------------------------------------------
+ * lwIP has max_sockets slots and hands out the oldest free one (ESP_THREAD_SAFE alloc_socket),
+ * so fileno() rotates through 54..63. A FIFO of free slot numbers gives the same order; slots are
+ * introduced lazily so the limit can be raised at run time. */
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static int *slot_fifo;
+static size_t fifo_cap, fifo_head, fifo_len;
+static int slots_made, slots_used;
+
+static bool fifo_push(int slot)
+{
+    if (fifo_len == fifo_cap) {
+        size_t cap = fifo_cap ? fifo_cap * 2 : 16;
+        int *grown = malloc(cap * sizeof *grown);
+        if (!grown)
+            return false;
+        for (size_t i = 0; i < fifo_len; i++)
+            grown[i] = slot_fifo[(fifo_head + i) % fifo_cap];
+        free(slot_fifo);
+        slot_fifo = grown, fifo_cap = cap, fifo_head = 0;
+    }
+    slot_fifo[(fifo_head + fifo_len++) % fifo_cap] = slot;
+    return true;
+}
+
+static int slot_alloc(void)
+{
+    int limit = profile()->max_sockets, slot = -1;
+    pthread_mutex_lock(&slot_lock);
+    while (slots_made < limit && fifo_push(slots_made))
+        slots_made++;
+    if (slots_used < limit && fifo_len > 0) {
+        slot = slot_fifo[fifo_head];
+        fifo_head = (fifo_head + 1) % fifo_cap, fifo_len--;
+        slots_used++;
+    }
+    pthread_mutex_unlock(&slot_lock);
+    return slot;
+}
+
+static void slot_free(int slot)
+{
+    pthread_mutex_lock(&slot_lock);
+    slots_used--;
+    fifo_push(slot); /* cannot fail: the FIFO held this slot before */
+    pthread_mutex_unlock(&slot_lock);
+}
+
+/* --- objects ------------------------------------------------------------------------------ */
+
+struct plain_socket {
+    usocket obj;
+    struct ucore core;
+};
+
+usocket *sock_new(int fd, int type, enum sock_state state, int timeout_ms, int slot_errno)
+{
+    int slot = slot_alloc();
+    struct plain_socket *p = slot < 0 ? NULL : calloc(1, sizeof *p);
+    if (!p) {
+        if (slot >= 0)
+            slot_free(slot);
+        host_abort(fd);
+        upy_raise_os(slot < 0 ? slot_errno : UERRNO_ENOMEM);
+        return NULL;
+    }
+    struct ucore *c = &p->core;
+    atomic_init(&c->io, 2u); /* the owner's reference, dropped by close */
+    c->fd = fd;
+    c->slot = slot;
+    c->type = type;
+    atomic_init(&c->state, state);
+    atomic_init(&c->fatal, 0);
+    atomic_init(&c->kernel_mode, -1);
+    pthread_mutex_init(&c->lock, NULL);
+    p->obj.magic = SOCK_MAGIC;
+    atomic_init(&p->obj.refs, 1);
+    p->obj.core = c;
+    atomic_init(&p->obj.timeout_ms, timeout_ms);
+    return &p->obj;
+}
+
+usocket *sock_wrap(usocket *plain, const struct sock_layer *layer, void *ctx)
+{
+    usocket *s = calloc(1, sizeof *s);
+    if (!s) {
+        upy_raise_memory();
+        return NULL;
+    }
+    s->magic = SOCK_MAGIC;
+    atomic_init(&s->refs, 1);
+    s->core = plain->core;
+    atomic_init(&s->timeout_ms, atomic_load(&plain->timeout_ms));
+    s->layer = layer;
+    s->layer_ctx = ctx;
+    s->wrapped = usocket_ref(plain);
+    return s;
+}
+
+struct ucore *sock_core(usocket *s)
+{
+    if (!s || s->magic != SOCK_MAGIC) {
+        upy_raise_type(s ? "object is not a socket" : "expected a socket, got NULL");
+        return NULL;
+    }
+    return s->core;
+}
+
+usocket *usocket_ref(usocket *s)
+{
+    if (sock_core(s))
+        atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s;
+}
+
+void usocket_release(usocket *s)
+{
+    if (!s || s->magic != SOCK_MAGIC)
+        return;
+    if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    /* The finaliser: __del__ is close. */
+    usocket_close(s);
+    if (s->layer && s->layer->free)
+        s->layer->free(s);
+    s->magic = SOCK_DEAD;
+    if (s->wrapped) {
+        usocket *plain = s->wrapped;
+        free(s);
+        usocket_release(plain);
+        return;
+    }
+    pthread_mutex_destroy(&s->core->lock);
+    free((struct plain_socket *)(void *)s);
+}
+
+/* --- calls in flight, close --------------------------------------------------------------- */
+
+struct ucore *sock_enter(usocket *s)
+{
+    struct ucore *c = sock_core(s);
+    if (!c)
+        return NULL;
+    unsigned prior = atomic_fetch_add_explicit(&c->io, 2u, memory_order_acquire);
+    if (prior & 1u) {
+        sock_leave(c);
+        upy_raise_os(UERRNO_EBADF);
+        return NULL;
+    }
+    return c;
+}
+
+void sock_leave(struct ucore *c)
+{
+    /* Closed, and this was the last call (the owner's share went with close): the fd goes. */
+    if (atomic_fetch_sub_explicit(&c->io, 2u, memory_order_acq_rel) == 3u)
+        host_close(c->fd);
+}
+
+static void notify(struct ucore *c)
+{
+    for (struct sock_watcher *w = c->watchers; w; w = w->next)
+        w->changed(w, c);
+}
+
+void sock_close(struct ucore *c)
+{
+    unsigned prior = atomic_fetch_or_explicit(&c->io, 1u, memory_order_acq_rel);
+    if (prior & 1u)
+        return;
+    /* Calls blocked on the fd wake up (and see the closed bit); with none in flight the close
+     * below is the only kernel call. */
+    if ((prior >> 1) > 1)
+        host_shutdown(c->fd);
+    slot_free(c->slot);
+    pthread_mutex_lock(&c->lock);
+    notify(c);
+    pthread_mutex_unlock(&c->lock);
+    sock_leave(c); /* the owner's share */
+}
+
+int sock_transition(struct ucore *c, int from, enum sock_state to)
+{
+    pthread_mutex_lock(&c->lock);
+    int prior = atomic_load_explicit(&c->state, memory_order_relaxed);
+    if (from < 0 || prior == from) {
+        atomic_store_explicit(&c->state, to, memory_order_release);
+        if (prior != (int)to)
+            notify(c);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return prior;
+}
+
+int sock_fail(struct ucore *c, int err)
+{
+    int none = 0;
+    atomic_compare_exchange_strong(&c->fatal, &none, err);
+    sock_transition(c, -1, SOCK_FAILED);
+    return upy_raise_os(atomic_load(&c->fatal));
+}
+
+int sock_set_kernel_mode(struct ucore *c, int timeout_ms)
+{
+    if (atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == timeout_ms)
+        return 0;
+    int rc = host_set_mode(c->fd, timeout_ms);
+    if (rc < 0)
+        return upy_raise_os(-rc);
+    atomic_store_explicit(&c->kernel_mode, timeout_ms, memory_order_relaxed);
+    return 0;
+}
+
+void sock_watch(struct ucore *c, struct sock_watcher *w)
+{
+    pthread_mutex_lock(&c->lock);
+    w->next = c->watchers;
+    c->watchers = w;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void sock_unwatch(struct ucore *c, struct sock_watcher *w)
+{
+    pthread_mutex_lock(&c->lock);
+    for (struct sock_watcher **p = &c->watchers; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+int sock_fileno(struct ucore *c)
+{
+    return sock_closed(c) ? -1 : profile()->fileno_base + c->slot;
+}

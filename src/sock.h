@@ -1,0 +1,123 @@
+/*
+ * The socket object behind a usocket handle, shared by usocket.c, uselect.c and ussl.c.
+ *
+ * A plain socket is one allocation: the object (what the program holds: Python-level timeout,
+ * references) and its core (the kernel fd, the device-side connection state, the fileno slot,
+ * the poll watchers). wrap_socket makes a second object that shares the core, as the device's
+ * SSL object shares the lwIP fd, and holds a reference to the plain one so the core outlives it.
+ *
+ * Closing: calls in flight are counted on the core. close() marks the core closed, wakes blocked
+ * calls (shutdown) and the kernel fd is closed by whoever leaves last, so an fd number is never
+ * reused while a call could still use it.
+ */
+#ifndef UPYSOCK_SOCK_H
+#define UPYSOCK_SOCK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "upysock/usocket.h"
+
+/* Device-side connection states (what lwIP's netconn knows), read by poll and the I/O paths. */
+enum sock_state {
+    SOCK_FRESH,      /* TCP, never connected nor listening: polls as nothing */
+    SOCK_LISTENING,
+    SOCK_CONNECTING, /* a connect is in flight */
+    SOCK_CONNECTED,
+    SOCK_FAILED,     /* refused / reset / aborted: core->fatal holds the sticky errno */
+    SOCK_DGRAM,      /* UDP: no connection state */
+};
+
+struct ucore;
+
+/* Someone (a poll registration) told about state changes and close, under the core's lock. */
+struct sock_watcher {
+    struct sock_watcher *next;
+    void (*changed)(struct sock_watcher *w, struct ucore *core);
+};
+
+struct ucore {
+    atomic_uint io;          /* (calls in flight + 1 owner) << 1 | closed */
+    int fd;                  /* kernel fd, fixed for the core's life */
+    int slot;                /* fileno() - fileno_base */
+    int type;                /* USOCKET_SOCK_STREAM or USOCKET_SOCK_DGRAM */
+    atomic_int state;        /* enum sock_state */
+    atomic_int fatal;        /* sticky device errno in SOCK_FAILED */
+    atomic_int kernel_mode;  /* what the fd does now: -1 blocks, 0 non-blocking, > 0 ms timeouts */
+    pthread_mutex_t lock;    /* state transitions and the watcher list */
+    struct sock_watcher *watchers;
+    usocket_addr local;      /* the device address bound, for the log */
+};
+
+/* A wrapping layer (TLS): the object's I/O goes through it. Each hook gets the object. */
+struct sock_layer {
+    /* Return >= 0 bytes, SOCK_WOULD_BLOCK (nothing within the timeout; no exception), or -1. */
+    ssize_t (*recv)(usocket *s, void *buf, size_t len);
+    ssize_t (*send)(usocket *s, const void *buf, size_t len);
+    int (*connected)(usocket *s);               /* the TCP connect finished: handshake */
+    int (*settimeout)(usocket *s, int ms);      /* the layer's settimeout rule */
+    void (*closing)(usocket *s);                /* before the core closes: close_notify */
+    void (*free)(usocket *s);                   /* the object is going away */
+};
+
+#define SOCK_WOULD_BLOCK (-3)
+
+struct usocket {
+    uint32_t magic;
+    atomic_int refs;
+    struct ucore *core;
+    atomic_int timeout_ms;          /* Python-level: -1 blocking, 0 non-blocking, > 0 */
+    const struct sock_layer *layer; /* NULL for a plain socket */
+    void *layer_ctx;
+    usocket *wrapped;               /* the plain object a layered one holds on to */
+};
+
+/* A new plain socket around a kernel fd (taken over, closed on failure). `slot_errno` is what
+ * running out of slots raises. NULL with the exception set. */
+usocket *sock_new(int fd, int type, enum sock_state state, int timeout_ms, int slot_errno);
+
+/* A layered object sharing plain's core (plain gets a reference). */
+usocket *sock_wrap(usocket *plain, const struct sock_layer *layer, void *ctx);
+
+/* Begin a call on s: NULL (exception set) for a bad handle or a closed socket. */
+struct ucore *sock_enter(usocket *s);
+
+/* End a call begun with sock_enter. */
+void sock_leave(struct ucore *c);
+
+/* Checks a handle without entering: NULL (TypeError) when it is not a socket. */
+struct ucore *sock_core(usocket *s);
+
+static inline bool sock_closed(const struct ucore *c)
+{
+    return atomic_load_explicit(&((struct ucore *)c)->io, memory_order_acquire) & 1u;
+}
+
+static inline int sock_state(const struct ucore *c)
+{
+    return atomic_load_explicit(&((struct ucore *)c)->state, memory_order_acquire);
+}
+
+/* Close the core (idempotent). */
+void sock_close(struct ucore *c);
+
+/* Move to `to` if the state is `from` (-1: any); watchers hear of it. Returns the prior state. */
+int sock_transition(struct ucore *c, int from, enum sock_state to);
+
+/* A fatal error: SOCK_FAILED with a sticky errno (the first one wins). Raises it; returns -1. */
+int sock_fail(struct ucore *c, int err);
+
+/* Set the fd's blocking mode / timeouts, skipping the kernel when nothing changes. */
+int sock_set_kernel_mode(struct ucore *c, int timeout_ms);
+
+/* Watchers (uselect). */
+void sock_watch(struct ucore *c, struct sock_watcher *w);
+void sock_unwatch(struct ucore *c, struct sock_watcher *w);
+
+/* The device-style fileno, or -1 when closed. */
+int sock_fileno(struct ucore *c);
+
+#endif

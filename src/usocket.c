@@ -1,0 +1,656 @@
+/*
+ * usocket: what the board does for each socket call (SEMANTICS §3). The kernel is reached only
+ * through src/host/; this file speaks device numbers and device states.
+ *
+ * The common case of every call is one kernel call: a blocking socket is a blocking kernel fd,
+ * a timeout is SO_RCVTIMEO/SO_SNDTIMEO, non-blocking is O_NONBLOCK. What differs between the
+ * device's modes is only how a "would block" answer is reported, which the would_block table
+ * below decides.
+ */
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "host/host.h"
+#include "internal.h"
+#include "sock.h"
+#include "vnet.h"
+
+/* --- "would block" by call and mode (SEMANTICS §13, recv/recvfrom/accept asymmetry) -------- */
+
+enum io_op { OP_RECV, OP_RECVFROM, OP_SEND, OP_ACCEPT };
+
+enum wb_result { WB_EMPTY, WB_EAGAIN, WB_TIMEOUT };
+
+static const struct {
+    enum wb_result non_blocking, timed_out;
+} would_block[] = {
+    [OP_RECV] = {WB_EMPTY, WB_TIMEOUT},      /* b'' / TimeoutError */
+    [OP_RECVFROM] = {WB_EAGAIN, WB_TIMEOUT}, /* OSError(11) / TimeoutError */
+    [OP_SEND] = {WB_EAGAIN, WB_TIMEOUT},     /* OSError(11) / TimeoutError */
+    [OP_ACCEPT] = {WB_EAGAIN, WB_EAGAIN},    /* OSError(11) both: lwIP ERR_TIMEOUT is EAGAIN */
+};
+
+/* A "would block" answer as the call reports it: 0 (b'') or -1 with the exception. */
+static ssize_t report_would_block(usocket *s, enum io_op op)
+{
+    bool timed = atomic_load_explicit(&s->timeout_ms, memory_order_relaxed) > 0;
+    switch (timed ? would_block[op].timed_out : would_block[op].non_blocking) {
+    case WB_EMPTY: return 0;
+    case WB_TIMEOUT: return upy_raise_timeout();
+    default: return upy_raise_os(UERRNO_EAGAIN);
+    }
+}
+
+/* The calling task's errno as lwIP leaves it: the last non-zero error of a socket call (lwIP never
+ * writes 0). The firmware's send(b'') skips lwIP and raises whatever it holds. */
+static _Thread_local int task_errno;
+
+/* Raise an error that lwIP would have set errno to. */
+static int lwip_raise(int err)
+{
+    task_errno = err;
+    return upy_raise_os(err);
+}
+
+static bool is_fatal(int err)
+{
+    return err == UERRNO_ECONNRESET || err == UERRNO_ECONNABORTED;
+}
+
+/* A failed host call: closed under us, sticky fatal, or the error itself. */
+static ssize_t io_error(struct ucore *c, int err)
+{
+    if (sock_closed(c))
+        return lwip_raise(UERRNO_EBADF);
+    task_errno = err;
+    if (err == UERRNO_EAGAIN)
+        return SOCK_WOULD_BLOCK;
+    if (c->type == USOCKET_SOCK_STREAM && is_fatal(err))
+        return sock_fail(c, err);
+    return lwip_raise(err);
+}
+
+/* Brings a CONNECTING socket up to date (non-blocking connects finish behind our back). */
+static int refresh_connect(struct ucore *c)
+{
+    int rc = host_connect_result(c->fd);
+    if (rc == -UERRNO_EINPROGRESS)
+        return SOCK_CONNECTING;
+    if (rc < 0) {
+        sock_fail(c, -rc);
+        return SOCK_FAILED;
+    }
+    sock_transition(c, SOCK_CONNECTING, SOCK_CONNECTED);
+    return sock_state(c);
+}
+
+/* --- socket, close, bind, listen, accept ------------------------------------------------- */
+
+usocket *usocket_socket(int af, int type, int proto)
+{
+    (void)proto; /* lwIP ignores it; Linux would reject (AF_INET, SOCK_DGRAM, 6) */
+    if (config_ready() < 0)
+        return NULL;
+    if (af == USOCKET_AF_LORA || af == USOCKET_AF_SIGFOX) {
+        upy_raise_os_msg("Network card not available");
+        return NULL;
+    }
+    if (af != USOCKET_AF_INET) {
+        upy_raise_os_msg("incorrect socket type");
+        return NULL;
+    }
+    if (type != USOCKET_SOCK_STREAM && type != USOCKET_SOCK_DGRAM) {
+        upy_raise_os(UERRNO_EPROTONOSUPPORT);
+        return NULL;
+    }
+    int fd = host_socket(type);
+    if (fd < 0) {
+        lwip_raise(-fd);
+        return NULL;
+    }
+    return sock_new(fd, type, type == USOCKET_SOCK_DGRAM ? SOCK_DGRAM : SOCK_FRESH, -1,
+                    profile()->socket_exhausted_errno);
+}
+
+int usocket_close(usocket *s)
+{
+    struct ucore *c = sock_core(s);
+    if (!c)
+        return -1;
+    if (sock_closed(c))
+        return 0;
+    if (s->layer && s->layer->closing)
+        s->layer->closing(s);
+    sock_close(c);
+    return 0;
+}
+
+int usocket_bind(usocket *s, const usocket_addr *addr)
+{
+    host_addr h;
+    if (config_ready() < 0 || vnet_map_out(addr, &h) < 0)
+        return -1;
+    struct ucore *c = sock_enter(s);
+    if (!c)
+        return -1;
+    int rc = host_bind(c->fd, h);
+    if (rc == 0) {
+        c->local = *addr;
+        vnet_log("bind", addr, h);
+    }
+    sock_leave(c);
+    return rc < 0 ? lwip_raise(-rc) : 0;
+}
+
+int usocket_listen(usocket *s, int backlog)
+{
+    struct ucore *c = sock_enter(s);
+    if (!c)
+        return -1;
+    const upy_profile *p = profile();
+    backlog = backlog < p->backlog_min ? p->backlog_min : backlog > p->backlog_max ? p->backlog_max : backlog;
+    int rc = c->type == USOCKET_SOCK_DGRAM ? -UERRNO_EOPNOTSUPP : host_listen(c->fd, backlog);
+    if (rc == 0) {
+        sock_transition(c, SOCK_FRESH, SOCK_LISTENING);
+        host_addr bound;
+        if (host_local_addr(c->fd, &bound) == 0)
+            vnet_log("listen", &c->local, bound);
+    }
+    sock_leave(c);
+    return rc < 0 ? lwip_raise(-rc) : 0;
+}
+
+usocket *usocket_accept(usocket *s, usocket_addr *peer)
+{
+    struct ucore *c = sock_enter(s);
+    if (!c)
+        return NULL;
+    host_addr from;
+    int fd = host_accept(c->fd, &from);
+    bool reset_timeouts = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) > 0;
+    ssize_t err = fd < 0 ? io_error(c, -fd) : 0;
+    sock_leave(c);
+    if (err == SOCK_WOULD_BLOCK)
+        err = report_would_block(s, OP_ACCEPT);
+    if (fd < 0)
+        return NULL;
+    /* lwIP's new netconn blocks with no timeout whatever the listener does; Linux copies the
+     * listener's SO_RCVTIMEO, so undo that. The Python-level timeout is copied, as the firmware
+     * copies the object's fields. */
+    if (reset_timeouts && host_set_mode(fd, -1) < 0) {
+        host_abort(fd);
+        upy_raise_os(UERRNO_EIO);
+        return NULL;
+    }
+    usocket *child = sock_new(fd, USOCKET_SOCK_STREAM, SOCK_CONNECTED,
+                              atomic_load_explicit(&s->timeout_ms, memory_order_relaxed),
+                              profile()->accept_exhausted_errno);
+    if (child && peer)
+        vnet_map_in(from, peer);
+    return child;
+}
+
+/* --- connect ------------------------------------------------------------------------------ */
+
+/* A second connect: what lwIP says for the state the first one left. */
+static int connect_again(struct ucore *c, int state)
+{
+    if (state == SOCK_CONNECTING)
+        state = refresh_connect(c);
+    switch (state) {
+    case SOCK_CONNECTING: return lwip_raise(UERRNO_EALREADY);
+    case SOCK_CONNECTED: return lwip_raise(UERRNO_EISCONN);
+    default: return lwip_raise(UERRNO_ENOTCONN); /* failed: the pcb is gone, use a new socket */
+    }
+}
+
+/* Timeout > 0: the firmware's "Socket Operations" task path. The fd goes non-blocking (unless the
+ * object's settimeout does not move the fd: SSL in r6), writability within the timeout counts as
+ * connected (a refusal too: its error waits for the next send/recv), expiry closes the socket. */
+static int connect_timed(usocket *s, struct ucore *c, host_addr to, int timeout_ms, bool moves_fd)
+{
+    int mode = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed);
+    if (moves_fd && sock_set_kernel_mode(c, 0) < 0)
+        return -1;
+    int rc = host_connect(c->fd, to);
+    if (rc == -UERRNO_EINPROGRESS)
+        rc = host_wait_writable(c->fd, timeout_ms) > 0 ? 0 : -UERRNO_ETIMEDOUT;
+    if (rc < 0) {
+        sock_close(c);
+        return rc == -UERRNO_ETIMEDOUT ? upy_raise_timeout() : lwip_raise(-rc);
+    }
+    if (moves_fd && sock_set_kernel_mode(c, mode) < 0)
+        return -1;
+    rc = host_connect_result(c->fd);
+    if (rc < 0) {
+        int none = 0;
+        atomic_compare_exchange_strong(&c->fatal, &none, -rc);
+        sock_transition(c, -1, SOCK_FAILED);
+        return 0;
+    }
+    sock_transition(c, -1, SOCK_CONNECTED);
+    (void)s;
+    return 0;
+}
+
+static int connect_plain(usocket *s, struct ucore *c, host_addr to)
+{
+    int prior = sock_transition(c, SOCK_FRESH, SOCK_CONNECTING);
+    if (prior == SOCK_DGRAM) {
+        int rc = host_connect(c->fd, to);
+        return rc < 0 ? lwip_raise(-rc) : 0;
+    }
+    if (prior != SOCK_FRESH)
+        return connect_again(c, prior);
+    int timeout_ms = atomic_load_explicit(&s->timeout_ms, memory_order_relaxed);
+    if (timeout_ms > 0)
+        return connect_timed(s, c, to, timeout_ms, !s->layer || profile()->tls_setblocking_sets_fd);
+    /* The plain path: the fd's own mode decides. Non-blocking: lwIP connects asynchronously even
+     * on loopback, so an immediate success is still EINPROGRESS. */
+    int rc = host_connect(c->fd, to);
+    if (atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0 &&
+        (rc == 0 || rc == -UERRNO_EINPROGRESS))
+        return lwip_raise(UERRNO_EINPROGRESS);
+    if (rc < 0)
+        return io_error(c, -rc) == SOCK_WOULD_BLOCK ? lwip_raise(UERRNO_EAGAIN) : sock_fail(c, -rc);
+    sock_transition(c, SOCK_CONNECTING, SOCK_CONNECTED);
+    return 0;
+}
+
+int usocket_connect(usocket *s, const usocket_addr *addr)
+{
+    host_addr to;
+    if (config_ready() < 0 || vnet_map_out(addr, &to) < 0)
+        return -1;
+    struct ucore *c = sock_enter(s);
+    if (!c)
+        return -1;
+    int rc = connect_plain(s, c, to);
+    if (rc == 0) {
+        vnet_log("connect", addr, to);
+        if (s->layer && s->layer->connected)
+            rc = s->layer->connected(s);
+    }
+    sock_leave(c);
+    return rc;
+}
+
+/* --- send --------------------------------------------------------------------------------- */
+
+/* Why a socket that is not connected cannot send (0: it can after all). */
+static int send_blocked(struct ucore *c, int state)
+{
+    if (state == SOCK_CONNECTING)
+        state = refresh_connect(c);
+    switch (state) {
+    case SOCK_CONNECTED: return 0;
+    case SOCK_CONNECTING: return lwip_raise(UERRNO_EINPROGRESS); /* lwIP do_write: INPROGRESS */
+    case SOCK_FAILED: return lwip_raise(atomic_load(&c->fatal));
+    default: return lwip_raise(UERRNO_ENOTCONN);
+    }
+}
+
+/* One send on a plain socket: bytes, SOCK_WOULD_BLOCK or -1. A blocking fd queues everything;
+ * a non-blocking one at most what the device's send buffer would take. */
+static ssize_t plain_send(struct ucore *c, const void *buf, size_t len)
+{
+    int state = sock_state(c);
+    if (state != SOCK_CONNECTED && state != SOCK_DGRAM && send_blocked(c, state) < 0)
+        return -1;
+    int mode = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed);
+    int sndbuf = profile()->tcp_sndbuf;
+    if (mode == 0 && sndbuf > 0 && c->type == USOCKET_SOCK_STREAM) {
+        int queued = host_unsent_bytes(c->fd);
+        size_t room = queued < 0 || queued >= sndbuf ? 0 : (size_t)(sndbuf - queued);
+        if (room == 0)
+            return SOCK_WOULD_BLOCK;
+        len = len < room ? len : room;
+    }
+    size_t sent = 0;
+    do {
+        ssize_t n = host_send(c->fd, (const char *)buf + sent, len - sent);
+        if (n < 0)
+            return sent ? (ssize_t)sent : io_error(c, (int)-n);
+        sent += (size_t)n;
+    } while (mode < 0 && sent < len); /* a signal can cut a blocking send short; lwIP's cannot */
+    return (ssize_t)sent;
+}
+
+static ssize_t send_some(usocket *s, struct ucore *c, const void *buf, size_t len)
+{
+    return s->layer ? s->layer->send(s, buf, len) : plain_send(c, buf, len);
+}
+
+ssize_t usocket_send(usocket *s, const void *buf, size_t len)
+{
+    struct ucore *c = sock_enter(s);
+    if (!c)
+        return -1;
+    ssize_t n;
+    if (!buf && len)
+        n = upy_raise_type("object with buffer protocol required");
+    else if (len == 0) /* no lwIP call: the stale errno, read as socket_send reads errors */
+        n = task_errno == UERRNO_EAGAIN && atomic_load(&s->timeout_ms) > 0 ? upy_raise_timeout()
+                                                                         : upy_raise_os(task_errno);
+    else
+        n = send_some(s, c, buf, len);
+    sock_leave(c);
+    return n == SOCK_WOULD_BLOCK ? report_would_block(s, OP_SEND) : n;
+}
+
+ssize_t usocket_send_str(usocket *s, const char *text)
+{
+    if (!text) {
+        upy_raise_type("object with buffer protocol required");
+        return -1;
+    }
+    return usocket_send(s, text, strlen(text));
+}
+
+ssize_t usocket_sendall(usocket *s, const void *buf, size_t len)
+{
+    return usocket_send(s, buf, len);
+}
+
+ssize_t usocket_sendto(usocket *s, const void *buf, size_t len, const usocket_addr *to)
+{
+    host_addr dest;
+    if (config_ready() < 0 || vnet_map_out(to, &dest) < 0)
+        return -1;
+    struct ucore *c = sock_enter(s);
+    if (!c)
+        return -1;
+    ssize_t n = 0;
+    if (!buf && len)
+        n = upy_raise_type("object with buffer protocol required");
+    else if (len > 0 && c->type == USOCKET_SOCK_STREAM)
+        n = send_some(s, c, buf, len); /* lwIP ignores the address on TCP */
+    else if (len > 0)
+        n = host_sendto(c->fd, buf, len, dest);
+    if (n < -1)
+        n = n == SOCK_WOULD_BLOCK ? n : io_error(c, (int)-n);
+    sock_leave(c);
+    return n == SOCK_WOULD_BLOCK ? report_would_block(s, OP_SEND) : n;
+}
+
+/* --- recv --------------------------------------------------------------------------------- */
+
+/* Why a socket that is not connected has nothing to read: 1 (it can read after all), 0 (b''),
+ * or -1. */
+static int recv_blocked(usocket *s, struct ucore *c, int state)
+{
+    if (state == SOCK_CONNECTING)
+        state = refresh_connect(c);
+    switch (state) {
+    case SOCK_CONNECTED:
+    case SOCK_LISTENING: return 1; /* the kernel answers ENOTCONN, as lwIP does */
+    case SOCK_CONNECTING: return 0;
+    case SOCK_FAILED: return lwip_raise(atomic_load(&c->fatal));
+    default:
+        /* Never connected: lwIP's recv waits on an empty mailbox forever. We say ENOTCONN
+         * instead of hanging, except where the device returns at once. */
+        return atomic_load_explicit(&s->timeout_ms, memory_order_relaxed) == 0
+                   ? 0 : lwip_raise(UERRNO_ENOTCONN);
+    }
+}
+
+static size_t capped(size_t len)
+{
+    int cap = profile()->recv_cap;
+    return cap > 0 && len > (size_t)cap ? (size_t)cap : len;
+}
+
+/* One receive: bytes (0 = EOF), SOCK_WOULD_BLOCK, or -1. */
+static ssize_t plain_recv(usocket *s, struct ucore *c, void *buf, size_t len, host_addr *from)
+{
+    int state = sock_state(c);
+    if (state != SOCK_CONNECTED && state != SOCK_DGRAM) {
+        int rc = recv_blocked(s, c, state);
+        if (rc <= 0)
+            return rc;
+    }
+    len = capped(len);
+    ssize_t n = from ? host_recvfrom(c->fd, buf, len, from) : host_recv(c->fd, buf, len);
+    if (n > 0)
+        return n;
+    if (n == 0) /* EOF, or a close from another thread woke us */
+        return sock_closed(c) ? lwip_raise(UERRNO_EBADF) : 0;
+    return io_error(c, (int)-n);
+}
+
+static ssize_t recv_some(usocket *s, struct ucore *c, void *buf, size_t len)
+{
+    return s->layer ? s->layer->recv(s, buf, len) : plain_recv(s, c, buf, len, NULL);
+}
+
+ssize_t usocket_recv(usocket *s, void *buf, size_t bufsize)
+{
+    struct ucore *c = sock_enter(s);
+    if (!c)
+        return -1;
+    ssize_t n = !buf && bufsize ? upy_raise_type("NULL buffer") : recv_some(s, c, buf, bufsize);
+    sock_leave(c);
+    return n == SOCK_WOULD_BLOCK ? report_would_block(s, OP_RECV) : n;
+}
+
+ssize_t usocket_recvfrom(usocket *s, void *buf, size_t bufsize, usocket_addr *from)
+{
+    struct ucore *c = sock_enter(s);
+    if (!c)
+        return -1;
+    host_addr src = {0, 0};
+    ssize_t n = !buf && bufsize ? upy_raise_type("NULL buffer") : plain_recv(s, c, buf, bufsize, &src);
+    sock_leave(c);
+    if (n == SOCK_WOULD_BLOCK)
+        return report_would_block(s, OP_RECVFROM);
+    if (n >= 0 && from)
+        vnet_map_in(src, from);
+    return n;
+}
+
+/* --- options and modes -------------------------------------------------------------------- */
+
+/* lwip_setsockopt_impl's checks, in its order, then the value as the host takes it. */
+static int set_option(struct ucore *c, int level, int opt, const void *value, size_t len)
+{
+    const struct profile_sockopt *o = profile_sockopt(level, opt);
+    if (!o)
+        return -UERRNO_ENOPROTOOPT;
+    if (!value || len < o->size)
+        return -UERRNO_EINVAL;
+    bool tcp = c->type == USOCKET_SOCK_STREAM;
+    if (level == USOCKET_IPPROTO_TCP && sock_state(c) == SOCK_LISTENING)
+        return -UERRNO_EINVAL;
+    if ((o->on == SOCKOPT_TCP && !tcp) || (o->on == SOCKOPT_UDP && tcp))
+        return -UERRNO_ENOPROTOOPT;
+    const unsigned char *bytes = value;
+    int32_t word = 0, tv[2];
+    if (o->size >= sizeof word)
+        memcpy(&word, bytes, sizeof word);
+    switch (o->value) {
+    case SOCKOPT_INT: return host_setsockopt_int(c->fd, o->host, word);
+    case SOCKOPT_BYTE: return host_setsockopt_int(c->fd, o->host, bytes[0]);
+    case SOCKOPT_IDLE_MS: return host_setsockopt_int(c->fd, o->host, word < 1000 ? 1 : word / 1000);
+    case SOCKOPT_TIMEVAL: {
+        memcpy(tv, bytes, sizeof tv);
+        uint32_t ms = (uint32_t)tv[0] * 1000u + (uint32_t)tv[1] / 1000u; /* lwIP's unsigned sum */
+        return host_setsockopt_int(c->fd, o->host, ms > INT_MAX ? INT_MAX : (int)ms);
+    }
+    default: return host_setsockopt_bytes(c->fd, o->host, bytes, o->size);
+    }
+}
+
+int usocket_setsockopt(usocket *s, int level, int opt, const void *value, size_t len)
+{
+    struct ucore *c = sock_enter(s);
+    if (!c)
+        return -1;
+    int rc = set_option(c, level, opt, value, len);
+    sock_leave(c);
+    return rc < 0 ? lwip_raise(-rc) : 0;
+}
+
+int usocket_setsockopt_int(usocket *s, int level, int opt, int value)
+{
+    return usocket_setsockopt(s, level, opt, &value, sizeof value);
+}
+
+/* The Python-level timeout and, for a plain socket, the fd's mode. */
+static int set_timeout_ms(usocket *s, int ms)
+{
+    struct ucore *c = sock_enter(s);
+    if (!c)
+        return -1;
+    int rc = s->layer && s->layer->settimeout ? s->layer->settimeout(s, ms) : sock_set_kernel_mode(c, ms);
+    if (rc == 0)
+        atomic_store_explicit(&s->timeout_ms, ms, memory_order_relaxed);
+    sock_leave(c);
+    return rc;
+}
+
+int usocket_settimeout(usocket *s, double seconds)
+{
+    if (isnan(seconds))
+        return upy_raise_value("timeout must be a number");
+    /* int(1000 * float(value)): a positive value under 1 ms becomes 0, non-blocking. */
+    double ms = seconds * 1000.0;
+    return set_timeout_ms(s, seconds < 0 ? -1 : ms >= INT_MAX ? INT_MAX : (int)ms);
+}
+
+int usocket_setblocking(usocket *s, bool flag)
+{
+    return set_timeout_ms(s, flag ? -1 : 0);
+}
+
+usocket *usocket_makefile(usocket *s, const char *mode)
+{
+    if (!sock_core(s))
+        return NULL;
+    if (!mode || (strcmp(mode, "rb") != 0 && strcmp(mode, "wb") != 0)) {
+        upy_raise_value(UPY_MSG_INVALID_ARG_VALUE);
+        return NULL;
+    }
+    return s;
+}
+
+int usocket_fileno(usocket *s)
+{
+    struct ucore *c = sock_core(s);
+    return c ? sock_fileno(c) : -1;
+}
+
+/* --- stream calls: loops on top of recv/send, None when nothing could move ---------------- */
+
+/* A would-block or timeout before any byte → UPY_NONE; after some bytes → the count. */
+static ssize_t stream_result(ssize_t n, size_t done)
+{
+    if (n == SOCK_WOULD_BLOCK || (n < 0 && upy_exc_current()->type == UPY_EXC_TIMEOUTERROR))
+        return done ? (ssize_t)done : UPY_NONE;
+    return n < 0 ? n : (ssize_t)done;
+}
+
+ssize_t usocket_readinto(usocket *s, void *buf, size_t n)
+{
+    struct ucore *c = sock_enter(s);
+    if (!c)
+        return -1;
+    size_t done = 0;
+    ssize_t got = 0;
+    while (done < n && (got = recv_some(s, c, (char *)buf + done, n - done)) > 0)
+        done += (size_t)got;
+    sock_leave(c);
+    return got == 0 ? (ssize_t)done : stream_result(got, done);
+}
+
+ssize_t usocket_read(usocket *s, void *buf, size_t n)
+{
+    return usocket_readinto(s, buf, n);
+}
+
+ssize_t usocket_readline(usocket *s, void *buf, size_t limit)
+{
+    struct ucore *c = sock_enter(s);
+    if (!c)
+        return -1;
+    char *out = buf;
+    size_t done = 0;
+    ssize_t got = 0;
+    while (done < limit && (got = recv_some(s, c, out + done, 1)) > 0)
+        if (out[done++] == '\n')
+            break;
+    sock_leave(c);
+    return got == 0 || (done && out[done - 1] == '\n') || done == limit ? (ssize_t)done
+                                                                         : stream_result(got, done);
+}
+
+ssize_t usocket_write(usocket *s, const void *buf, size_t len)
+{
+    struct ucore *c = sock_enter(s);
+    if (!c)
+        return -1;
+    size_t done = 0;
+    ssize_t put = 0;
+    while (done < len && (put = send_some(s, c, (const char *)buf + done, len - done)) > 0)
+        done += (size_t)put;
+    sock_leave(c);
+    return done == len ? (ssize_t)done : stream_result(put, done);
+}
+
+/* --- module functions --------------------------------------------------------------------- */
+
+int usocket_getaddrinfo(const char *host, int port, usocket_addrinfo *out)
+{
+    if (config_ready() < 0)
+        return -1;
+    if (!out)
+        return upy_raise_type("NULL result");
+    usocket_addr addr;
+    if (vnet_resolve(host, port, &addr) < 0)
+        return -1;
+    *out = (usocket_addrinfo){.family = USOCKET_AF_INET, .socktype = USOCKET_SOCK_STREAM, .sockaddr = addr};
+    return 1;
+}
+
+/* lwIP keeps three servers (DNS_MAX_SERVERS) and dnsserver shows two. The firmware rejects only
+ * indexes >= 2 and then truncates to 8 bits, so a negative index reads slot i & 0xFF (0.0.0.0
+ * beyond slot 2) and writes it only when that is a real slot (firmware-notes §4). */
+static pthread_mutex_t dns_lock = PTHREAD_MUTEX_INITIALIZER;
+static char dns_servers[3][16] = {"0.0.0.0", "0.0.0.0", "0.0.0.0"};
+#define DNS_SLOTS 3
+
+int usocket_dnsserver(int index, char ip[16])
+{
+    if (index >= 2)
+        return upy_raise_value("Index out of range!\n");
+    if (!ip)
+        return upy_raise_type("NULL result");
+    int slot = index & 0xFF;
+    pthread_mutex_lock(&dns_lock);
+    snprintf(ip, sizeof dns_servers[0], "%s", slot < DNS_SLOTS ? dns_servers[slot] : "0.0.0.0");
+    pthread_mutex_unlock(&dns_lock);
+    return slot;
+}
+
+int usocket_dnsserver_set(int index, const char *ip)
+{
+    if (index >= 2)
+        return upy_raise_value("Index out of range!\n");
+    if (!ip)
+        return upy_raise_type("address must be a string, not NULL");
+    usocket_addr parsed = {.port = 0};
+    uint32_t v;
+    int port, slot = index & 0xFF;
+    if (strlen(ip) >= sizeof parsed.ip)
+        return upy_raise_value(UPY_MSG_INVALID_ARGS);
+    memcpy(parsed.ip, ip, strlen(ip) + 1);
+    if (vnet_parse(&parsed, &v, &port) < 0)
+        return -1;
+    pthread_mutex_lock(&dns_lock);
+    if (slot < DNS_SLOTS)
+        vnet_format_ip(v, dns_servers[slot]);
+    pthread_mutex_unlock(&dns_lock);
+    return 0;
+}

@@ -1,0 +1,205 @@
+/*
+ * _thread over detached pthreads: the device's start/exit/unhandled-exception behaviour, its
+ * stack_size bookkeeping, and its locks (a FreeRTOS mutex that any thread may give back, so in
+ * effect a binary semaphore).
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "host/host.h"
+#include "internal.h"
+#include "upysock/uthread.h"
+
+#define DEVICE_MIN_STACK 5120        /* mpthreadport.c: 0 or less becomes 5 KiB */
+#define HOST_MIN_STACK (256 * 1024)  /* what glibc + OpenSSL need, whatever the device says */
+
+struct start {
+    uthread_fn fn;
+    void *arg;
+    const char *name;
+};
+
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t threads_done = PTHREAD_COND_INITIALIZER;
+static int threads_running;
+static long stack_size_value; /* _thread.stack_size(): 0 until set */
+static _Thread_local bool started_here;
+
+static void thread_ended(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&threads_lock);
+    if (--threads_running == 0)
+        pthread_cond_broadcast(&threads_done);
+    pthread_mutex_unlock(&threads_lock);
+}
+
+/* modthread.c thread_entry: the repr of the function, then the exception, on stdout. */
+static void print_unhandled(const struct start *st)
+{
+    char line[UPY_EXC_MESSAGE_MAX + 64];
+    upy_exc_format(NULL, line, sizeof line);
+    flockfile(stdout);
+    printf("Unhandled exception in thread started by <function %s at %p>\n%s\n", st->name,
+           (void *)(uintptr_t)st->fn, line);
+    fflush(stdout);
+    funlockfile(stdout);
+}
+
+static void *trampoline(void *arg)
+{
+    struct start st = *(struct start *)arg;
+    free(arg);
+    started_here = true;
+    pthread_cleanup_push(thread_ended, NULL);
+    if (st.fn(st.arg) < 0)
+        print_unhandled(&st);
+    pthread_cleanup_pop(1);
+    return NULL;
+}
+
+int uthread_start_new_thread_named(uthread_fn fn, void *arg, const char *name)
+{
+    if (!fn)
+        return upy_raise_type("function must be callable, not NULL");
+    struct start *st = malloc(sizeof *st);
+    if (!st)
+        return upy_raise(UPY_EXC_MEMORYERROR, 0, "can't create thread");
+    *st = (struct start){fn, arg, name ? name : "?"};
+    pthread_mutex_lock(&threads_lock);
+    long recorded = stack_size_value < DEVICE_MIN_STACK ? DEVICE_MIN_STACK : stack_size_value;
+    threads_running++;
+    pthread_mutex_unlock(&threads_lock);
+    if (host_thread_spawn(trampoline, st, recorded > HOST_MIN_STACK ? (size_t)recorded : HOST_MIN_STACK) < 0) {
+        free(st);
+        thread_ended(NULL);
+        return upy_raise_os_msg("can't create thread");
+    }
+    return 0;
+}
+
+int uthread_exit(void)
+{
+    if (!started_here)
+        return upy_raise(UPY_EXC_RUNTIMEERROR, 0, "exit() outside a thread started by start_new_thread");
+    pthread_exit(NULL);
+}
+
+unsigned long uthread_get_ident(void)
+{
+    return host_thread_id();
+}
+
+long uthread_stack_size(void)
+{
+    /* The firmware's stack_size() with no argument also stores 0 (firmware-notes §7). */
+    pthread_mutex_lock(&threads_lock);
+    long prior = stack_size_value;
+    stack_size_value = 0;
+    pthread_mutex_unlock(&threads_lock);
+    return prior;
+}
+
+long uthread_set_stack_size(long size)
+{
+    pthread_mutex_lock(&threads_lock);
+    long prior = stack_size_value;
+    stack_size_value = size;
+    pthread_mutex_unlock(&threads_lock);
+    return prior;
+}
+
+int uthread_wait_all(int timeout_ms)
+{
+    uint64_t deadline = host_monotonic_us() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000u;
+    pthread_mutex_lock(&threads_lock);
+    while (threads_running > 0) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&threads_done, &threads_lock);
+            continue;
+        }
+        /* The condition variable waits on CLOCK_REALTIME: re-check the monotonic deadline. */
+        uint64_t now = host_monotonic_us();
+        if (now >= deadline)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        uint64_t left_ns = (deadline - now) * 1000u + (uint64_t)until.tv_nsec;
+        until.tv_sec += (time_t)(left_ns / 1000000000u);
+        until.tv_nsec = (long)(left_ns % 1000000000u);
+        pthread_cond_timedwait(&threads_done, &threads_lock, &until);
+    }
+    int left = threads_running;
+    pthread_mutex_unlock(&threads_lock);
+    return left ? upy_raise_timeout() : 0;
+}
+
+/* --- locks -------------------------------------------------------------------------------- */
+
+struct uthread_lock {
+    pthread_mutex_t mutex;
+    pthread_cond_t released;
+    bool locked;
+};
+
+uthread_lock *uthread_allocate_lock(void)
+{
+    uthread_lock *l = malloc(sizeof *l);
+    if (!l) {
+        upy_raise_memory();
+        return NULL;
+    }
+    pthread_mutex_init(&l->mutex, NULL);
+    pthread_cond_init(&l->released, NULL);
+    l->locked = false;
+    return l;
+}
+
+int uthread_lock_acquire(uthread_lock *lock, bool waitflag, double timeout)
+{
+    (void)timeout; /* accepted and ignored, as modthread.c does */
+    if (!lock)
+        return upy_raise_type("expected a lock, got NULL");
+    pthread_mutex_lock(&lock->mutex);
+    while (waitflag && lock->locked)
+        pthread_cond_wait(&lock->released, &lock->mutex);
+    bool got = !lock->locked;
+    lock->locked = true;
+    pthread_mutex_unlock(&lock->mutex);
+    return got;
+}
+
+int uthread_lock_release(uthread_lock *lock)
+{
+    if (!lock)
+        return upy_raise_type("expected a lock, got NULL");
+    pthread_mutex_lock(&lock->mutex);
+    bool was = lock->locked;
+    lock->locked = false;
+    pthread_mutex_unlock(&lock->mutex);
+    if (!was)
+        return upy_raise(UPY_EXC_RUNTIMEERROR, 0, ""); /* no message: "RuntimeError: " */
+    pthread_cond_signal(&lock->released);
+    return 0;
+}
+
+bool uthread_lock_locked(uthread_lock *lock)
+{
+    if (!lock)
+        return false;
+    pthread_mutex_lock(&lock->mutex);
+    bool locked = lock->locked;
+    pthread_mutex_unlock(&lock->mutex);
+    return locked;
+}
+
+void uthread_lock_free(uthread_lock *lock)
+{
+    if (!lock)
+        return;
+    pthread_cond_destroy(&lock->released);
+    pthread_mutex_destroy(&lock->mutex);
+    free(lock);
+}

@@ -1,0 +1,36 @@
+/*
+ * The virtual LAN: where the device's addresses land on the host. By default (sandbox) every
+ * IPv4 address maps to 127.0.0.1 with its port unchanged, so a program with the tutorials' LAN
+ * addresses runs as is and never sends a packet off the machine. Remap rules pick hosts and
+ * ports; UPYSOCK_NET=host lets addresses without a rule through to real networks.
+ */
+#ifndef UPYSOCK_VNET_H
+#define UPYSOCK_VNET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "host/host.h"
+#include "upysock/usocket.h"
+
+/* Parse a device address tuple the firmware's way: a dotted quad ("" = 0.0.0.0) and a port.
+ * Anything else → -1, ValueError("invalid arguments"). */
+int vnet_parse(const usocket_addr *addr, uint32_t *ip, int *port);
+
+/* The host endpoint for a device endpoint (bind, connect, sendto). -1 with an exception on a bad
+ * address. */
+int vnet_map_out(const usocket_addr *addr, host_addr *out);
+
+/* The device view of a host endpoint (accept peers, recvfrom sources): rules read backwards. */
+void vnet_map_in(host_addr host, usocket_addr *out);
+
+/* getaddrinfo's answer for (host, port): the address a device program then connects to. */
+int vnet_resolve(const char *host, int port, usocket_addr *out);
+
+/* Format an IPv4 address (host order) as a dotted quad. */
+void vnet_format_ip(uint32_t ip, char out[16]);
+
+/* One line to the virtual LAN log, if one is configured ("connect a -> b"). */
+void vnet_log(const char *verb, const usocket_addr *device, host_addr host);
+
+#endif

@@ -1,0 +1,227 @@
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+const char *tu_exc_text(void)
+{
+    static _Thread_local char text[256];
+    upy_exc_format(NULL, text, sizeof text);
+    return text;
+}
+
+uint64_t tu_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void tu_proc_start(tu_proc *p, char *const argv[], char *const env[])
+{
+    memset(p, 0, sizeof *p);
+    int out[2], log[2];
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(log, O_CLOEXEC), 0);
+    size_t n = 0, extra = 0;
+    while (environ[n])
+        n++;
+    while (env && env[extra])
+        extra++;
+    char **envp = calloc(n + extra + 1, sizeof *envp);
+    assert_non_null(envp);
+    memcpy(envp, environ, n * sizeof *envp);
+    memcpy(envp + n, env, extra * sizeof *envp);
+    p->pid = fork();
+    assert_true(p->pid >= 0);
+    if (p->pid == 0) {
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        dup2(log[1], 3);
+        execve(argv[0], argv, envp);
+        _exit(127);
+    }
+    free(envp);
+    close(out[1]);
+    close(log[1]);
+    p->out_fd = out[0];
+    p->log_fd = log[0];
+    p->pidfd = (int)pidfd_open(p->pid, 0);
+    assert_true(p->pidfd >= 0);
+}
+
+/* Pull whatever is available from the two pipes, waiting at most timeout_ms. */
+static void pump(tu_proc *p, int timeout_ms)
+{
+    struct pollfd fds[2] = {{p->out_fd, POLLIN, 0}, {p->log_fd, POLLIN, 0}};
+    if (poll(fds, 2, timeout_ms) <= 0)
+        return;
+    if (fds[0].revents && p->out_fd >= 0) {
+        ssize_t r = read(p->out_fd, p->out + p->out_len, sizeof p->out - 1 - p->out_len);
+        if (r > 0)
+            p->out_len += (size_t)r;
+        else
+            close(p->out_fd), p->out_fd = -1;
+        p->out[p->out_len] = '\0';
+    }
+    if (fds[1].revents && p->log_fd >= 0) {
+        ssize_t r = read(p->log_fd, p->log + p->log_len, sizeof p->log - 1 - p->log_len);
+        if (r > 0)
+            p->log_len += (size_t)r;
+        else
+            close(p->log_fd), p->log_fd = -1;
+        p->log[p->log_len] = '\0';
+    }
+}
+
+bool tu_proc_wait_output(tu_proc *p, const char *needle, bool in_log, int timeout_ms)
+{
+    uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        if (strstr(in_log ? p->log : p->out, needle))
+            return true;
+        uint64_t now = tu_now_ms();
+        if (now >= deadline || (p->out_fd < 0 && p->log_fd < 0))
+            return false;
+        pump(p, (int)(deadline - now));
+    }
+}
+
+int tu_proc_listen_port(tu_proc *p, int timeout_ms)
+{
+    if (!tu_proc_wait_output(p, "upysock: listen ", true, timeout_ms) ||
+        !tu_proc_wait_output(p, "\n", true, timeout_ms))
+        return -1;
+    const char *line = strstr(p->log, "upysock: listen ");
+    const char *arrow = strstr(line, "-> ");
+    const char *colon = arrow ? strchr(arrow, ':') : NULL;
+    return colon ? atoi(colon + 1) : -1;
+}
+
+bool tu_proc_wait(tu_proc *p, int timeout_ms)
+{
+    uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        if (waitpid(p->pid, &p->status, WNOHANG) == p->pid) {
+            while (p->out_fd >= 0 || p->log_fd >= 0) /* drain what it wrote */
+                pump(p, 100);
+            close(p->pidfd);
+            return true;
+        }
+        uint64_t now = tu_now_ms();
+        if (now >= deadline)
+            return false;
+        struct pollfd fds[3] = {{p->pidfd, POLLIN, 0}, {p->out_fd, POLLIN, 0}, {p->log_fd, POLLIN, 0}};
+        if (poll(fds, 3, (int)(deadline - now)) > 0 && (fds[1].revents || fds[2].revents))
+            pump(p, 0);
+    }
+}
+
+bool tu_proc_stop(tu_proc *p, int sig, int timeout_ms)
+{
+    kill(p->pid, sig);
+    if (tu_proc_wait(p, timeout_ms))
+        return true;
+    kill(p->pid, SIGKILL);
+    tu_proc_wait(p, 5000);
+    return false;
+}
+
+int tu_count(const char *haystack, const char *needle)
+{
+    int n = 0;
+    for (const char *at = haystack; (at = strstr(at, needle)); at += strlen(needle))
+        n++;
+    return n;
+}
+
+const char *tu_example(const char *name)
+{
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/%s", UPYSOCK_EXAMPLES_DIR, name);
+    return path;
+}
+
+static struct sockaddr_in loopback(int port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    return sin;
+}
+
+int tu_listener(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sin = loopback(0);
+    socklen_t len = sizeof sin;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    assert_int_equal(listen(fd, 64), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    *port = ntohs(sin.sin_port);
+    return fd;
+}
+
+int tu_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sin = loopback(port);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    return fd;
+}
+
+int tu_accept(int listener, int timeout_ms)
+{
+    if (!tu_readable(listener, timeout_ms))
+        return -1;
+    return accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+}
+
+void tu_reset(int fd)
+{
+    struct linger lg = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+}
+
+bool tu_readable(int fd, int timeout_ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, timeout_ms) == 1;
+}
+
+ssize_t tu_read_exact(int fd, void *buf, size_t n, int timeout_ms)
+{
+    uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+    size_t got = 0;
+    while (got < n) {
+        uint64_t now = tu_now_ms();
+        if (now >= deadline || !tu_readable(fd, (int)(deadline - now)))
+            break;
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+int tu_closed_port(void)
+{
+    int port, fd = tu_listener(&port);
+    close(fd); /* nothing listens there now; the ephemeral range makes reuse unlikely */
+    return port;
+}

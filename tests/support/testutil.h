@@ -1,0 +1,95 @@
+/*
+ * Test support: child processes with captured output, bounded waits, raw kernel peers.
+ * Every wait here has a deadline: a hang fails the test instead of stalling CI.
+ */
+#ifndef UPYSOCK_TESTUTIL_H
+#define UPYSOCK_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* CMocka needs these before its header. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <upysock/upy.h>
+
+/* The current exception, checked field by field: type, numeric args[0]. */
+#define assert_exc(type_, code_)                                                                   \
+    do {                                                                                           \
+        const upy_exc *e_ = upy_exc_current();                                                     \
+        assert_int_equal(e_->type, (type_));                                                       \
+        assert_true(e_->has_code);                                                                 \
+        assert_int_equal(e_->code, (code_));                                                       \
+    } while (0)
+
+/* An OSError(code). */
+#define assert_oserror(code_) assert_exc(UPY_EXC_OSERROR, code_)
+
+/* The current exception with a text args[0]. */
+#define assert_exc_msg(type_, msg_)                                                                \
+    do {                                                                                           \
+        const upy_exc *e_ = upy_exc_current();                                                     \
+        assert_int_equal(e_->type, (type_));                                                       \
+        assert_false(e_->has_code);                                                                \
+        assert_string_equal(e_->message, (msg_));                                                  \
+    } while (0)
+
+/* The current exception as the device prints it. */
+const char *tu_exc_text(void);
+
+uint64_t tu_now_ms(void);
+
+/* A child process: stdout (and stderr) captured through a pipe; fd 3 in the child is the write
+ * end of a second pipe, so UPYSOCK_LOG=fd:3 reports the virtual LAN's decisions to the test. */
+typedef struct tu_proc {
+    pid_t pid;
+    int pidfd;
+    int out_fd; /* read end: child's stdout+stderr */
+    int log_fd; /* read end: child's fd 3 */
+    char out[65536];
+    size_t out_len;
+    char log[8192];
+    size_t log_len;
+    int status; /* after tu_proc_wait: wait status */
+} tu_proc;
+
+/* Start argv[0] with extra "NAME=value" entries (NULL-terminated, may be NULL) added to the
+ * environment. Fails the test on error. */
+void tu_proc_start(tu_proc *p, char *const argv[], char *const env[]);
+
+/* Read the child's output until `needle` appears in it (out or log) or the deadline passes.
+ * Returns true when found. */
+bool tu_proc_wait_output(tu_proc *p, const char *needle, bool in_log, int timeout_ms);
+
+/* The port from the log line "upysock: listen ... -> 127.0.0.1:PORT", waiting for it. -1 if none. */
+int tu_proc_listen_port(tu_proc *p, int timeout_ms);
+
+/* Wait for the child to exit (reading its output meanwhile). False on timeout. */
+bool tu_proc_wait(tu_proc *p, int timeout_ms);
+
+/* Send sig, then wait for exit; SIGKILL if it does not go in time. Returns true if it exited
+ * within timeout_ms of the first signal. */
+bool tu_proc_stop(tu_proc *p, int sig, int timeout_ms);
+
+/* Count non-overlapping occurrences of needle in the captured output. */
+int tu_count(const char *haystack, const char *needle);
+
+/* Path of a built program (examples are next to the tests in the build tree: CMake passes
+ * UPYSOCK_EXAMPLES_DIR). */
+const char *tu_example(const char *name);
+
+/* Raw kernel peers on 127.0.0.1, for playing the other side of a test. */
+int tu_listener(int *port);                   /* a listening TCP socket on an ephemeral port */
+int tu_connect(int port);                     /* a connected blocking TCP socket */
+int tu_accept(int listener, int timeout_ms);  /* -1 on timeout */
+void tu_reset(int fd);                        /* close with RST */
+bool tu_readable(int fd, int timeout_ms);     /* poll for POLLIN */
+ssize_t tu_read_exact(int fd, void *buf, size_t n, int timeout_ms); /* bytes read before EOF/deadline */
+int tu_closed_port(void);                     /* a loopback port nothing listens on */
+
+#endif
