@@ -52,18 +52,22 @@ struct ucore {
     usocket_addr local;      /* the device address bound, for the log */
 };
 
+/* Results of one low-level transfer besides a byte count and -1 (exception set). */
+#define SOCK_WOULD_BLOCK (-3)   /* nothing moved within the timeout; no exception set */
+#define SOCK_LAYER_TIMEOUT (-4) /* the layer's own read timeout (mbedTLS SSL_TIMEOUT): recv takes
+                                   it as a would-block, the stream calls raise OSError(-26624) */
+
 /* A wrapping layer (TLS): the object's I/O goes through it. Each hook gets the object. */
 struct sock_layer {
-    /* Return >= 0 bytes, SOCK_WOULD_BLOCK (nothing within the timeout; no exception), or -1. */
+    /* >= 0 bytes, SOCK_WOULD_BLOCK, SOCK_LAYER_TIMEOUT, or -1. */
     ssize_t (*recv)(usocket *s, void *buf, size_t len);
     ssize_t (*send)(usocket *s, const void *buf, size_t len);
-    int (*connected)(usocket *s);               /* the TCP connect finished: handshake */
-    int (*settimeout)(usocket *s, int ms);      /* the layer's settimeout rule */
-    void (*closing)(usocket *s);                /* before the core closes: close_notify */
-    void (*free)(usocket *s);                   /* the object is going away */
+    int (*connected)(usocket *s);          /* the TCP connect finished: handshake */
+    int (*settimeout)(usocket *s, int ms); /* the layer's settimeout rule */
+    bool (*buffered)(usocket *s);          /* plaintext decrypted and not read yet (for poll) */
+    void (*closing)(usocket *s);           /* before the core closes: close_notify */
+    void (*free)(usocket *s);              /* the object is going away */
 };
-
-#define SOCK_WOULD_BLOCK (-3)
 
 struct usocket {
     uint32_t magic;

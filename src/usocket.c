@@ -433,7 +433,7 @@ ssize_t usocket_recv(usocket *s, void *buf, size_t bufsize)
         return -1;
     ssize_t n = !buf && bufsize ? upy_raise_type("NULL buffer") : recv_some(s, c, buf, bufsize);
     sock_leave(c);
-    return n == SOCK_WOULD_BLOCK ? report_would_block(s, OP_RECV) : n;
+    return n == SOCK_WOULD_BLOCK || n == SOCK_LAYER_TIMEOUT ? report_would_block(s, OP_RECV) : n;
 }
 
 ssize_t usocket_recvfrom(usocket *s, void *buf, size_t bufsize, usocket_addr *from)
@@ -544,9 +544,12 @@ int usocket_fileno(usocket *s)
 
 /* --- stream calls: loops on top of recv/send, None when nothing could move ---------------- */
 
-/* A would-block or timeout before any byte → UPY_NONE; after some bytes → the count. */
+/* py/stream.c: a would-block or timeout before any byte → UPY_NONE; after some bytes → the
+ * count. A layer's read timeout is not EAGAIN to the stream layer: it surfaces as the error. */
 static ssize_t stream_result(ssize_t n, size_t done)
 {
+    if (n == SOCK_LAYER_TIMEOUT)
+        return upy_raise_os(UERRNO_MBEDTLS_ERR_SSL_TIMEOUT);
     if (n == SOCK_WOULD_BLOCK || (n < 0 && upy_exc_current()->type == UPY_EXC_TIMEOUTERROR))
         return done ? (ssize_t)done : UPY_NONE;
     return n < 0 ? n : (ssize_t)done;
