@@ -233,8 +233,8 @@ static const struct rule *lookup(uint32_t ip, int port)
 
 int vnet_map_out(const usocket_addr *addr, host_addr *out)
 {
-    uint32_t ip;
-    int port;
+    uint32_t ip = 0;
+    int port = 0; /* set by vnet_parse; gcc -O2 cannot see it (-Werror=maybe-uninitialized) */
     if (vnet_parse(addr, &ip, &port) < 0)
         return -1;
     pthread_rwlock_rdlock(&lock);
