@@ -63,6 +63,7 @@ struct bench_config {
     bool quick;   /* seconds, for CI: small sizes, few rounds */
     int rounds;   /* measured rounds per side */
     int pin_cpu;  /* -1: not pinned */
+    const char *only; /* run just this side (for perf / callgrind), or NULL */
 };
 extern struct bench_config bench_cfg;
 
@@ -84,6 +85,7 @@ struct bench_result {
     double median[3];
     double min_ratio[3], max_ratio[3]; /* per-round upysock/side, paired by round */
     int rounds;
+    int only; /* --only: the side that ran (-2: none of this case's), else -1 */
 };
 
 /* Warm up, then run every side bench_cfg.rounds times, alternating and rotating the order.

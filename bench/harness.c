@@ -145,13 +145,28 @@ static int run_side(const struct bench_case *bc, int i, double *value)
     return 0;
 }
 
+/* --only: the index of the side to run, or -1 when this case does not have it. */
+static int only_side(const struct bench_case *bc)
+{
+    for (int i = 0; i < bc->nsides; i++)
+        if (strcmp(bc->side_names[i], bench_cfg.only) == 0)
+            return i;
+    return -1;
+}
+
 int bench_measure(const struct bench_case *bc, struct bench_result *out)
 {
     int rounds = bench_cfg.rounds, n = bc->nsides;
+    int first = bench_cfg.only ? only_side(bc) : 0, last = bench_cfg.only ? first : n - 1;
     double values[3][rounds];
     double warm;
+    memset(out, 0, sizeof *out);
+    out->rounds = rounds;
+    out->only = !bench_cfg.only ? -1 : first < 0 ? -2 : first;
+    if (first < 0)
+        return 0;
     /* Warm-up: caches, page faults, the library's lazy set-up, the kernel's socket slabs. */
-    for (int i = 0; i < n; i++)
+    for (int i = first; i <= last; i++)
         if (run_side(bc, i, &warm) < 0)
             return -1;
     /* Round r starts with side r % n, so neither side always runs first (after the other has
@@ -159,11 +174,13 @@ int bench_measure(const struct bench_case *bc, struct bench_result *out)
     for (int r = 0; r < rounds; r++)
         for (int k = 0; k < n; k++) {
             int i = (r + k) % n;
-            if (run_side(bc, i, &values[i][r]) < 0)
+            if (i >= first && i <= last && run_side(bc, i, &values[i][r]) < 0)
                 return -1;
         }
-    memset(out, 0, sizeof *out);
-    out->rounds = rounds;
+    if (bench_cfg.only) {
+        out->median[first] = median(values[first], rounds);
+        return 0;
+    }
     for (int i = 0; i < n; i++) {
         out->median[i] = median(values[i], rounds);
         for (int r = 0; i > 0 && r < rounds; r++) {
@@ -209,10 +226,40 @@ static void put_head(const char *scenario, const char *variant)
     }
 }
 
+static void put_placement(void)
+{
+    printf(",\"placement\":");
+    if (bench_cfg.pin_cpu >= 0)
+        printf("\"cpu%d\"", bench_cfg.pin_cpu);
+    else
+        put_string("unpinned");
+}
+
+/* --only: one side's median, for a profiling session (not a comparison). */
+static void print_only(const struct bench_case *bc, const struct bench_result *r)
+{
+    if (r->only < 0)
+        return; /* this case has no such side */
+    put_head(bc->scenario, bc->variant);
+    printf(",\"unit\":");
+    put_string(bc->unit);
+    printf(",\"only\":");
+    put_string(bc->side_names[r->only]);
+    put_number("median", r->median[r->only]);
+    printf(",\"rounds\":%d", r->rounds);
+    put_placement();
+    printf("}\n");
+    fflush(stdout);
+}
+
 void bench_print(const struct bench_case *bc, const struct bench_result *r,
                  void (*extra)(const struct bench_case *bc, const struct bench_result *r, int side,
                                char *buf, size_t size))
 {
+    if (r->only != -1) {
+        print_only(bc, r);
+        return;
+    }
     for (int i = 1; i < bc->nsides; i++) {
         put_head(bc->scenario, bc->variant);
         printf(",\"unit\":");
@@ -227,11 +274,7 @@ void bench_print(const struct bench_case *bc, const struct bench_result *r,
         printf(",\"rounds\":%d", r->rounds);
         put_number("min_ratio", r->min_ratio[i]);
         put_number("max_ratio", r->max_ratio[i]);
-        printf(",\"placement\":");
-        if (bench_cfg.pin_cpu >= 0)
-            printf("\"cpu%d\"", bench_cfg.pin_cpu);
-        else
-            put_string("unpinned");
+        put_placement();
         char more[256] = "";
         if (extra)
             extra(bc, r, i, more, sizeof more);

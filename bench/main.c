@@ -1,5 +1,5 @@
 /*
- * upysock-bench [--scenario NAME[,NAME...]] [--quick] [--pin CPU] [--rounds N] [--list]
+ * upysock-bench [--scenario NAME[,NAME...]] [--quick] [--pin CPU] [--rounds N] [--only SIDE] [--list]
  *
  * One JSON line per comparison on stdout; diagnostics on stderr. Exit status 0 when every
  * scenario ran (a scenario the build cannot run prints a "skipped" line and counts as run),
@@ -38,7 +38,9 @@ static void usage(FILE *f)
                "  --scenario  run only these (default: all)\n"
                "  --quick     small sizes and 3 rounds: checks that everything runs, in seconds\n"
                "  --pin CPU   every thread on this CPU (the steadiest placement on a shared machine)\n"
-               "  --rounds N  measured rounds per side (default 9, 3 with --quick)\n");
+               "  --rounds N  measured rounds per side (default 9, 3 with --quick)\n"
+               "  --only SIDE run one side only (upysock, raw, raw-epoll, raw-poll): for profilers;\n"
+               "              prints that side's median as \"only\" instead of a comparison\n");
 }
 
 /* --- the watchdog: a hung run fails the program instead of hanging CI --------------------- */
@@ -115,6 +117,8 @@ static int parse_args(int argc, char **argv, bool selected[SCENARIO_COUNT])
             i++;
         } else if (strcmp(a, "--rounds") == 0 && parse_int(next, 1, &bench_cfg.rounds)) {
             rounds_given = true, i++;
+        } else if (strcmp(a, "--only") == 0 && next) {
+            bench_cfg.only = next, i++;
         } else if (strcmp(a, "--list") == 0) {
             for (size_t s = 0; s < SCENARIO_COUNT; s++)
                 puts(scenarios[s].name);
