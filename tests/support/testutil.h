@@ -93,3 +93,15 @@ ssize_t tu_read_exact(int fd, void *buf, size_t n, int timeout_ms); /* bytes rea
 int tu_closed_port(void);                     /* a loopback port nothing listens on */
 
 #endif
+
+/* --- uselect tests --- */
+
+/* A loopback listener whose accept queue is full: a connect to it stays in progress (its SYNs
+ * are dropped) until the listener is closed. Close *filler and the return value when done. */
+int tu_blackhole(int *port, int *filler);
+
+/* Raise RLIMIT_NOFILE's soft limit to the hard limit (tests with thousands of sockets). */
+void tu_raise_fd_limit(void);
+
+/* CPU time (user + system) this process has used, in ms. */
+uint64_t tu_cpu_ms(void);
