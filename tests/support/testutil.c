@@ -225,3 +225,68 @@ int tu_closed_port(void)
     close(fd); /* nothing listens there now; the ephemeral range makes reuse unlikely */
     return port;
 }
+
+/* --- tests-core: helper programs, output counts, the environment --------------------------- */
+
+const char *tu_test_bin(const char *name)
+{
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/%s", UPYSOCK_TEST_BIN_DIR, name);
+    return path;
+}
+
+void tu_clear_upysock_env(void)
+{
+    /* unsetenv shifts environ, so rescan from the start after each removal. */
+    for (size_t i = 0; environ[i];) {
+        if (strncmp(environ[i], "UPYSOCK_", 8) == 0) {
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)strcspn(environ[i], "="), environ[i]);
+            unsetenv(name);
+            i = 0;
+        } else {
+            i++;
+        }
+    }
+}
+
+int tu_proc_wait_count(tu_proc *p, const char *needle, int count, bool in_log, int timeout_ms)
+{
+    uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        int seen = tu_count(in_log ? p->log : p->out, needle);
+        uint64_t now = tu_now_ms();
+        if (seen >= count || now >= deadline || (p->out_fd < 0 && p->log_fd < 0))
+            return seen;
+        pump(p, (int)(deadline - now));
+    }
+}
+
+int tu_run(tu_proc *p, char *const argv[], char *const env[], int timeout_ms)
+{
+    tu_proc_start(p, argv, env);
+    if (!tu_proc_wait(p, timeout_ms)) {
+        tu_proc_stop(p, SIGKILL, 5000);
+        fail_msg("%s did not exit within %d ms; output:\n%s", argv[0], timeout_ms, p->out);
+    }
+    if (!WIFEXITED(p->status))
+        fail_msg("%s died (status %#x); output:\n%s", argv[0], p->status, p->out);
+    return WEXITSTATUS(p->status);
+}
+
+bool tu_read_until(int fd, char *buf, size_t size, size_t *len, const char *needle, int timeout_ms)
+{
+    uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+    buf[*len] = '\0';
+    while (!strstr(buf, needle)) {
+        uint64_t now = tu_now_ms();
+        if (now >= deadline || *len + 1 >= size || !tu_readable(fd, (int)(deadline - now)))
+            return false;
+        ssize_t r = read(fd, buf + *len, size - 1 - *len);
+        if (r <= 0)
+            return false;
+        *len += (size_t)r;
+        buf[*len] = '\0';
+    }
+    return true;
+}
