@@ -304,6 +304,18 @@ static void test_env_profile_and_limits_apply(void **state)
                         "tls_setblocking_sets_fd=0 tls_read_timeout_ms=-1\n");
 }
 
+/* The sandbox refusal tells the user to set UPYSOCK_NET=host: doing so in the environment must
+ * then be enough, whatever order the variables are read in. */
+static void test_env_net_host_allows_non_loopback_rules(void **state)
+{
+    (void)state;
+    assert_string_equal(probe(ENV("UPYSOCK_REMAP=192.168.0.234=10.1.2.3", "UPYSOCK_NET=host"), STEPS("check")),
+                        "check: ok\n");
+    assert_string_equal(probe(ENV("UPYSOCK_REMAP=192.168.0.234=10.1.2.3"), STEPS("check")),
+                        "check: ValueError: UPYSOCK_REMAP: rule 1 targets 10.1.2.3, which is not loopback (set "
+                        "UPYSOCK_NET=host to reach real networks)\n");
+}
+
 int main(void)
 {
     tu_clear_upysock_env();
@@ -322,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_env_bad_remap_net_log_flash_name_their_variable),
         cmocka_unit_test(test_env_errors_are_reported_in_turn),
         cmocka_unit_test(test_env_profile_and_limits_apply),
+        cmocka_unit_test(test_env_net_host_allows_non_loopback_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
