@@ -386,6 +386,7 @@ static void test_peers_are_shown_by_their_device_address(void **state)
                      0);
     assert_string_equal(seen_as(LOOPBACK, 16543), "192.168.0.249:6543");
     assert_string_equal(seen_as(0x7f000002, 40000), "192.168.0.10:40000");
+    assert_string_equal(seen_as(0x7f000003, 5000), "192.168.0.11:5000");
     /* Anything else is shown as it is: many device addresses share it. */
     assert_string_equal(seen_as(LOOPBACK, 40000), "127.0.0.1:40000");
     assert_string_equal(seen_as(0x7f000003, 5001), "127.0.0.3:5001");
