@@ -290,3 +290,21 @@ bool tu_read_until(int fd, char *buf, size_t size, size_t *len, const char *need
     }
     return true;
 }
+
+ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms)
+{
+    uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+    size_t got = 0;
+    for (;;) {
+        buf[got] = '\0';
+        uint64_t now = tu_now_ms();
+        if (got + 1 >= size || now >= deadline || !tu_readable(fd, (int)(deadline - now)))
+            return -1;
+        ssize_t r = read(fd, buf + got, size - 1 - got);
+        if (r == 0)
+            return (ssize_t)got;
+        if (r < 0)
+            return -1;
+        got += (size_t)r;
+    }
+}

@@ -115,3 +115,7 @@ int tu_run(tu_proc *p, char *const argv[], char *const env[], int timeout_ms);
 /* Append what fd delivers to buf (NUL-terminated, `*len` bytes so far) until `needle` is in it or
  * the deadline passes. True when found. */
 bool tu_read_until(int fd, char *buf, size_t size, size_t *len, const char *needle, int timeout_ms);
+
+/* Read until the peer closes: the byte count, or -1 if the deadline passed (or the buffer
+ * filled) first. buf is NUL-terminated. */
+ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms);
