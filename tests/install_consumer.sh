@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the current build into a temporary prefix, build tests/consumer against it with CMake
-# (find_package, shared and static), run both and check what they print.
+# (find_package, shared and static) and with pkg-config, run all three and check what they print.
 #
 #   install_consumer.sh BUILD_DIR CONSUMER_SOURCE_DIR C_COMPILER [SANITIZERS]
 #
@@ -50,3 +50,8 @@ cmake --build "$work/cmake" >"$work/build.log" 2>&1 || { cat "$work/build.log"; 
 check cmake-shared "$work/cmake/consumer"
 check cmake-static "$work/cmake/consumer_static"
 
+step "pkg-config upysock"
+# Word splitting of the pkg-config output is intended: it is a list of flags.
+# shellcheck disable=SC2046
+"$cc" $flags -o "$work/consumer_pc" "$consumer/main.c" $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs upysock)
+LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} check pkg-config "$work/consumer_pc"
