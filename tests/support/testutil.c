@@ -45,7 +45,8 @@ void tu_proc_start(tu_proc *p, char *const argv[], char *const env[])
     char **envp = calloc(n + extra + 1, sizeof *envp);
     assert_non_null(envp);
     memcpy(envp, environ, n * sizeof *envp);
-    memcpy(envp + n, env, extra * sizeof *envp);
+    if (extra) /* env may be NULL, which memcpy must not get even for 0 bytes */
+        memcpy(envp + n, env, extra * sizeof *envp);
     p->pid = fork();
     assert_true(p->pid >= 0);
     if (p->pid == 0) {
