@@ -1,8 +1,5 @@
 /* The device profile: the built-in rows, selection, limit overrides, and the UPYSOCK_PROFILE /
  * UPYSOCK_LIMITS (and every other UPYSOCK_*) error handling, which needs fresh processes. */
-#include <stdlib.h>
-#include <string.h>
-
 #include <upysock/usocket.h>
 
 #include "testutil.h"

@@ -1,7 +1,6 @@
 /* time: 32-bit tick arithmetic (period 2^32 on Pycom), sleeps and clocks. */
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <time.h>
 
 #include <upysock/utime.h>

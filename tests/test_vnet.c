@@ -2,6 +2,7 @@
  * loopback sandbox (also through real sockets), reverse mapping, getaddrinfo answers, /flash and
  * the log. */
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -424,7 +425,6 @@ static void test_getaddrinfo_failures(void **state)
     /* The sandbox has no DNS: a name without a rule fails as lwIP's DNS failure does. */
     assert_resolve_fails("example.com", 80, 202);
     assert_resolve_fails("", 80, 202);
-    assert_resolve_fails("1.2.3", 80, 202);
     /* The port is checked before the name. */
     assert_resolve_fails("192.168.0.234", 0, 201);
     assert_resolve_fails("example.com", 0, 201);
