@@ -92,7 +92,6 @@ bool tu_readable(int fd, int timeout_ms);     /* poll for POLLIN */
 ssize_t tu_read_exact(int fd, void *buf, size_t n, int timeout_ms); /* bytes read before EOF/deadline */
 int tu_closed_port(void);                     /* a loopback port nothing listens on */
 
-#endif
 
 /* --- uselect tests --- */
 
@@ -130,3 +129,5 @@ bool tu_read_until(int fd, char *buf, size_t size, size_t *len, const char *need
 /* Read until the peer closes: the byte count, or -1 if the deadline passed (or the buffer
  * filled) first. buf is NUL-terminated. */
 ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms);
+
+#endif
