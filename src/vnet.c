@@ -263,7 +263,8 @@ void vnet_map_in(host_addr host, usocket_addr *out)
     pthread_rwlock_rdlock(&lock);
     for (int i = 0; i < rule_count; i++) {
         const struct rule *r = &rules[i];
-        if (r->kind == RULE_ENDPOINT && r->to_ip == host.ip && r->to_port == host.port) {
+        int to_port = r->to_port == ANY_PORT ? r->port : r->to_port; /* "ip:port=ip" keeps it */
+        if (r->kind == RULE_ENDPOINT && r->to_ip == host.ip && to_port == host.port) {
             ip = r->ip, port = r->port;
             break;
         }
