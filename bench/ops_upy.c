@@ -133,3 +133,64 @@ const struct net_ops upy_plain_ops = {
     .open_tcp = upy_open_tcp,
     .open_idle = upy_open_idle,
 };
+
+#ifdef BENCH_HAVE_USELECT
+#include <stdlib.h>
+
+#include <upysock/uselect.h>
+
+/* A poll object, and the two sockets whose tags wait() reports (pollscale's active pair). */
+struct upy_poller {
+    uselect_poller *p;
+    usocket *tagged[2];
+};
+
+static void *upy_poll_create(int capacity)
+{
+    (void)capacity;
+    struct upy_poller *up = xcalloc(1, sizeof *up);
+    up->p = uselect_poll();
+    if (!up->p) {
+        upy_fail("poll");
+        free(up);
+        return NULL;
+    }
+    return up;
+}
+
+static int upy_poll_add(void *poller, bsock s, int tag)
+{
+    struct upy_poller *up = poller;
+    if (uselect_poll_register(up->p, s.u, USELECT_POLLIN) < 0)
+        return upy_fail("register");
+    if (tag >= 0 && tag < 2)
+        up->tagged[tag] = s.u;
+    return 0;
+}
+
+static int upy_poll_wait(void *poller)
+{
+    struct upy_poller *up = poller;
+    uselect_event ev[8]; /* the raw epoll side asks for 8 too */
+    int n = uselect_poll_poll(up->p, -1, 0, ev, 8);
+    if (n <= 0)
+        return n < 0 ? upy_fail("poll") : -1;
+    return ev[0].obj == up->tagged[0] ? 0 : ev[0].obj == up->tagged[1] ? 1 : 2;
+}
+
+static void upy_poll_destroy(void *poller)
+{
+    struct upy_poller *up = poller;
+    uselect_poll_free(up->p);
+    free(up);
+}
+
+const struct poll_ops upy_poll_ops = {
+    .name = "upysock",
+    .net = &upy_plain_ops,
+    .create = upy_poll_create,
+    .add = upy_poll_add,
+    .wait = upy_poll_wait,
+    .destroy = upy_poll_destroy,
+};
+#endif

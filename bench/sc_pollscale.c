@@ -114,7 +114,8 @@ static int pollscale_one(int k)
 {
     static struct pollscale_params p;
     long base = bench_cfg.quick ? 1000 : 20000;
-    p = (struct pollscale_params){.k = k, .trips = base, .poll_trips = base * 10 / (10 + k)};
+    long poll_trips = base * 10 / (10 + k);
+    p = (struct pollscale_params){.k = k, .trips = base, .poll_trips = poll_trips < 10 ? 10 : poll_trips};
     struct bench_case bc = {
         .scenario = "pollscale",
         .unit = "round_trips/s",
