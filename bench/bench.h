@@ -119,13 +119,18 @@ bench_thread *thread_start(void *(*fn)(void *), void *arg);
 void *thread_join(bench_thread *t);
 
 /* TLS fixture: a CA and a server certificate (ECDSA P-256) generated at run time in a temp dir,
- * removed at exit. Paths are NULL until tls_fixture_init() succeeds. */
+ * removed at exit, and the process-wide OpenSSL defaults (an openssl.cnf there). Must run before
+ * any other OpenSSL call: main() calls it first when a TLS scenario is selected. */
 struct tls_fixture {
     char dir[64];
-    char ca[96], cert[96], key[96];
+    char ca[96], cert[96], key[96], conf[96];
 };
 extern struct tls_fixture tls_fx;
 int tls_fixture_init(void);
+
+/* What a handshake through `side` negotiates, checked against a raw OpenSSL end in both roles:
+ * 0 when both give BENCH_TLS_CIPHER on BENCH_TLS_GROUP, else -1 (reported). */
+int tls_check_negotiation(const struct net_ops *side);
 
 /* The TLS settings every side uses: TLS 1.2, ECDHE-ECDSA-AES128-GCM-SHA256 on P-256, no
  * session resumption. */

@@ -1,6 +1,7 @@
 /*
  * The TLS fixture: a CA and a server certificate it signs, both ECDSA P-256, made with the
- * OpenSSL API into a fresh temp directory at run time (never committed) and removed at exit.
+ * OpenSSL API into a fresh temp directory at run time (never committed) and removed at exit;
+ * and the OpenSSL defaults both sides run with.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -10,12 +11,43 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "bench.h"
 
 struct tls_fixture tls_fx;
+
+/* Process-wide OpenSSL defaults, loaded before any other OpenSSL call: every SSL_CTX made in
+ * this process -- the raw side's and the ones upysock makes inside wrap_socket -- starts from
+ * them, so both sides negotiate the same suite, group and version without upysock needing an
+ * option the device does not have. The raw side also sets them explicitly (raw_tls_ctx). */
+static const char openssl_conf[] =
+    "openssl_conf = bench_conf\n"
+    "[bench_conf]\n"
+    "ssl_conf = bench_ssl\n"
+    "[bench_ssl]\n"
+    "system_default = bench_tls\n"
+    "[bench_tls]\n"
+    "MinProtocol = TLSv1.2\n"
+    "MaxProtocol = TLSv1.2\n"
+    "CipherString = " BENCH_TLS_CIPHER "\n"
+    "Groups = " BENCH_TLS_GROUP "\n"
+    "Options = -SessionTicket\n";
+
+static bool load_openssl_conf(void)
+{
+    FILE *f = fopen(tls_fx.conf, "w");
+    bool ok = f && fputs(openssl_conf, f) >= 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    OPENSSL_INIT_SETTINGS *settings = ok ? OPENSSL_INIT_new() : NULL;
+    ok = settings && OPENSSL_INIT_set_config_filename(settings, tls_fx.conf) &&
+         OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, settings);
+    OPENSSL_INIT_free(settings);
+    return ok;
+}
 
 static bool add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 {
@@ -64,16 +96,25 @@ static bool write_pem(const char *path, X509 *cert, EVP_PKEY *key)
 
 static void remove_fixture(void)
 {
+    unlink(tls_fx.conf);
     unlink(tls_fx.ca);
     unlink(tls_fx.cert);
     unlink(tls_fx.key);
     rmdir(tls_fx.dir);
 }
 
+static int fixture_make(void);
+
 int tls_fixture_init(void)
 {
-    if (tls_fx.dir[0])
-        return 0;
+    static int status = 1; /* not made yet */
+    if (status == 1)
+        status = fixture_make();
+    return status;
+}
+
+static int fixture_make(void)
+{
     snprintf(tls_fx.dir, sizeof tls_fx.dir, "%s/upysock-bench-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (strlen(tls_fx.dir) + 16 > sizeof tls_fx.ca || !mkdtemp(tls_fx.dir)) {
         bench_error("cannot make a temp directory for the certificates");
@@ -83,7 +124,12 @@ int tls_fixture_init(void)
     snprintf(tls_fx.ca, sizeof tls_fx.ca, "%s/ca.pem", tls_fx.dir);
     snprintf(tls_fx.cert, sizeof tls_fx.cert, "%s/cert.pem", tls_fx.dir);
     snprintf(tls_fx.key, sizeof tls_fx.key, "%s/key.pem", tls_fx.dir);
+    snprintf(tls_fx.conf, sizeof tls_fx.conf, "%s/openssl.cnf", tls_fx.dir);
     atexit(remove_fixture);
+    if (!load_openssl_conf()) {
+        bench_error("cannot load the benchmark's OpenSSL defaults (%s)", tls_fx.conf);
+        return -1;
+    }
     EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *key = EVP_EC_gen("P-256");
     X509 *ca = ca_key ? make_cert(ca_key, "upysock-bench CA", NULL, ca_key, true) : NULL;
     X509 *cert = ca && key ? make_cert(key, "localhost", ca, ca_key, false) : NULL;

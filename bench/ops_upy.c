@@ -194,3 +194,56 @@ const struct poll_ops upy_poll_ops = {
     .destroy = upy_poll_destroy,
 };
 #endif
+
+#ifdef BENCH_HAVE_USSL
+#include <upysock/ussl.h>
+
+/* The tutorial's order on a blocking socket: wrap, then connect (the handshake runs in
+ * connect). The plain object is dropped at once: the SSL object holds its own reference. */
+static int upy_tls_connect(int port, bsock *out)
+{
+    usocket *s = new_socket(USOCKET_SOCK_STREAM);
+    if (!s)
+        return -1;
+    usocket *ss = ussl_wrap_socket(s, &(ussl_options){.ca_certs = tls_fx.ca, .cert_reqs = USSL_CERT_REQUIRED});
+    usocket_release(s);
+    if (!ss)
+        return upy_fail("wrap_socket");
+    if (usocket_connect(ss, &(usocket_addr){"127.0.0.1", port}) < 0) {
+        upy_fail("connect");
+        drop(ss);
+        return -1;
+    }
+    out->u = ss;
+    return 0;
+}
+
+/* An accepted socket is connected: wrap_socket runs the server handshake. */
+static int upy_tls_accept(bsock listener, bsock *out)
+{
+    bsock plain;
+    if (upy_accept(listener, &plain) < 0)
+        return -1;
+    out->u = ussl_wrap_socket(plain.u, &(ussl_options){.keyfile = tls_fx.key, .certfile = tls_fx.cert,
+                                                       .server_side = true});
+    if (!out->u) {
+        upy_fail("wrap_socket(server_side)");
+        drop(plain.u);
+        return -1;
+    }
+    usocket_release(plain.u);
+    return 0;
+}
+
+const struct net_ops upy_tls_ops = {
+    .side = "upysock",
+    .listen = upy_listen,
+    .accept = upy_tls_accept,
+    .connect = upy_tls_connect,
+    .send = upy_send,
+    .recv = upy_recv,
+    .close = upy_close,
+    .close_listener = upy_close,
+    .spawn = upy_spawn,
+};
+#endif

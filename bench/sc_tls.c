@@ -4,8 +4,64 @@
  * wrap_socket at both ends, or OpenSSL over blocking fds at both ends.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "bench.h"
+
+/* --- what the side negotiates ------------------------------------------------------------- */
+
+struct probe {
+    const struct net_ops *server;
+    bsock listener;
+    bsock conn;
+    int rc;
+};
+
+static void *probe_accept(void *arg)
+{
+    struct probe *p = arg;
+    p->rc = p->server->accept(p->listener, &p->conn);
+    return NULL;
+}
+
+/* One handshake between `server` and `client` (one of them raw); `raw_server` says which end's
+ * SSL to ask. 0 when it negotiated the benchmark's suite, group and version. */
+static int probe_once(const struct net_ops *server, const struct net_ops *client, bool raw_server)
+{
+    struct probe p = {.server = server, .rc = -1};
+    bsock c;
+    int port = free_port(), ok = -1;
+    if (port < 0 || server->listen(port, 1, &p.listener) < 0)
+        return -1;
+    bench_thread *t = thread_start(probe_accept, &p);
+    int crc = t ? client->connect(port, &c) : -1;
+    if (crc < 0)
+        server->close_listener(p.listener); /* the server may still wait in accept */
+    thread_join(t);
+    if (crc == 0 && p.rc == 0) {
+        SSL *ssl = raw_server ? p.conn.ssl : c.ssl;
+        const char *cipher = SSL_get_cipher_name(ssl);
+        const char *group = SSL_group_to_name(ssl, SSL_get_negotiated_group(ssl));
+        ok = SSL_version(ssl) == TLS1_2_VERSION && cipher && strcmp(cipher, BENCH_TLS_CIPHER) == 0 &&
+                     group && strcmp(group, "secp256r1") == 0 ? 0 : -1;
+        if (ok < 0)
+            bench_error("%s %s negotiated %s %s on %s, not TLSv1.2 " BENCH_TLS_CIPHER " on P-256",
+                        raw_server ? client->side : server->side, raw_server ? "client" : "server",
+                        SSL_get_version(ssl), cipher ? cipher : "?", group ? group : "?");
+    }
+    if (crc == 0)
+        client->close(c);
+    if (p.rc == 0)
+        server->close(p.conn);
+    if (crc == 0)
+        server->close_listener(p.listener);
+    return ok;
+}
+
+int tls_check_negotiation(const struct net_ops *side)
+{
+    return probe_once(&raw_tls_ops, side, true) == 0 && probe_once(side, &raw_tls_ops, false) == 0 ? 0 : -1;
+}
 
 #ifdef BENCH_HAVE_USSL
 
@@ -61,7 +117,8 @@ int scenario_tls_handshake(void)
 {
     static long n;
     n = bench_cfg.quick ? 50 : 1000;
-    if (tls_fixture_init() < 0 || upy_profile_for(0, 0) < 0)
+    if (tls_fixture_init() < 0 || upy_profile_for(0, 0) < 0 || tls_check_negotiation(&upy_tls_ops) < 0 ||
+        tls_check_negotiation(&raw_tls_ops) < 0)
         return -1;
     struct bench_case bc = {
         .scenario = "tls_handshake",
@@ -79,7 +136,8 @@ int scenario_tls_bulk(void)
 {
     /* 16 KiB calls: one full TLS record per call at both ends. */
     size_t total = (bench_cfg.quick ? 8u : 128u) << 20;
-    if (tls_fixture_init() < 0 || upy_profile_for(0, 0) < 0)
+    if (tls_fixture_init() < 0 || upy_profile_for(0, 0) < 0 || tls_check_negotiation(&upy_tls_ops) < 0 ||
+        tls_check_negotiation(&raw_tls_ops) < 0)
         return -1;
     return bulk_compare("tls_bulk", "", &upy_tls_ops, &raw_tls_ops, total, 16384);
 }
