@@ -64,6 +64,7 @@ struct bench_config {
     int rounds;   /* measured rounds per side */
     int pin_cpu;  /* -1: not pinned */
     const char *only; /* run just this side (for perf / callgrind), or NULL */
+    bool aa;          /* A/A: raw in the upysock slot too, to measure the noise floor */
 };
 extern struct bench_config bench_cfg;
 

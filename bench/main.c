@@ -1,5 +1,5 @@
 /*
- * upysock-bench [--scenario NAME[,NAME...]] [--quick] [--pin CPU] [--rounds N] [--only SIDE] [--list]
+ * upysock-bench [--scenario NAME[,NAME...]] [--quick] [--pin CPU] [--rounds N] [--only SIDE] [--aa] [--list]
  *
  * One JSON line per comparison on stdout; diagnostics on stderr. Exit status 0 when every
  * scenario ran (a scenario the build cannot run prints a "skipped" line and counts as run),
@@ -41,7 +41,8 @@ static void usage(FILE *f)
                "  --pin CPU   every thread on this CPU (the steadiest placement on a shared machine)\n"
                "  --rounds N  measured rounds per side (default 9, 3 with --quick)\n"
                "  --only SIDE run one side only (upysock, raw, raw-epoll, raw-poll): for profilers;\n"
-               "              prints that side's median as \"only\" instead of a comparison\n");
+               "              prints that side's median as \"only\" instead of a comparison\n"
+               "  --aa        A/A run: raw code in the upysock slot too; the ratios show the noise floor\n");
 }
 
 /* --- the watchdog: a hung run fails the program instead of hanging CI --------------------- */
@@ -118,6 +119,8 @@ static int parse_args(int argc, char **argv, bool selected[SCENARIO_COUNT])
             i++;
         } else if (strcmp(a, "--rounds") == 0 && parse_int(next, 1, &bench_cfg.rounds)) {
             rounds_given = true, i++;
+        } else if (strcmp(a, "--aa") == 0) {
+            bench_cfg.aa = true;
         } else if (strcmp(a, "--only") == 0 && next) {
             bench_cfg.only = next, i++;
         } else if (strcmp(a, "--list") == 0) {
