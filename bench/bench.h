@@ -68,8 +68,24 @@ struct bench_config {
 };
 extern struct bench_config bench_cfg;
 
+/* A point in time on two clocks: the wall clock, and the CPU time of the whole process (every
+ * thread). With all threads pinned on one CPU, CPU time leaves out the time other processes
+ * took that CPU away: a steadier figure on a shared machine, reported beside the wall one. */
+struct stamp {
+    double wall, cpu;
+};
+struct stamp stamp_now(void);
+
+/* One measured run: `value` in the case's unit over wall time (< 0: failed), `cpu_value` the
+ * same over process CPU time (NaN where it means nothing, e.g. memory). */
+struct sample {
+    double value, cpu_value;
+};
+struct sample sample_rate(double work, struct stamp t0, struct stamp t1);
+#define SAMPLE_FAILED ((struct sample){-1, -1})
+
 /* One comparison: sides[0] is upysock, the others are raw ways of doing the same work. run()
- * performs one measured run of one side and returns its figure in `unit` (< 0: failed). */
+ * performs one measured run of one side. */
 struct bench_case {
     const char *scenario;
     char variant[64]; /* "" when the scenario has only one */
@@ -77,13 +93,14 @@ struct bench_case {
     int nsides;
     const void *sides[3]; /* what run() gets: a net_ops or a poll_ops */
     const char *side_names[3];
-    double (*run)(const struct bench_case *bc, const void *side);
+    struct sample (*run)(const struct bench_case *bc, const void *side);
     const void *params; /* the scenario's own */
 };
 
 /* Medians of each side over the rounds. */
 struct bench_result {
     double median[3];
+    double cpu_median[3];
     double min_ratio[3], max_ratio[3]; /* per-round upysock/side, paired by round */
     int rounds;
     int only; /* --only: the side that ran (-2: none of this case's), else -1 */

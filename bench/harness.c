@@ -20,11 +20,29 @@
 
 struct bench_config bench_cfg = {.rounds = 9, .pin_cpu = -1};
 
-double now_s(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double now_s(void)
+{
+    return clock_s(CLOCK_MONOTONIC);
+}
+
+struct stamp stamp_now(void)
+{
+    return (struct stamp){clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_PROCESS_CPUTIME_ID)};
+}
+
+struct sample sample_rate(double work, struct stamp t0, struct stamp t1)
+{
+    double wall = t1.wall - t0.wall, cpu = t1.cpu - t0.cpu;
+    if (wall <= 0)
+        return SAMPLE_FAILED;
+    return (struct sample){work / wall, cpu > 0 ? work / cpu : NAN};
 }
 
 void bench_error(const char *fmt, ...)
@@ -134,11 +152,11 @@ static double median(const double *v, int n)
 }
 
 /* One run of side i; a failure is reported with the case's name. */
-static int run_side(const struct bench_case *bc, int i, double *value)
+static int run_side(const struct bench_case *bc, int i, struct sample *value)
 {
     /* --aa: the upysock slot runs the first raw side, so the ratio shows the noise floor. */
     *value = bc->run(bc, bc->sides[i == 0 && bench_cfg.aa ? 1 : i]);
-    if (*value < 0) {
+    if (!(value->value >= 0)) {
         bench_error("%s%s%s: the %s run failed", bc->scenario, bc->variant[0] ? " " : "", bc->variant,
                     bc->side_names[i]);
         return -1;
@@ -159,8 +177,8 @@ int bench_measure(const struct bench_case *bc, struct bench_result *out)
 {
     int rounds = bench_cfg.rounds, n = bc->nsides;
     int first = bench_cfg.only ? only_side(bc) : 0, last = bench_cfg.only ? first : n - 1;
-    double values[3][rounds];
-    double warm;
+    struct sample samples[3][rounds], warm;
+    double values[3][rounds], cpu_values[3][rounds];
     memset(out, 0, sizeof *out);
     out->rounds = rounds;
     out->only = !bench_cfg.only ? -1 : first < 0 ? -2 : first;
@@ -175,8 +193,10 @@ int bench_measure(const struct bench_case *bc, struct bench_result *out)
     for (int r = 0; r < rounds; r++)
         for (int k = 0; k < n; k++) {
             int i = (r + k) % n;
-            if (i >= first && i <= last && run_side(bc, i, &values[i][r]) < 0)
+            if (i >= first && i <= last && run_side(bc, i, &samples[i][r]) < 0)
                 return -1;
+            values[i][r] = samples[i][r].value;
+            cpu_values[i][r] = samples[i][r].cpu_value;
         }
     if (bench_cfg.only) {
         out->median[first] = median(values[first], rounds);
@@ -184,6 +204,7 @@ int bench_measure(const struct bench_case *bc, struct bench_result *out)
     }
     for (int i = 0; i < n; i++) {
         out->median[i] = median(values[i], rounds);
+        out->cpu_median[i] = median(cpu_values[i], rounds);
         for (int r = 0; i > 0 && r < rounds; r++) {
             /* Against a zero figure (raw memory per socket) there is no ratio: NaN prints null. */
             double ratio = values[i][r] > 0 ? values[0][r] / values[i][r] : NAN;
@@ -277,6 +298,8 @@ void bench_print(const struct bench_case *bc, const struct bench_result *r,
         printf(",\"rounds\":%d", r->rounds);
         put_number("min_ratio", r->min_ratio[i]);
         put_number("max_ratio", r->max_ratio[i]);
+        if (r->cpu_median[0] == r->cpu_median[0] && r->cpu_median[i] > 0)
+            put_number("cpu_ratio", r->cpu_median[0] / r->cpu_median[i]);
         put_placement();
         char more[256] = "";
         if (extra)

@@ -99,22 +99,22 @@ static bool wait_handlers(struct accept_run *run)
     return false;
 }
 
-static double accept_run(const struct bench_case *bc, const void *side)
+static struct sample accept_run(const struct bench_case *bc, const void *side)
 {
     struct accept_run run = {.ops = side, .p = bc->params, .port = free_port()};
     bench_thread *clients[8] = {NULL};
     int nclients = run.p->clients;
     if (run.port < 0 || run.ops->listen(run.port, 5, &run.listener) < 0) /* listen(5), as the tutorial */
-        return -1;
+        return SAMPLE_FAILED;
     pthread_barrier_init(&run.start, NULL, (unsigned)nclients + 1);
     bench_thread *acceptor = thread_start(accept_loop, &run);
     for (int i = 0; i < nclients; i++)
         clients[i] = thread_start(client_loop, &run);
-    double t0 = now_s();
+    struct stamp t0 = stamp_now();
     pthread_barrier_wait(&run.start);
     for (int i = 0; i < nclients; i++)
         thread_join(clients[i]);
-    double elapsed = now_s() - t0;
+    struct sample rate = sample_rate((double)run.p->conns, t0, stamp_now());
     bool done = !atomic_load(&run.failed) && wait_handlers(&run);
     if (!done)
         run.ops->close_listener(run.listener); /* an acceptor still waiting gives up */
@@ -122,7 +122,7 @@ static double accept_run(const struct bench_case *bc, const void *side)
     if (done)
         run.ops->close_listener(run.listener);
     pthread_barrier_destroy(&run.start);
-    return done ? (double)run.p->conns / elapsed : -1;
+    return done ? rate : SAMPLE_FAILED;
 }
 
 int scenario_accept(void)

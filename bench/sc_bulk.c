@@ -17,7 +17,7 @@ struct bulk_run {
     const struct bulk_params *p;
     int port;
     bsock listener;
-    double t0, t1;
+    struct stamp t0, t1;
     int send_rc, recv_rc;
 };
 
@@ -33,7 +33,7 @@ static void *bulk_receive(void *arg)
         ssize_t n = 1;
         while (got < b->p->total && (n = ops->recv(c, buf, b->p->chunk)) > 0)
             got += (size_t)n;
-        b->t1 = now_s();
+        b->t1 = stamp_now();
         b->recv_rc = got == b->p->total ? 0 : -1;
         ops->close(c);
     }
@@ -51,7 +51,7 @@ static void *bulk_send(void *arg)
     memset(buf, 'b', b->p->chunk);
     if (ops->connect(b->port, &c) == 0) {
         size_t sent = 0;
-        b->t0 = now_s();
+        b->t0 = stamp_now();
         while (sent < b->p->total) {
             size_t len = b->p->total - sent < b->p->chunk ? b->p->total - sent : b->p->chunk;
             if (ops->send(c, buf, len) != (ssize_t)len)
@@ -65,11 +65,11 @@ static void *bulk_send(void *arg)
     return NULL;
 }
 
-static double bulk_run(const struct bench_case *bc, const void *side)
+static struct sample bulk_run(const struct bench_case *bc, const void *side)
 {
     struct bulk_run b = {.ops = side, .p = bc->params, .port = free_port()};
     if (b.port < 0 || b.ops->listen(b.port, 1, &b.listener) < 0)
-        return -1;
+        return SAMPLE_FAILED;
     bench_thread *rx = thread_start(bulk_receive, &b);
     bench_thread *tx = rx ? thread_start(bulk_send, &b) : NULL;
     if (!tx)
@@ -78,9 +78,9 @@ static double bulk_run(const struct bench_case *bc, const void *side)
     thread_join(rx);
     if (tx)
         b.ops->close_listener(b.listener);
-    if (!tx || b.send_rc < 0 || b.recv_rc < 0 || b.t1 <= b.t0)
-        return -1;
-    return (double)b.p->total / (b.t1 - b.t0) / 1e6;
+    if (!tx || b.send_rc < 0 || b.recv_rc < 0)
+        return SAMPLE_FAILED;
+    return sample_rate((double)b.p->total / 1e6, b.t0, b.t1);
 }
 
 int bulk_compare(const char *scenario, const char *variant, const struct net_ops *upy,

@@ -33,31 +33,32 @@ static void *echo_serve(void *arg)
     return NULL;
 }
 
-static double echo_run(const struct bench_case *bc, const void *side)
+static struct sample echo_run(const struct bench_case *bc, const void *side)
 {
     const struct net_ops *ops = side;
     long trips = *(const long *)bc->params;
     struct echo_server sv = {.ops = ops};
     int port = free_port();
     if (port < 0 || ops->listen(port, 1, &sv.listener) < 0)
-        return -1;
+        return SAMPLE_FAILED;
     bench_thread *t = thread_start(echo_serve, &sv);
     bsock c;
-    double elapsed = -1;
+    struct sample rate = SAMPLE_FAILED;
     if (t && ops->connect(port, &c) == 0) {
         char msg[ECHO_SIZE], back[ECHO_SIZE];
         memset(msg, 'e', sizeof msg);
-        double t0 = now_s();
+        struct stamp t0 = stamp_now();
         long i = 0;
         for (; i < trips; i++)
             if (ops->send(c, msg, sizeof msg) != ECHO_SIZE || recv_full(ops, c, back, sizeof back) != ECHO_SIZE)
                 break;
-        elapsed = i == trips ? now_s() - t0 : -1;
+        if (i == trips)
+            rate = sample_rate((double)trips, t0, stamp_now());
         ops->close(c);
     }
     thread_join(t);
     ops->close_listener(sv.listener);
-    return elapsed > 0 && sv.rc == 0 ? (double)trips / elapsed : -1;
+    return sv.rc == 0 ? rate : SAMPLE_FAILED;
 }
 
 int scenario_echo(void)

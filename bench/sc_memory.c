@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -42,7 +43,7 @@ static long heap_bytes(void)
     return (long)(mi.uordblks + mi.hblkhd);
 }
 
-static double memory_run(const struct bench_case *bc, const void *side)
+static struct sample memory_run(const struct bench_case *bc, const void *side)
 {
     const struct net_ops *ops = side;
     const struct memory_params *p = bc->params;
@@ -58,9 +59,10 @@ static double memory_run(const struct bench_case *bc, const void *side)
         ops->close(s[i]);
     free(s);
     if (opened < p->n || before < 0 || after < 0)
-        return -1;
-    /* Growth can be negative by a page when the allocator hands back memory meanwhile. */
-    return (double)(after - before) / p->n;
+        return SAMPLE_FAILED;
+    /* Growth below zero (the allocator handing pages back meanwhile) counts as none. */
+    double per_socket = after > before ? (double)(after - before) / p->n : 0;
+    return (struct sample){per_socket, NAN};
 }
 
 static void excess(const struct bench_case *bc, const struct bench_result *r, int side, char *buf, size_t size)

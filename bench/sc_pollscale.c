@@ -55,16 +55,16 @@ static bool leg(const struct poll_ops *po, void *poller, bsock from, bsock to, i
            recv_full(po->net, to, buf, sizeof buf) == MSG;
 }
 
-static double ping_pong(const struct poll_ops *po, void *poller, struct active_pair *pair, long trips)
+static struct sample ping_pong(const struct poll_ops *po, void *poller, struct active_pair *pair, long trips)
 {
-    double t0 = now_s();
+    struct stamp t0 = stamp_now();
     for (long i = 0; i < trips; i++)
         if (!leg(po, poller, pair->a, pair->b, TAG_B) || !leg(po, poller, pair->b, pair->a, TAG_A))
-            return -1;
-    return (double)trips / (now_s() - t0);
+            return SAMPLE_FAILED;
+    return sample_rate((double)trips, t0, stamp_now());
 }
 
-static double pollscale_run(const struct bench_case *bc, const void *side)
+static struct sample pollscale_run(const struct bench_case *bc, const void *side)
 {
     const struct poll_ops *po = side;
     const struct pollscale_params *p = bc->params;
@@ -72,7 +72,7 @@ static double pollscale_run(const struct bench_case *bc, const void *side)
     bsock *idle = xcalloc((size_t)p->k, sizeof *idle);
     struct active_pair pair;
     void *poller = po->create(p->k + 2);
-    double rate = -1;
+    struct sample rate = SAMPLE_FAILED;
     int made = 0;
     while (poller && made < p->k && net->open_idle(&idle[made]) == 0 && po->add(poller, idle[made], TAG_IDLE) == 0)
         made++;

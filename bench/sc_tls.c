@@ -88,14 +88,15 @@ static void *handshake_serve(void *arg)
 }
 
 /* Full handshakes back to back; each connection closes right after its handshake. */
-static double handshake_run(const struct bench_case *bc, const void *side)
+static struct sample handshake_run(const struct bench_case *bc, const void *side)
 {
     struct handshake_run h = {.ops = side, .n = *(const long *)bc->params};
     int port = free_port();
     if (port < 0 || h.ops->listen(port, 5, &h.listener) < 0)
-        return -1;
+        return SAMPLE_FAILED;
     bench_thread *t = thread_start(handshake_serve, &h);
-    double t0 = now_s(), elapsed = -1;
+    struct stamp t0 = stamp_now();
+    struct sample rate = SAMPLE_FAILED;
     long i = 0;
     for (; t && i < h.n; i++) {
         bsock c;
@@ -104,13 +105,13 @@ static double handshake_run(const struct bench_case *bc, const void *side)
         h.ops->close(c);
     }
     if (i == h.n)
-        elapsed = now_s() - t0;
+        rate = sample_rate((double)h.n, t0, stamp_now());
     else
         h.ops->close_listener(h.listener); /* the server may still wait in accept */
     thread_join(t);
     if (i == h.n)
         h.ops->close_listener(h.listener);
-    return elapsed > 0 && h.rc == 0 ? (double)h.n / elapsed : -1;
+    return h.rc == 0 ? rate : SAMPLE_FAILED;
 }
 
 int scenario_tls_handshake(void)
