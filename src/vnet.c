@@ -46,9 +46,20 @@ static bool is_loopback(uint32_t ip)
     return (ip >> 24) == 127;
 }
 
+/* By hand, not snprintf: every accept() formats its peer, and snprintf's ~1700 instructions were
+ * the largest user-space cost of an accepted connection (docs/performance.md). */
 void vnet_format_ip(uint32_t ip, char out[16])
 {
-    snprintf(out, 16, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+    char *p = out;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        unsigned octet = (ip >> shift) & 255;
+        if (octet >= 100)
+            *p++ = (char)('0' + octet / 100);
+        if (octet >= 10)
+            *p++ = (char)('0' + octet / 10 % 10);
+        *p++ = (char)('0' + octet % 10);
+        *p++ = shift ? '.' : '\0';
+    }
 }
 
 /* A dotted quad of 1-3 digit parts; like netutils, each part is truncated to 8 bits. */
