@@ -257,6 +257,16 @@ static void put_placement(void)
         put_string("unpinned");
     if (bench_cfg.aa)
         printf(",\"aa\":true");
+    /* How busy the machine was: other processes' load is the main noise on a shared box. */
+    double load = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &load) != 1)
+            load = -1;
+        fclose(f);
+    }
+    if (load >= 0)
+        printf(",\"load1\":%.2f", load);
 }
 
 /* --only: one side's median, for a profiling session (not a comparison). */
