@@ -207,7 +207,8 @@ int vnet_set_mode(const char *mode, char *err, size_t errsize)
 int vnet_set_flash(const char *dir, char *err, size_t errsize)
 {
     if (!*dir || strlen(dir) >= sizeof flash_dir) {
-        snprintf(err, errsize, "flash directory must be a non-empty path");
+        snprintf(err, errsize, *dir ? "flash directory path is longer than %zu bytes"
+                                    : "flash directory must be a non-empty path", sizeof flash_dir - 1);
         return -1;
     }
     pthread_rwlock_wrlock(&lock);
