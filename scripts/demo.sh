@@ -43,6 +43,7 @@ if ((install)); then
   ./scripts/install-deps.sh
 fi
 if ((build)); then
+  echo "-- building in $build_dir/ (compiler messages, if any, follow)"
   cmake -S . -B "$build_dir" >/dev/null
   cmake --build "$build_dir" -j"$(nproc)" >/dev/null
 fi
