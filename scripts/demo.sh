@@ -19,7 +19,10 @@
 # The programs keep the tutorials' LAN addresses. Each server's address is remapped to a free
 # loopback port (UPYSOCK_REMAP='*=127.0.0.1:0'); its virtual-LAN log line
 # "upysock: listen 192.168.0.249:6543 -> 127.0.0.1:PORT" (UPYSOCK_LOG=fd:3) says which, and the
-# clients' tutorial port is remapped to it. Every wait is bounded; nothing is left running.
+# clients' tutorial port (6543), and the server's device port if it differs, are remapped to it.
+# So a server here must listen through upysock, needs no arguments, and finds its certificates
+# under /flash/cert (scripts/make-certs.sh names them). Every wait is bounded; nothing is left
+# running.
 # Exit status 0 when every stage that ran printed what the tutorial prints.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -38,6 +41,7 @@ done
 readonly LISTEN_WAIT=10   # seconds for a server to announce its port
 readonly CLIENT_WAIT=30   # seconds for a client run
 readonly SERVER_LIFE=120  # seconds a server may live at most, whatever happens to this script
+readonly TUTORIAL_PORT=6543 # the port every tutorial client connects to
 
 if ((install)); then
   ./scripts/install-deps.sh
@@ -114,8 +118,10 @@ stop_server() {
 run_client() {
   local name=$1 rc=0
   shift
-  say "  \$ UPYSOCK_REMAP='*:$dev_port=127.0.0.1:$host_port' $*"
-  env UPYSOCK_REMAP="*:$dev_port=127.0.0.1:$host_port" ${client_env[@]+"${client_env[@]}"} \
+  local remap="*:$TUTORIAL_PORT=127.0.0.1:$host_port"
+  ((dev_port == TUTORIAL_PORT)) || remap+=",*:$dev_port=127.0.0.1:$host_port"
+  say "  \$ UPYSOCK_REMAP='$remap' $*"
+  env UPYSOCK_REMAP="$remap" ${client_env[@]+"${client_env[@]}"} \
     timeout -k 5 "$CLIENT_WAIT" "$bin/$1" "${@:2}" >"$tmp/$name.out" 2>&1 || rc=$?
   show "$1" "$tmp/$name.out"
   if ((rc == 124)); then
