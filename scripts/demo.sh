@@ -132,7 +132,8 @@ run_client() {
   (($(count 'Data received: ' "$tmp/$name.out") > 0)) || fail "$1 printed no 'Data received:' line"
 }
 
-# expect_received FROM_LINE: the tutorial server printed a Received line for each client.
+# expect_received FROM_LINE COUNT: the tutorial server printed at least COUNT Received lines
+# from line FROM_LINE of its output on (one per client).
 expect_received() {
   local n
   n=$(tail -n "+$1" "$tmp/$server_name.out" | grep -c "^Received: " || true)
