@@ -13,16 +13,16 @@
 #   1. tutorial_server (tutorial 1: blocking server, a thread per client)
 #        + tutorial_server_peer: three clients, one after another
 #   2. the same server + tutorial_client (tutorial 2: two non-blocking sockets and a poll thread)
-#   3. tls_server + tutorial_ssl_client (tutorial 3: non-blocking TLS client), with certificates
-#        from scripts/make-certs.sh in a temporary /flash (UPYSOCK_FLASH)
+#   3. tls_server + tutorial_ssl_client (tutorial 3: non-blocking TLS client), with the TLS
+#        tests' certificates (tests/fixtures/make-certs.sh) in a temporary /flash (UPYSOCK_FLASH)
 #
 # The programs keep the tutorials' LAN addresses. Each server's address is remapped to a free
 # loopback port (UPYSOCK_REMAP='*=127.0.0.1:0'); its virtual-LAN log line
 # "upysock: listen 192.168.0.249:6543 -> 127.0.0.1:PORT" (UPYSOCK_LOG=fd:3) says which, and the
 # clients' tutorial port (6543), and the server's device port if it differs, are remapped to it.
 # So a server here must listen through upysock, needs no arguments, and finds its certificates
-# under /flash/cert (scripts/make-certs.sh names them). Every wait is bounded; nothing is left
-# running.
+# under /flash/cert (tests/fixtures/make-certs.sh names them). Every wait is bounded; nothing is
+# left running.
 # Exit status 0 when every stage that ran printed what the tutorial prints.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -42,6 +42,7 @@ readonly LISTEN_WAIT=10   # seconds for a server to announce its port
 readonly CLIENT_WAIT=30   # seconds for a client run
 readonly SERVER_LIFE=120  # seconds a server may live at most, whatever happens to this script
 readonly TUTORIAL_PORT=6543 # the port every tutorial client connects to
+readonly MAKE_CERTS=tests/fixtures/make-certs.sh
 
 if ((install)); then
   ./scripts/install-deps.sh
@@ -168,11 +169,11 @@ else
 fi
 stop_server
 
-if [[ -x $bin/tls_server && -x $bin/tutorial_ssl_client ]]; then
+if [[ -x $bin/tls_server && -x $bin/tutorial_ssl_client && -f $MAKE_CERTS ]]; then
   say
   say "== 3. tutorial 3: non-blocking TLS client (tutorial_ssl_client) against tls_server"
-  ./scripts/make-certs.sh "$tmp/flash/cert"
-  say "  certificates: scripts/make-certs.sh -> UPYSOCK_FLASH=$tmp/flash (/flash/cert/*.pem)"
+  sh "$MAKE_CERTS" "$tmp" >/dev/null 2>&1 || fail "$MAKE_CERTS could not make the certificates"
+  say "  certificates: $MAKE_CERTS -> UPYSOCK_FLASH=$tmp/flash (/flash/cert/*.pem)"
   client_env=(UPYSOCK_FLASH="$tmp/flash")
   start_server tls_server UPYSOCK_FLASH="$tmp/flash"
   say "-- tls_server listens on the device's $dev_addr:$dev_port -> 127.0.0.1:$host_port"
@@ -182,7 +183,7 @@ if [[ -x $bin/tls_server && -x $bin/tutorial_ssl_client ]]; then
   stages=$((stages + 1))
 else
   say
-  say "-- 3. skipped: tls_server and tutorial_ssl_client are not both built"
+  say "-- 3. skipped: tls_server, tutorial_ssl_client or $MAKE_CERTS is missing"
 fi
 
 say
