@@ -84,24 +84,28 @@ struct sample {
 struct sample sample_rate(double work, struct stamp t0, struct stamp t1);
 #define SAMPLE_FAILED ((struct sample){-1, -1})
 
+#define BENCH_MAX_SIDES 4
+
 /* One comparison: sides[0] is upysock, the others are raw ways of doing the same work. run()
- * performs one measured run of one side. */
+ * performs one measured run of one side. Sides from `nprinted` on (when set) are measured in
+ * the same rounds but printed only through the extra keys (pollscale's upysock at K = 1). */
 struct bench_case {
     const char *scenario;
     char variant[64]; /* "" when the scenario has only one */
     const char *unit;
-    int nsides;
-    const void *sides[3]; /* what run() gets: a net_ops or a poll_ops */
-    const char *side_names[3];
+    int nsides, nprinted;
+    const void *sides[BENCH_MAX_SIDES]; /* what run() gets: a net_ops, or the scenario's own */
+    const char *side_names[BENCH_MAX_SIDES];
     struct sample (*run)(const struct bench_case *bc, const void *side);
     const void *params; /* the scenario's own */
 };
 
 /* Medians of each side over the rounds. */
 struct bench_result {
-    double median[3];
-    double cpu_median[3];
-    double min_ratio[3], max_ratio[3]; /* per-round upysock/side, paired by round */
+    double median[BENCH_MAX_SIDES];
+    double cpu_median[BENCH_MAX_SIDES];
+    double min_ratio[BENCH_MAX_SIDES], max_ratio[BENCH_MAX_SIDES]; /* per-round upysock/side */
+    double paired_ratio[BENCH_MAX_SIDES]; /* the median of the per-round ratios */
     int rounds;
     int only; /* --only: the side that ran (-2: none of this case's), else -1 */
 };

@@ -156,6 +156,9 @@ static int run_side(const struct bench_case *bc, int i, struct sample *value)
 {
     /* --aa: the upysock slot runs the first raw side, so the ratio shows the noise floor. */
     *value = bc->run(bc, bc->sides[i == 0 && bench_cfg.aa ? 1 : i]);
+    /* Let the kernel finish what the run left behind (sockets are freed after an RCU grace
+     * period, 10000 of them after pollscale's largest K) before the next run is timed. */
+    usleep(bench_cfg.quick ? 2000 : 20000);
     if (!(value->value >= 0)) {
         bench_error("%s%s%s: the %s run failed", bc->scenario, bc->variant[0] ? " " : "", bc->variant,
                     bc->side_names[i]);
@@ -177,8 +180,8 @@ int bench_measure(const struct bench_case *bc, struct bench_result *out)
 {
     int rounds = bench_cfg.rounds, n = bc->nsides;
     int first = bench_cfg.only ? only_side(bc) : 0, last = bench_cfg.only ? first : n - 1;
-    struct sample samples[3][rounds], warm;
-    double values[3][rounds], cpu_values[3][rounds];
+    struct sample samples[BENCH_MAX_SIDES][rounds], warm;
+    double values[BENCH_MAX_SIDES][rounds], cpu_values[BENCH_MAX_SIDES][rounds], ratios[rounds];
     memset(out, 0, sizeof *out);
     out->rounds = rounds;
     out->only = !bench_cfg.only ? -1 : first < 0 ? -2 : first;
@@ -207,12 +210,13 @@ int bench_measure(const struct bench_case *bc, struct bench_result *out)
         out->cpu_median[i] = median(cpu_values[i], rounds);
         for (int r = 0; i > 0 && r < rounds; r++) {
             /* Against a zero figure (raw memory per socket) there is no ratio: NaN prints null. */
-            double ratio = values[i][r] > 0 ? values[0][r] / values[i][r] : NAN;
+            double ratio = ratios[r] = values[i][r] > 0 ? values[0][r] / values[i][r] : NAN;
             if (r == 0 || ratio < out->min_ratio[i] || ratio != ratio)
                 out->min_ratio[i] = ratio;
             if (r == 0 || ratio > out->max_ratio[i] || ratio != ratio)
                 out->max_ratio[i] = ratio;
         }
+        out->paired_ratio[i] = i > 0 && out->min_ratio[i] == out->min_ratio[i] ? median(ratios, rounds) : NAN;
     }
     return 0;
 }
@@ -294,11 +298,11 @@ void bench_print(const struct bench_case *bc, const struct bench_result *r,
         print_only(bc, r);
         return;
     }
-    for (int i = 1; i < bc->nsides; i++) {
+    for (int i = 1; i < (bc->nprinted ? bc->nprinted : bc->nsides); i++) {
         put_head(bc->scenario, bc->variant);
         printf(",\"unit\":");
         put_string(bc->unit);
-        if (bc->nsides > 2) {
+        if ((bc->nprinted ? bc->nprinted : bc->nsides) > 2) {
             printf(",\"raw_side\":");
             put_string(bc->side_names[i]);
         }
@@ -308,6 +312,8 @@ void bench_print(const struct bench_case *bc, const struct bench_result *r,
         printf(",\"rounds\":%d", r->rounds);
         put_number("min_ratio", r->min_ratio[i]);
         put_number("max_ratio", r->max_ratio[i]);
+        if (r->paired_ratio[i] == r->paired_ratio[i])
+            put_number("paired_ratio", r->paired_ratio[i]);
         if (r->cpu_median[0] == r->cpu_median[0] && r->cpu_median[i] > 0)
             put_number("cpu_ratio", r->cpu_median[0] / r->cpu_median[i]);
         put_placement();

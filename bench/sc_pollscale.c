@@ -28,6 +28,13 @@ struct pollscale_params {
     long poll_trips; /* raw-poll: each wait scans K entries, so fewer trips keep a run short */
 };
 
+/* A side of this scenario: a poller, and the K it runs with (0: the case's K). The fourth side
+ * is upysock at K = 1, run in the same rounds as upysock at K, for the scaling target. */
+struct pollscale_side {
+    const struct poll_ops *po;
+    int k;
+};
+
 struct active_pair {
     bsock listener, a, b;
 };
@@ -66,18 +73,20 @@ static struct sample ping_pong(const struct poll_ops *po, void *poller, struct a
 
 static struct sample pollscale_run(const struct bench_case *bc, const void *side)
 {
-    const struct poll_ops *po = side;
+    const struct pollscale_side *ps = side;
+    const struct poll_ops *po = ps->po;
     const struct pollscale_params *p = bc->params;
     const struct net_ops *net = po->net;
-    bsock *idle = xcalloc((size_t)p->k, sizeof *idle);
+    int k = ps->k ? ps->k : p->k;
+    bsock *idle = xcalloc((size_t)k, sizeof *idle);
     struct active_pair pair;
-    void *poller = po->create(p->k + 2);
+    void *poller = po->create(k + 2);
     struct sample rate = SAMPLE_FAILED;
     int made = 0;
-    while (poller && made < p->k && net->open_idle(&idle[made]) == 0 && po->add(poller, idle[made], TAG_IDLE) == 0)
+    while (poller && made < k && net->open_idle(&idle[made]) == 0 && po->add(poller, idle[made], TAG_IDLE) == 0)
         made++;
     /* The active pair goes in last: a poll(2) user's scan passes every idle entry first. */
-    if (made == p->k && open_pair(net, &pair) == 0) {
+    if (made == k && open_pair(net, &pair) == 0) {
         if (po->add(poller, pair.a, TAG_A) == 0 && po->add(poller, pair.b, TAG_B) == 0)
             rate = ping_pong(po, poller, &pair, po == &raw_poll_ops ? p->poll_trips : p->trips);
         net->close(pair.a);
@@ -91,16 +100,14 @@ static struct sample pollscale_run(const struct bench_case *bc, const void *side
     return rate;
 }
 
-static double upysock_k1;
-
+/* The scaling target: upysock at K against upysock at K = 1, measured in the same rounds. */
 static void vs_k1(const struct bench_case *bc, const struct bench_result *r, int side, char *buf, size_t size)
 {
     (void)side;
     const struct pollscale_params *p = bc->params;
-    if (p->k == 1)
-        upysock_k1 = r->median[0];
-    /* The scaling target: upysock at K against upysock at K = 1 (separate measurements). */
-    snprintf(buf, size, "\"k\":%d,\"upysock_vs_k1\":%.4f", p->k, upysock_k1 > 0 ? r->median[0] / upysock_k1 : 0);
+    double vs = r->median[3] > 0 ? r->median[0] / r->median[3] : 0;
+    snprintf(buf, size, "\"k\":%d,\"upysock_k1\":%.6g,\"upysock_vs_k1\":%.4f,\"upysock_vs_k1_paired\":%.4f",
+             p->k, r->median[3], vs, r->paired_ratio[3]);
 }
 
 /* Descriptors this K needs, against what the process may open (raised to the hard limit). */
@@ -116,12 +123,14 @@ static int pollscale_one(int k)
     long base = bench_cfg.quick ? 1000 : 20000;
     long poll_trips = base * 10 / (10 + k);
     p = (struct pollscale_params){.k = k, .trips = base, .poll_trips = poll_trips < 10 ? 10 : poll_trips};
+    static const struct pollscale_side raw_epoll = {&raw_epoll_ops, 0}, raw_poll = {&raw_poll_ops, 0};
     struct bench_case bc = {
         .scenario = "pollscale",
         .unit = "round_trips/s",
-        .nsides = 3,
-        .sides = {NULL, &raw_epoll_ops, &raw_poll_ops},
-        .side_names = {"upysock", "raw-epoll", "raw-poll"},
+        .nsides = 4,
+        .nprinted = 3,
+        .sides = {NULL, &raw_epoll, &raw_poll, NULL},
+        .side_names = {"upysock", "raw-epoll", "raw-poll", "upysock-k1"},
         .run = pollscale_run,
         .params = &p,
     };
@@ -131,7 +140,9 @@ static int pollscale_one(int k)
         return 0;
     }
 #ifdef BENCH_HAVE_USELECT
-    bc.sides[0] = &upy_poll_ops;
+    static const struct pollscale_side upy = {&upy_poll_ops, 0}, upy_k1 = {&upy_poll_ops, 1};
+    bc.sides[0] = &upy;
+    bc.sides[3] = &upy_k1;
     struct bench_result r;
     if (bench_measure(&bc, &r) < 0)
         return -1;
@@ -149,7 +160,6 @@ int scenario_pollscale(void)
     int rc = 0;
     if (upy_profile_for(ks[sizeof ks / sizeof ks[0] - 1] + 16, 0) < 0)
         return -1;
-    upysock_k1 = 0;
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
         if (pollscale_one(ks[i]) < 0)
             rc = -1;
