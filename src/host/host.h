@@ -62,7 +62,8 @@ ssize_t host_recvfrom(int fd, void *buf, size_t len, host_addr *from);
 int host_unsent_bytes(int fd);             /* bytes queued and not yet acknowledged */
 int host_setsockopt_int(int fd, host_opt opt, int value);
 int host_setsockopt_bytes(int fd, host_opt opt, const void *value, size_t len);
-int host_wait_writable(int fd, int timeout_ms); /* 1 writable (or failed), 0 timed out */
+int host_wait_writable(int fd, int timeout_ms); /* 1 writable (or failed), 0 timed out; < 0 ms: forever */
+int host_wait_readable(int fd, int timeout_ms); /* 1 readable (data, EOF or failed), 0 timed out */
 int host_resolve(const char *name, uint32_t *ip); /* real DNS (UPYSOCK_NET=host only) */
 
 /* Clocks, sleeping, threads (hostos.c). */
