@@ -213,6 +213,19 @@ int sock_fail(struct ucore *c, int err)
     return upy_raise_os(atomic_load(&c->fatal));
 }
 
+int sock_refresh_connect(struct ucore *c)
+{
+    int rc = host_connect_result(c->fd);
+    if (rc == -UERRNO_EINPROGRESS)
+        return SOCK_CONNECTING;
+    if (rc < 0) {
+        sock_fail(c, -rc);
+        return SOCK_FAILED;
+    }
+    sock_transition(c, SOCK_CONNECTING, SOCK_CONNECTED);
+    return sock_state(c);
+}
+
 int sock_set_kernel_mode(struct ucore *c, int timeout_ms)
 {
     if (atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == timeout_ms)

@@ -114,6 +114,10 @@ int sock_transition(struct ucore *c, int from, enum sock_state to);
 /* A fatal error: SOCK_FAILED with a sticky errno (the first one wins). Raises it; returns -1. */
 int sock_fail(struct ucore *c, int err);
 
+/* Brings a CONNECTING socket up to date (non-blocking connects finish behind our back) and
+ * returns its state; a failed connect becomes SOCK_FAILED (and is raised). */
+int sock_refresh_connect(struct ucore *c);
+
 /* Set the fd's blocking mode / timeouts, skipping the kernel when nothing changes. */
 int sock_set_kernel_mode(struct ucore *c, int timeout_ms);
 

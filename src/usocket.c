@@ -73,20 +73,6 @@ static ssize_t io_error(struct ucore *c, int err)
     return lwip_raise(err);
 }
 
-/* Brings a CONNECTING socket up to date (non-blocking connects finish behind our back). */
-static int refresh_connect(struct ucore *c)
-{
-    int rc = host_connect_result(c->fd);
-    if (rc == -UERRNO_EINPROGRESS)
-        return SOCK_CONNECTING;
-    if (rc < 0) {
-        sock_fail(c, -rc);
-        return SOCK_FAILED;
-    }
-    sock_transition(c, SOCK_CONNECTING, SOCK_CONNECTED);
-    return sock_state(c);
-}
-
 /* --- socket, close, bind, listen, accept ------------------------------------------------- */
 
 usocket *usocket_socket(int af, int type, int proto)
@@ -199,7 +185,7 @@ usocket *usocket_accept(usocket *s, usocket_addr *peer)
 static int connect_again(struct ucore *c, int state)
 {
     if (state == SOCK_CONNECTING)
-        state = refresh_connect(c);
+        state = sock_refresh_connect(c);
     switch (state) {
     case SOCK_CONNECTING: return lwip_raise(UERRNO_EALREADY);
     case SOCK_CONNECTED: return lwip_raise(UERRNO_EISCONN);
@@ -284,7 +270,7 @@ int usocket_connect(usocket *s, const usocket_addr *addr)
 static int send_blocked(struct ucore *c, int state)
 {
     if (state == SOCK_CONNECTING)
-        state = refresh_connect(c);
+        state = sock_refresh_connect(c);
     switch (state) {
     case SOCK_CONNECTED: return 0;
     case SOCK_CONNECTING: return lwip_raise(UERRNO_EINPROGRESS); /* lwIP do_write: INPROGRESS */
@@ -383,7 +369,7 @@ ssize_t usocket_sendto(usocket *s, const void *buf, size_t len, const usocket_ad
 static int recv_blocked(usocket *s, struct ucore *c, int state)
 {
     if (state == SOCK_CONNECTING)
-        state = refresh_connect(c);
+        state = sock_refresh_connect(c);
     switch (state) {
     case SOCK_CONNECTED:
     case SOCK_LISTENING: return 1; /* the kernel answers ENOTCONN, as lwIP does */
