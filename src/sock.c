@@ -242,6 +242,14 @@ void sock_watch(struct ucore *c, struct sock_watcher *w)
     pthread_mutex_lock(&c->lock);
     w->next = c->watchers;
     c->watchers = w;
+    w->changed(w, c); /* a new watcher hears the state it starts from */
+    pthread_mutex_unlock(&c->lock);
+}
+
+void sock_poke(struct ucore *c, struct sock_watcher *w)
+{
+    pthread_mutex_lock(&c->lock);
+    w->changed(w, c);
     pthread_mutex_unlock(&c->lock);
 }
 

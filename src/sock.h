@@ -28,7 +28,7 @@ enum sock_state {
     SOCK_CONNECTING, /* a connect is in flight */
     SOCK_CONNECTED,
     SOCK_FAILED,     /* refused / reset / aborted: core->fatal holds the sticky errno */
-    SOCK_DGRAM,      /* UDP: no connection state */
+    SOCK_DATAGRAM,   /* UDP: no connection state */
 };
 
 struct ucore;
@@ -121,8 +121,10 @@ int sock_refresh_connect(struct ucore *c);
 /* Set the fd's blocking mode / timeouts, skipping the kernel when nothing changes. */
 int sock_set_kernel_mode(struct ucore *c, int timeout_ms);
 
-/* Watchers (uselect). */
+/* Watchers (uselect): changed() runs under the core's lock, on every state change, on close,
+ * once when the watcher is added, and on sock_poke (after the watcher changed its own mind). */
 void sock_watch(struct ucore *c, struct sock_watcher *w);
+void sock_poke(struct ucore *c, struct sock_watcher *w);
 void sock_unwatch(struct ucore *c, struct sock_watcher *w);
 
 /* The device-style fileno, or -1 when closed. */

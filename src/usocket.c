@@ -97,7 +97,7 @@ usocket *usocket_socket(int af, int type, int proto)
         lwip_raise(-fd);
         return NULL;
     }
-    return sock_new(fd, type, type == USOCKET_SOCK_DGRAM ? SOCK_DGRAM : SOCK_FRESH, -1,
+    return sock_new(fd, type, type == USOCKET_SOCK_DGRAM ? SOCK_DATAGRAM : SOCK_FRESH, -1,
                     profile()->socket_exhausted_errno);
 }
 
@@ -225,7 +225,7 @@ static int connect_timed(usocket *s, struct ucore *c, host_addr to, int timeout_
 static int connect_plain(usocket *s, struct ucore *c, host_addr to)
 {
     int prior = sock_transition(c, SOCK_FRESH, SOCK_CONNECTING);
-    if (prior == SOCK_DGRAM) {
+    if (prior == SOCK_DATAGRAM) {
         int rc = host_connect(c->fd, to);
         return rc < 0 ? lwip_raise(-rc) : 0;
     }
@@ -284,7 +284,7 @@ static int send_blocked(struct ucore *c, int state)
 static ssize_t plain_send(struct ucore *c, const void *buf, size_t len)
 {
     int state = sock_state(c);
-    if (state != SOCK_CONNECTED && state != SOCK_DGRAM && send_blocked(c, state) < 0)
+    if (state != SOCK_CONNECTED && state != SOCK_DATAGRAM && send_blocked(c, state) < 0)
         return -1;
     int mode = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed);
     int sndbuf = profile()->tcp_sndbuf;
@@ -393,7 +393,7 @@ static size_t capped(size_t len)
 static ssize_t plain_recv(usocket *s, struct ucore *c, void *buf, size_t len, host_addr *from)
 {
     int state = sock_state(c);
-    if (state != SOCK_CONNECTED && state != SOCK_DGRAM) {
+    if (state != SOCK_CONNECTED && state != SOCK_DATAGRAM) {
         int rc = recv_blocked(s, c, state);
         if (rc <= 0)
             return rc;

@@ -66,6 +66,28 @@ int host_wait_writable(int fd, int timeout_ms); /* 1 writable (or failed), 0 tim
 int host_wait_readable(int fd, int timeout_ms); /* 1 readable (data, EOF or failed), 0 timed out */
 int host_resolve(const char *name, uint32_t *ip); /* real DNS (UPYSOCK_NET=host only) */
 
+/* Readiness (reactor.c): one epoll set per poll object, level-triggered. Events are named in
+ * host terms here and given device meaning in uselect.c. */
+enum {
+    HOST_EV_IN = 1,  /* readable, or EOF */
+    HOST_EV_OUT = 2, /* writable */
+    HOST_EV_HUP = 4, /* hang-up: for TCP, the connection is gone (reset, refused, aborted) */
+    HOST_EV_ERR = 8, /* a pending socket error */
+};
+typedef struct host_event {
+    uint64_t key;
+    int events;
+} host_event;
+int host_reactor_new(void); /* → a reactor handle (an fd) */
+void host_reactor_free(int reactor);
+/* Watch fd for `events` (HOST_EV_IN|HOST_EV_OUT; HUP and ERR always come); `watched` says
+ * whether fd is already in the set. */
+int host_reactor_watch(int reactor, int fd, int events, uint64_t key, bool watched);
+int host_reactor_unwatch(int reactor, int fd);
+/* Up to max ready events, waiting at most timeout_ms (< 0: forever). 0 on timeout or signal. */
+int host_reactor_wait(int reactor, host_event *out, int max, int timeout_ms);
+void host_clear_error(int fd); /* take a pending SO_ERROR (UDP ICMP noise) */
+
 /* Clocks, sleeping, threads (hostos.c). */
 uint64_t host_monotonic_us(void);
 int64_t host_realtime_s(void);

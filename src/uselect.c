@@ -1,0 +1,481 @@
+/*
+ * uselect: poll objects over the epoll reactor, with the board's event rules.
+ *
+ * Each poll object owns one kernel epoll set. A registration is an entry keyed by the object
+ * (never by the fd: a reused fd number can never be reported under an old object) and is also a
+ * watcher on the socket's core, so the kernel set follows the device state: a fresh socket or a
+ * closed one is not in it (Linux would report them), a connecting/connected/failed/listening one
+ * is. poll() then costs what the ready sockets cost; idle ones are never scanned.
+ *
+ * Locks: the poll object's lock guards its map and slots; an entry's arming (what epoll watches)
+ * is changed only under its socket core's lock, by the watcher callback. Order: poll, then core.
+ * A poll() in flight waits without any lock: sockets registered meanwhile are reported if they
+ * become ready before it returns; ones unregistered or closed meanwhile are not reported.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "host/host.h"
+#include "internal.h"
+#include "sock.h"
+#include "upysock/uselect.h"
+#include "uselect_rules.h"
+
+#define DEVICE_BITS (USELECT_POLLIN | USELECT_POLLOUT | USELECT_POLLHUP)
+
+/* --- the rules --------------------------------------------------------------------------- */
+
+int uselect_interest(int state, bool closed, int mask)
+{
+    /* Nothing to report ever: a closed socket, one the kernel would misreport as hung up, or a
+     * mask with no reportable bit (POLLERR alone, or a one-shot that fired). */
+    if (closed || state == SOCK_FRESH || !(mask & DEVICE_BITS))
+        return USELECT_NO_INTEREST;
+    return (mask & USELECT_POLLIN ? HOST_EV_IN : 0) | (mask & USELECT_POLLOUT ? HOST_EV_OUT : 0);
+}
+
+int uselect_revents(int host_events, int type, int mask)
+{
+    int r;
+    if (type == USOCKET_SOCK_STREAM && (host_events & (HOST_EV_HUP | HOST_EV_ERR)))
+        r = DEVICE_BITS; /* lwIP's errevent: readable, writable and "except" (HUP), sticky */
+    else /* a UDP error (ICMP) is noise to lwIP: never an event */
+        r = (host_events & HOST_EV_IN ? USELECT_POLLIN : 0) | (host_events & HOST_EV_OUT ? USELECT_POLLOUT : 0);
+    return r & mask;
+}
+
+/* --- entries ------------------------------------------------------------------------------ */
+
+struct entry {
+    struct sock_watcher watcher; /* first: the callback gets this pointer */
+    uselect_poller *poller;
+    usocket *obj;                /* a reference, held while registered */
+    struct entry *next_in_bucket;
+    atomic_int mask;
+    uint32_t slot;
+    bool armed;                  /* in the kernel set; changed under the core's lock */
+    int armed_events;
+};
+
+struct uselect_poller {
+    pthread_mutex_t lock;
+    int reactor;
+    struct entry **buckets; /* obj → entry */
+    size_t nbuckets, count;
+    struct entry **slots;   /* slot → entry, for epoll keys */
+    uint32_t *generation;   /* bumped when a slot is freed: old keys become stale */
+    uint32_t *free_slots;   /* a stack of free slot numbers */
+    size_t nslots, nfree;
+    uselect_event *ipoll_events; /* ipoll's result and cursor */
+    int ipoll_count, ipoll_next, ipoll_flags;
+    uselect_event ipoll_tuple;   /* the one reused tuple */
+};
+
+static uint64_t key_of(const uselect_poller *p, const struct entry *e)
+{
+    return (uint64_t)p->generation[e->slot] << 32 | e->slot;
+}
+
+/* The watcher callback: bring the kernel set in line with the entry's mask and the socket's
+ * state. Runs under the core's lock. */
+static void rearm(struct sock_watcher *w, struct ucore *c)
+{
+    struct entry *e = (struct entry *)w;
+    int want = uselect_interest(sock_state(c), sock_closed(c), atomic_load(&e->mask));
+    if (want == USELECT_NO_INTEREST) {
+        if (e->armed)
+            host_reactor_unwatch(e->poller->reactor, c->fd);
+        e->armed = false;
+        return;
+    }
+    if (e->armed && e->armed_events == want)
+        return;
+    /* A failure here (the fd going away under a racing close) leaves the entry unarmed, which
+     * is what a closed socket is anyway. */
+    e->armed = host_reactor_watch(e->poller->reactor, c->fd, want, key_of(e->poller, e), e->armed) == 0;
+    e->armed_events = want;
+}
+
+static size_t bucket_of(const uselect_poller *p, const usocket *obj)
+{
+    uintptr_t h = (uintptr_t)obj;
+    h ^= h >> 17;
+    h *= UINT64_C(0x9E3779B97F4A7C15);
+    return (size_t)(h >> 32) & (p->nbuckets - 1);
+}
+
+static struct entry *find(const uselect_poller *p, const usocket *obj)
+{
+    struct entry *e = p->buckets[bucket_of(p, obj)];
+    while (e && e->obj != obj)
+        e = e->next_in_bucket;
+    return e;
+}
+
+static bool grow_buckets(uselect_poller *p)
+{
+    size_t n = p->nbuckets * 2;
+    struct entry **b = calloc(n, sizeof *b);
+    if (!b)
+        return false;
+    struct entry **old = p->buckets;
+    size_t oldn = p->nbuckets;
+    p->buckets = b, p->nbuckets = n;
+    for (size_t i = 0; i < oldn; i++) {
+        for (struct entry *e = old[i], *next; e; e = next) {
+            next = e->next_in_bucket;
+            size_t at = bucket_of(p, e->obj);
+            e->next_in_bucket = b[at];
+            b[at] = e;
+        }
+    }
+    free(old);
+    return true;
+}
+
+/* A free slot for a new entry (its key's low half). */
+static bool take_slot(uselect_poller *p, struct entry *e)
+{
+    if (p->nfree == 0) {
+        size_t n = p->nslots ? p->nslots * 2 : 16;
+        struct entry **slots = realloc(p->slots, n * sizeof *slots);
+        if (slots)
+            p->slots = slots;
+        uint32_t *gen = slots ? realloc(p->generation, n * sizeof *gen) : NULL;
+        if (gen)
+            p->generation = gen;
+        uint32_t *stack = gen ? realloc(p->free_slots, n * sizeof *stack) : NULL;
+        if (!stack)
+            return false;
+        p->free_slots = stack;
+        for (size_t i = n; i-- > p->nslots;) {
+            p->slots[i] = NULL, p->generation[i] = 0;
+            p->free_slots[p->nfree++] = (uint32_t)i;
+        }
+        p->nslots = n;
+    }
+    e->slot = p->free_slots[--p->nfree];
+    p->slots[e->slot] = e;
+    return true;
+}
+
+static void unlink_entry(uselect_poller *p, struct entry *e)
+{
+    struct entry **at = &p->buckets[bucket_of(p, e->obj)];
+    while (*at != e)
+        at = &(*at)->next_in_bucket;
+    *at = e->next_in_bucket;
+    p->slots[e->slot] = NULL;
+    p->generation[e->slot]++;
+    p->free_slots[p->nfree++] = e->slot;
+    p->count--;
+}
+
+/* Stop watching and drop the entry. Caller holds p->lock. */
+static void drop_entry(uselect_poller *p, struct entry *e)
+{
+    struct ucore *c = e->obj->core;
+    atomic_store(&e->mask, 0);
+    sock_poke(c, &e->watcher); /* disarm */
+    sock_unwatch(c, &e->watcher);
+    unlink_entry(p, e);
+    usocket_release(e->obj);
+    free(e);
+}
+
+/* --- the poll object ---------------------------------------------------------------------- */
+
+uselect_poller *uselect_poll(void)
+{
+    uselect_poller *p = calloc(1, sizeof *p);
+    if (p) {
+        p->nbuckets = 16;
+        p->buckets = calloc(p->nbuckets, sizeof *p->buckets);
+        p->reactor = p->buckets ? host_reactor_new() : -UERRNO_ENOMEM;
+    }
+    if (!p || p->reactor < 0) {
+        if (p)
+            upy_raise_os(-p->reactor), free(p->buckets), free(p);
+        else
+            upy_raise_memory();
+        return NULL;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    return p;
+}
+
+void uselect_poll_free(uselect_poller *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->nbuckets; i++)
+        while (p->buckets[i])
+            drop_entry(p, p->buckets[i]);
+    pthread_mutex_unlock(&p->lock);
+    host_reactor_free(p->reactor);
+    pthread_mutex_destroy(&p->lock);
+    free(p->buckets), free(p->slots), free(p->generation), free(p->free_slots);
+    free(p->ipoll_events), free(p);
+}
+
+/* The device raises this for anything without a stream ioctl, None included. */
+static int check_stream(usocket *obj)
+{
+    if (!obj || !sock_core(obj))
+        return upy_raise_os_msg("stream operation not supported");
+    return 0;
+}
+
+int uselect_poll_register(uselect_poller *p, usocket *obj, int mask)
+{
+    if (!p)
+        return upy_raise_type("expected a poll object, got NULL");
+    if (check_stream(obj) < 0)
+        return -1;
+    pthread_mutex_lock(&p->lock);
+    struct entry *e = find(p, obj);
+    int rc = 0;
+    if (e) {
+        atomic_store(&e->mask, mask);
+        sock_poke(obj->core, &e->watcher);
+    } else if (!(e = calloc(1, sizeof *e)) || (p->count >= p->nbuckets && !grow_buckets(p)) ||
+               !take_slot(p, e)) {
+        free(e);
+        rc = upy_raise_memory();
+    } else {
+        e->watcher.changed = rearm;
+        e->poller = p;
+        e->obj = usocket_ref(obj);
+        atomic_init(&e->mask, mask);
+        size_t at = bucket_of(p, obj);
+        e->next_in_bucket = p->buckets[at];
+        p->buckets[at] = e;
+        p->count++;
+        sock_watch(obj->core, &e->watcher);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+int uselect_poll_modify(uselect_poller *p, usocket *obj, int mask)
+{
+    if (!p)
+        return upy_raise_type("expected a poll object, got NULL");
+    pthread_mutex_lock(&p->lock);
+    struct entry *e = obj ? find(p, obj) : NULL;
+    if (e) {
+        atomic_store(&e->mask, mask);
+        sock_poke(obj->core, &e->watcher);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return e ? 0 : upy_raise_os(UERRNO_ENOENT);
+}
+
+int uselect_poll_unregister(uselect_poller *p, usocket *obj)
+{
+    if (!p)
+        return upy_raise_type("expected a poll object, got NULL");
+    pthread_mutex_lock(&p->lock);
+    struct entry *e = obj ? find(p, obj) : NULL;
+    if (e)
+        drop_entry(p, e);
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+/* --- waiting ------------------------------------------------------------------------------ */
+
+/* The device's revents for one kernel event, or 0 (stale key, closed socket, nothing asked).
+ * Caller holds p->lock. */
+static int translate(uselect_poller *p, const host_event *ev, struct entry **found)
+{
+    uint32_t slot = (uint32_t)ev->key;
+    struct entry *e = slot < p->nslots ? p->slots[slot] : NULL;
+    if (!e || p->generation[slot] != (uint32_t)(ev->key >> 32))
+        return 0;
+    struct ucore *c = e->obj->core;
+    if (sock_closed(c))
+        return 0;
+    if (c->type == USOCKET_SOCK_DGRAM && (ev->events & HOST_EV_ERR))
+        host_clear_error(c->fd); /* or the level-triggered set reports it forever */
+    *found = e;
+    return uselect_revents(ev->events, c->type, atomic_load(&e->mask));
+}
+
+static void disarm(struct entry *e)
+{
+    atomic_store(&e->mask, 0);
+    sock_poke(e->obj->core, &e->watcher);
+}
+
+/* Objects whose TLS layer holds plaintext, when the profile says that counts as readable (the
+ * device says it does not: it polls the raw fd). Caller holds p->lock. */
+static int buffered_ready(uselect_poller *p, uselect_event *out, int max)
+{
+    int n = 0;
+    for (size_t i = 0; i < p->nslots && n < max; i++) {
+        struct entry *e = p->slots[i];
+        if (e && e->obj->layer && e->obj->layer->buffered && (atomic_load(&e->mask) & USELECT_POLLIN) &&
+            !sock_closed(e->obj->core) && e->obj->layer->buffered(e->obj))
+            out[n++] = (uselect_event){e->obj, USELECT_POLLIN};
+    }
+    return n;
+}
+
+/* One wait: up to max pairs into out. Disarms one-shot entries unless the caller will. */
+static int wait_once(uselect_poller *p, int timeout_ms, bool oneshot, uselect_event *out, int max)
+{
+    host_event evs[64];
+    if (profile()->poll_tls_buffered_readable) {
+        pthread_mutex_lock(&p->lock);
+        int n = buffered_ready(p, out, max);
+        pthread_mutex_unlock(&p->lock);
+        if (n)
+            return n;
+    }
+    int n = host_reactor_wait(p->reactor, evs, max < 64 ? max : 64, timeout_ms);
+    if (n < 0)
+        return upy_raise_os(-n);
+    int count = 0;
+    pthread_mutex_lock(&p->lock);
+    for (int i = 0; i < n; i++) {
+        struct entry *e = NULL;
+        int revents = translate(p, &evs[i], &e);
+        if (!revents)
+            continue;
+        out[count++] = (uselect_event){e->obj, revents};
+        if (oneshot)
+            disarm(e);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return count;
+}
+
+/* poll's loop: kernel events that mean nothing to the device must not end the wait early. */
+static int wait_events(uselect_poller *p, int timeout_ms, bool oneshot, uselect_event *out, int max)
+{
+    uint64_t deadline = host_monotonic_us() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000u;
+    for (;;) {
+        int left = -1;
+        if (timeout_ms >= 0) {
+            uint64_t now = host_monotonic_us();
+            left = now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
+        }
+        int n = wait_once(p, left, oneshot, out, max);
+        if (n != 0 || left == 0)
+            return n;
+    }
+}
+
+int uselect_poll_poll(uselect_poller *p, int timeout_ms, int flags, uselect_event *events, int max)
+{
+    if (!p)
+        return upy_raise_type("expected a poll object, got NULL");
+    if (max < 0 || (max > 0 && !events))
+        return upy_raise_value(UPY_MSG_INVALID_ARGS);
+    if (max == 0)
+        return 0;
+    return wait_events(p, timeout_ms, flags & USELECT_FLAG_ONESHOT, events, max);
+}
+
+int uselect_poll_ipoll(uselect_poller *p, int timeout_ms, int flags)
+{
+    if (!p)
+        return upy_raise_type("expected a poll object, got NULL");
+    pthread_mutex_lock(&p->lock);
+    int room = (int)(p->count ? p->count : 1);
+    uselect_event *buf = realloc(p->ipoll_events, (size_t)room * sizeof *buf);
+    if (buf)
+        p->ipoll_events = buf;
+    pthread_mutex_unlock(&p->lock);
+    if (!buf)
+        return upy_raise_memory();
+    p->ipoll_count = p->ipoll_next = 0;
+    int n = wait_events(p, timeout_ms, false, p->ipoll_events, room);
+    if (n < 0)
+        return -1;
+    p->ipoll_count = n;
+    p->ipoll_flags = flags;
+    return n;
+}
+
+const uselect_event *uselect_poll_next(uselect_poller *p)
+{
+    if (!p || p->ipoll_next >= p->ipoll_count)
+        return NULL;
+    p->ipoll_tuple = p->ipoll_events[p->ipoll_next++];
+    if (p->ipoll_flags & USELECT_FLAG_ONESHOT) {
+        pthread_mutex_lock(&p->lock);
+        struct entry *e = find(p, p->ipoll_tuple.obj);
+        if (e)
+            disarm(e);
+        pthread_mutex_unlock(&p->lock);
+    }
+    return &p->ipoll_tuple;
+}
+
+/* --- select ------------------------------------------------------------------------------- */
+
+/* Register every object of one list with its list's bits OR-ed into any earlier mask. */
+static int merge(uselect_poller *p, usocket **list, int n, int bits)
+{
+    for (int i = 0; i < n; i++) {
+        if (check_stream(list[i]) < 0)
+            return -1;
+        pthread_mutex_lock(&p->lock);
+        struct entry *e = find(p, list[i]);
+        int mask = (e ? atomic_load(&e->mask) : 0) | bits;
+        pthread_mutex_unlock(&p->lock);
+        if (uselect_poll_register(p, list[i], mask) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Keep the objects of `list` whose revents have `bits` (or, for bits 0, any bit besides IN/OUT). */
+static int keep(usocket **list, int n, const uselect_event *ev, int nev, int bits)
+{
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < nev; j++) {
+            int hit = bits ? ev[j].revents & bits : ev[j].revents & ~(USELECT_POLLIN | USELECT_POLLOUT);
+            if (ev[j].obj == list[i] && hit) {
+                list[kept++] = list[i];
+                break;
+            }
+        }
+    }
+    return kept;
+}
+
+int uselect_select(usocket **rlist, int *nr, usocket **wlist, int *nw, usocket **xlist, int *nx, double timeout_s)
+{
+    if (!nr || !nw || !nx || *nr < 0 || *nw < 0 || *nx < 0 || (*nr && !rlist) || (*nw && !wlist) ||
+        (*nx && !xlist) || isnan(timeout_s))
+        return upy_raise_type("object isn't a tuple or list");
+    uselect_poller *p = uselect_poll();
+    if (!p)
+        return -1;
+    int total = *nr + *nw + *nx, rc = -1;
+    uselect_event *ev = malloc((size_t)(total ? total : 1) * sizeof *ev);
+    if (!ev)
+        upy_raise_memory();
+    else if (merge(p, rlist, *nr, USELECT_POLLIN) == 0 && merge(p, wlist, *nw, USELECT_POLLOUT) == 0 &&
+             merge(p, xlist, *nx, USELECT_POLLERR | USELECT_POLLHUP) == 0) {
+        double ms = timeout_s * 1000.0;
+        int n = wait_events(p, timeout_s < 0 ? -1 : ms >= INT32_MAX ? INT32_MAX : (int)ms, false, ev, total ? total : 1);
+        if (n >= 0) {
+            *nr = keep(rlist, *nr, ev, n, USELECT_POLLIN);
+            *nw = keep(wlist, *nw, ev, n, USELECT_POLLOUT);
+            *nx = keep(xlist, *nx, ev, n, 0);
+            rc = *nr + *nw + *nx;
+        }
+    }
+    free(ev);
+    uselect_poll_free(p);
+    return rc;
+}

@@ -1,0 +1,572 @@
+/* uselect: the device's event rules (SEMANTICS §4.3), each asserted as the exact revents. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "host/host.h"
+#include "sock.h"
+#include "testutil.h"
+#include "upysock/uerrno.h"
+#include "upysock/uselect.h"
+#include "upysock/usocket.h"
+#include "uselect_rules.h"
+
+enum { IN = USELECT_POLLIN, OUT = USELECT_POLLOUT, ERR = USELECT_POLLERR, HUP = USELECT_POLLHUP };
+
+static usocket *tcp(void)
+{
+    usocket *s = usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_STREAM, 0);
+    assert_non_null(s);
+    return s;
+}
+
+static usocket_addr at(int port)
+{
+    usocket_addr a = {"127.0.0.1", port};
+    return a;
+}
+
+/* A connected usocket and the raw kernel socket at the other end. */
+static usocket *connected(int *peer)
+{
+    int port, listener = tu_listener(&port);
+    usocket *s = tcp();
+    usocket_addr a = at(port);
+    assert_int_equal(usocket_connect(s, &a), 0);
+    *peer = tu_accept(listener, 5000);
+    assert_true(*peer >= 0);
+    close(listener);
+    return s;
+}
+
+/* poll for one object: its revents, or 0 when nothing was reported within timeout_ms. */
+static int revents_of(uselect_poller *p, usocket *s, int timeout_ms)
+{
+    uselect_event ev[8];
+    int n = uselect_poll_poll(p, timeout_ms, 0, ev, 8);
+    assert_true(n >= 0);
+    for (int i = 0; i < n; i++)
+        if (ev[i].obj == s)
+            return ev[i].revents;
+    return 0;
+}
+
+/* --- the pure rules -------------------------------------------------------------------- */
+
+static void test_interest_rules(void **state)
+{
+    (void)state;
+    /* Kept out of the kernel set: Linux would report them, the device does not. */
+    assert_int_equal(uselect_interest(SOCK_FRESH, false, IN | OUT | HUP), USELECT_NO_INTEREST);
+    assert_int_equal(uselect_interest(SOCK_CONNECTED, true, IN | OUT | HUP), USELECT_NO_INTEREST);
+    assert_int_equal(uselect_interest(SOCK_CONNECTED, false, ERR), USELECT_NO_INTEREST);
+    assert_int_equal(uselect_interest(SOCK_CONNECTED, false, 0), USELECT_NO_INTEREST);
+    /* Watched: HUP needs no bit of its own, the kernel always reports it. */
+    assert_int_equal(uselect_interest(SOCK_CONNECTING, false, IN | OUT | HUP | ERR), HOST_EV_IN | HOST_EV_OUT);
+    assert_int_equal(uselect_interest(SOCK_CONNECTED, false, HUP), 0);
+    assert_int_equal(uselect_interest(SOCK_LISTENING, false, IN), HOST_EV_IN);
+    assert_int_equal(uselect_interest(SOCK_DATAGRAM, false, OUT), HOST_EV_OUT);
+    assert_int_equal(uselect_interest(SOCK_FAILED, false, IN | HUP | ERR), HOST_EV_IN);
+}
+
+static void test_revents_rules(void **state)
+{
+    (void)state;
+    int tcp_type = USOCKET_SOCK_STREAM, udp_type = USOCKET_SOCK_DGRAM;
+    /* A dead TCP connection: IN|OUT|HUP of what was asked, never ERR. */
+    assert_int_equal(uselect_revents(HOST_EV_IN | HOST_EV_OUT | HOST_EV_HUP | HOST_EV_ERR, tcp_type, IN | OUT | HUP | ERR), 21);
+    assert_int_equal(uselect_revents(HOST_EV_HUP, tcp_type, IN | HUP | ERR), 17);
+    assert_int_equal(uselect_revents(HOST_EV_ERR, tcp_type, OUT), OUT);
+    /* Plain readiness maps bit for bit, filtered by the mask. */
+    assert_int_equal(uselect_revents(HOST_EV_IN | HOST_EV_OUT, tcp_type, IN), IN);
+    assert_int_equal(uselect_revents(HOST_EV_IN | HOST_EV_OUT, tcp_type, IN | OUT | HUP | ERR), IN | OUT);
+    /* UDP errors (ICMP) are not events on the device. */
+    assert_int_equal(uselect_revents(HOST_EV_OUT | HOST_EV_ERR, udp_type, IN | OUT | HUP | ERR), OUT);
+    assert_int_equal(uselect_revents(HOST_EV_ERR, udp_type, IN | HUP), 0);
+}
+
+/* --- API shapes ------------------------------------------------------------------------- */
+
+static void test_register_modify_unregister_errors(void **state)
+{
+    (void)state;
+    uselect_poller *p = uselect_poll();
+    usocket *s = tcp();
+    assert_int_equal(uselect_poll_register(p, NULL, IN), -1);
+    assert_exc_msg(UPY_EXC_OSERROR, "stream operation not supported");
+    assert_int_equal(uselect_poll_modify(p, s, IN), -1);
+    assert_oserror(UERRNO_ENOENT);
+    assert_int_equal(uselect_poll_unregister(p, s), 0); /* unknown: ignored */
+    assert_int_equal(uselect_poll_register(p, s, USELECT_POLL_DEFAULT), 0);
+    assert_int_equal(uselect_poll_register(p, s, IN), 0); /* replaces */
+    assert_int_equal(uselect_poll_modify(p, s, OUT), 0);
+    assert_int_equal(uselect_poll_unregister(p, s), 0);
+    assert_int_equal(uselect_poll_modify(p, s, OUT), -1);
+    assert_oserror(UERRNO_ENOENT);
+    uselect_event ev[1];
+    assert_int_equal(uselect_poll_poll(p, 0, 0, ev, -1), -1);
+    assert_int_equal(upy_exc_current()->type, UPY_EXC_VALUEERROR);
+    assert_int_equal(uselect_poll_poll(NULL, 0, 0, ev, 1), -1);
+    assert_int_equal(upy_exc_current()->type, UPY_EXC_TYPEERROR);
+    usocket_release(s);
+    uselect_poll_free(p);
+}
+
+static void test_reregister_replaces_mask(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected(&peer);
+    uselect_poller *p = uselect_poll();
+    assert_int_equal(uselect_poll_register(p, s, IN | OUT), 0);
+    assert_int_equal(revents_of(p, s, 1000), OUT);
+    assert_int_equal(uselect_poll_register(p, s, IN), 0);
+    assert_int_equal(revents_of(p, s, 0), 0);
+    assert_int_equal(write(peer, "x", 1), 1);
+    assert_int_equal(revents_of(p, s, 1000), IN);
+    uselect_poll_free(p);
+    usocket_release(s);
+    close(peer);
+}
+
+/* --- the event rules -------------------------------------------------------------------- */
+
+static void test_fresh_socket_reports_nothing(void **state)
+{
+    (void)state;
+    uselect_poller *p = uselect_poll();
+    usocket *s = tcp();
+    assert_int_equal(uselect_poll_register(p, s, IN | OUT | HUP | ERR), 0);
+    /* Linux says EPOLLOUT|EPOLLHUP here; the device says nothing. */
+    assert_int_equal(revents_of(p, s, 0), 0);
+    assert_int_equal(revents_of(p, s, 20), 0);
+    uselect_poll_free(p);
+    usocket_release(s);
+}
+
+static void test_connect_in_progress_reports_nothing(void **state)
+{
+    (void)state;
+    int port, filler, hole = tu_blackhole(&port, &filler);
+    uselect_poller *p = uselect_poll();
+    usocket *s = tcp();
+    assert_int_equal(usocket_setblocking(s, false), 0);
+    assert_int_equal(uselect_poll_register(p, s, IN | OUT | HUP | ERR), 0);
+    usocket_addr a = at(port);
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    assert_int_equal(revents_of(p, s, 0), 0);
+    assert_int_equal(revents_of(p, s, 20), 0);
+    uselect_poll_free(p);
+    usocket_release(s);
+    close(filler);
+    close(hole);
+}
+
+static void test_refused_connect_reports_21_then_17_sticky(void **state)
+{
+    (void)state;
+    uselect_poller *p = uselect_poll();
+    usocket *s = tcp();
+    assert_int_equal(usocket_setblocking(s, false), 0);
+    assert_int_equal(uselect_poll_register(p, s, IN | OUT | HUP | ERR), 0);
+    usocket_addr a = at(tu_closed_port());
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    assert_int_equal(revents_of(p, s, 5000), 21);
+    assert_int_equal(revents_of(p, s, 0), 21); /* sticky */
+    assert_int_equal(uselect_poll_modify(p, s, IN | HUP | ERR), 0);
+    assert_int_equal(revents_of(p, s, 0), 17);
+    /* The error shows on I/O as the device's refusal: 104, and a new connect is 128. */
+    char b[4];
+    assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(UERRNO_ENOTCONN);
+    assert_int_equal(revents_of(p, s, 0), 17);
+    uselect_poll_free(p);
+    usocket_release(s);
+}
+
+static void test_reset_reports_hup_sticky(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected(&peer);
+    uselect_poller *p = uselect_poll();
+    assert_int_equal(uselect_poll_register(p, s, IN | HUP | ERR), 0);
+    assert_int_equal(revents_of(p, s, 0), 0);
+    tu_reset(peer);
+    assert_int_equal(revents_of(p, s, 5000), 17);
+    char b[4];
+    assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    assert_int_equal(revents_of(p, s, 0), 17);
+    /* Without HUP in the mask a reset shows as IN|OUT only (the default mask). */
+    assert_int_equal(uselect_poll_modify(p, s, USELECT_POLL_DEFAULT), 0);
+    assert_int_equal(revents_of(p, s, 0), IN | OUT);
+    uselect_poll_free(p);
+    usocket_release(s);
+}
+
+static void test_orderly_close_is_pollin_only(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected(&peer);
+    uselect_poller *p = uselect_poll();
+    assert_int_equal(uselect_poll_register(p, s, IN | HUP | ERR), 0);
+    assert_int_equal(revents_of(p, s, 0), 0);
+    shutdown(peer, SHUT_WR); /* FIN */
+    assert_int_equal(revents_of(p, s, 5000), IN);
+    char b[4];
+    assert_int_equal(usocket_recv(s, b, sizeof b), 0);
+    assert_int_equal(revents_of(p, s, 0), IN); /* still readable: recv keeps returning b'' */
+    uselect_poll_free(p);
+    usocket_release(s);
+    close(peer);
+}
+
+static void test_pollerr_never_reported(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected(&peer);
+    uselect_poller *p = uselect_poll();
+    assert_int_equal(uselect_poll_register(p, s, ERR), 0);
+    tu_reset(peer);
+    assert_int_equal(revents_of(p, s, 50), 0);
+    assert_int_equal(uselect_poll_modify(p, s, ERR | OUT), 0);
+    assert_int_equal(revents_of(p, s, 5000), OUT);
+    uselect_poll_free(p);
+    usocket_release(s);
+}
+
+static void test_closed_socket_stays_registered_and_silent(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected(&peer);
+    uselect_poller *p = uselect_poll();
+    assert_int_equal(uselect_poll_register(p, s, IN | OUT | HUP | ERR), 0);
+    assert_int_equal(revents_of(p, s, 1000), OUT);
+    assert_int_equal(usocket_close(s), 0);
+    assert_int_equal(write(peer, "x", 1), 1);
+    /* Every object closed: poll sleeps to its timeout (the device spins; we block). */
+    uint64_t cpu = tu_cpu_ms(), start = tu_now_ms();
+    assert_int_equal(revents_of(p, s, 200), 0);
+    uint64_t waited = tu_now_ms() - start;
+    assert_true(waited >= 200);
+    assert_true(tu_cpu_ms() - cpu < 100);
+    /* Still registered: modify works, unregister too. */
+    assert_int_equal(uselect_poll_modify(p, s, IN), 0);
+    assert_int_equal(uselect_poll_unregister(p, s), 0);
+    uselect_poll_free(p);
+    usocket_release(s);
+    close(peer);
+}
+
+static void test_reused_fd_never_reported_under_old_object(void **state)
+{
+    (void)state;
+    int peer1, port, listener = tu_listener(&port);
+    usocket *old = connected(&peer1);
+    int old_fd = old->core->fd;
+    uselect_poller *p = uselect_poll();
+    assert_int_equal(uselect_poll_register(p, old, IN), 0);
+    assert_int_equal(usocket_close(old), 0);
+    usocket *fresh = tcp(); /* the kernel hands out the lowest free fd: old's */
+    assert_int_equal(fresh->core->fd, old_fd);
+    usocket_addr a = at(port);
+    assert_int_equal(usocket_connect(fresh, &a), 0);
+    int peer2 = tu_accept(listener, 5000);
+    close(listener);
+    close(peer1);
+    assert_int_equal(write(peer2, "x", 1), 1);
+    assert_int_equal(revents_of(p, old, 20), 0);
+    assert_int_equal(uselect_poll_register(p, fresh, IN), 0);
+    uselect_event ev[4];
+    assert_int_equal(uselect_poll_poll(p, 1000, 0, ev, 4), 1);
+    assert_ptr_equal(ev[0].obj, fresh);
+    assert_int_equal(ev[0].revents, IN);
+    uselect_poll_free(p);
+    usocket_release(old);
+    usocket_release(fresh);
+    close(peer2);
+}
+
+static void test_listening_socket_pending_is_pollin(void **state)
+{
+    (void)state;
+    usocket *l = tcp();
+    usocket_addr a = at(0);
+    assert_int_equal(usocket_bind(l, &a), 0);
+    uselect_poller *p = uselect_poll();
+    assert_int_equal(uselect_poll_register(p, l, IN | OUT | HUP), 0);
+    assert_int_equal(revents_of(p, l, 0), 0); /* bound, not listening: fresh */
+    assert_int_equal(usocket_listen(l, 2), 0);
+    assert_int_equal(revents_of(p, l, 0), 0);
+    host_addr local;
+    assert_int_equal(host_local_addr(l->core->fd, &local), 0);
+    int c = tu_connect(local.port);
+    assert_int_equal(revents_of(p, l, 5000), IN);
+    usocket *child = usocket_accept(l, NULL);
+    assert_non_null(child);
+    assert_int_equal(revents_of(p, l, 0), 0);
+    usocket_release(child);
+    uselect_poll_free(p);
+    usocket_release(l);
+    close(c);
+}
+
+static void test_udp_always_writable(void **state)
+{
+    (void)state;
+    usocket *u = usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_DGRAM, 0);
+    uselect_poller *p = uselect_poll();
+    assert_int_equal(uselect_poll_register(p, u, IN | OUT | HUP | ERR), 0);
+    assert_int_equal(revents_of(p, u, 0), OUT);
+    usocket_addr a = at(0);
+    assert_int_equal(usocket_bind(u, &a), 0);
+    host_addr local;
+    assert_int_equal(host_local_addr(u->core->fd, &local), 0);
+    usocket_addr self = at(local.port);
+    assert_int_equal(usocket_sendto(u, "d", 1, &self), 1);
+    assert_int_equal(revents_of(p, u, 1000), IN | OUT);
+    uselect_poll_free(p);
+    usocket_release(u);
+}
+
+static void test_poll_zero_sees_data_already_there(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected(&peer);
+    assert_int_equal(write(peer, "abc", 3), 3);
+    char b[1];
+    assert_int_equal(usocket_recv(s, b, 1), 1); /* the data has arrived; two bytes stay queued */
+    /* Registered after the data arrived, polled without waiting. */
+    uselect_poller *p = uselect_poll();
+    assert_int_equal(uselect_poll_register(p, s, IN), 0);
+    assert_int_equal(revents_of(p, s, 0), IN);
+    uselect_poll_free(p);
+    usocket_release(s);
+    close(peer);
+}
+
+static void test_timeout_accuracy(void **state)
+{
+    (void)state;
+    uselect_poller *p = uselect_poll();
+    usocket *s = tcp();
+    assert_int_equal(uselect_poll_register(p, s, IN), 0);
+    for (int ms = 1; ms <= 64; ms *= 4) {
+        uint64_t start = tu_now_ms();
+        assert_int_equal(revents_of(p, s, ms), 0);
+        uint64_t took = tu_now_ms() - start;
+        assert_true(took >= (uint64_t)ms);
+        assert_true(took < (uint64_t)ms + 50); /* generous for a loaded CI machine */
+    }
+    uselect_poll_free(p);
+    usocket_release(s);
+}
+
+static void test_oneshot_disarms_until_modify(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected(&peer);
+    uselect_poller *p = uselect_poll();
+    assert_int_equal(uselect_poll_register(p, s, IN | OUT), 0);
+    uselect_event ev[2];
+    assert_int_equal(uselect_poll_poll(p, 1000, USELECT_FLAG_ONESHOT, ev, 2), 1);
+    assert_int_equal(ev[0].revents, OUT);
+    assert_int_equal(uselect_poll_poll(p, 20, USELECT_FLAG_ONESHOT, ev, 2), 0);
+    assert_int_equal(write(peer, "x", 1), 1);
+    assert_int_equal(uselect_poll_poll(p, 20, 0, ev, 2), 0);
+    assert_int_equal(uselect_poll_modify(p, s, IN), 0);
+    assert_int_equal(uselect_poll_poll(p, 1000, 0, ev, 2), 1);
+    assert_int_equal(ev[0].revents, IN);
+    uselect_poll_free(p);
+    usocket_release(s);
+    close(peer);
+}
+
+static void test_ipoll_reuses_one_tuple(void **state)
+{
+    (void)state;
+    int peer1, peer2;
+    usocket *a = connected(&peer1), *b = connected(&peer2);
+    uselect_poller *p = uselect_poll();
+    assert_int_equal(uselect_poll_register(p, a, OUT), 0);
+    assert_int_equal(uselect_poll_register(p, b, OUT), 0);
+    assert_int_equal(uselect_poll_ipoll(p, 1000, USELECT_FLAG_ONESHOT), 2);
+    const uselect_event *first = uselect_poll_next(p);
+    usocket *first_obj = first->obj;
+    const uselect_event *second = uselect_poll_next(p);
+    assert_ptr_equal(first, second); /* one reused tuple */
+    assert_true(second->obj != first_obj);
+    assert_int_equal(second->revents, OUT);
+    assert_null(uselect_poll_next(p));
+    assert_int_equal(uselect_poll_ipoll(p, 20, 0), 0); /* both disarmed as they were yielded */
+    uselect_poll_free(p);
+    usocket_release(a);
+    usocket_release(b);
+    close(peer1);
+    close(peer2);
+}
+
+static void test_select_merges_and_splits(void **state)
+{
+    (void)state;
+    int peer1, peer2;
+    usocket *a = connected(&peer1), *b = connected(&peer2);
+    assert_int_equal(write(peer1, "x", 1), 1);
+    tu_reset(peer2);
+    usocket *r[2] = {a, b}, *w[1] = {a}, *x[2] = {a, b};
+    int nr = 2, nw = 1, nx = 2;
+    assert_int_equal(uselect_select(r, &nr, w, &nw, x, &nx, 5.0), 4);
+    assert_int_equal(nr, 2); /* a has data; b is dead, which reads as readable */
+    assert_int_equal(nw, 1);
+    assert_ptr_equal(w[0], a);
+    assert_int_equal(nx, 1);
+    assert_ptr_equal(x[0], b); /* only the dead one is "exceptional" */
+    /* Nothing ready in time: empty lists. */
+    usocket *fresh = tcp();
+    usocket *r2[1] = {fresh};
+    int one = 1, zero = 0;
+    assert_int_equal(uselect_select(r2, &one, NULL, &zero, NULL, &zero, 0.02), 0);
+    assert_int_equal(one, 0);
+    usocket_release(fresh);
+    usocket_release(a);
+    usocket_release(b);
+    close(peer1);
+}
+
+/* --- threads ---------------------------------------------------------------------------- */
+
+struct waiter {
+    uselect_poller *p;
+    int n;
+    uselect_event ev[4];
+};
+
+static void *poll_forever(void *arg)
+{
+    struct waiter *w = arg;
+    w->n = uselect_poll_poll(w->p, 10000, 0, w->ev, 4);
+    return NULL;
+}
+
+static void test_register_from_another_thread_wakes_poll(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected(&peer);
+    assert_int_equal(write(peer, "x", 1), 1);
+    struct waiter w = {.p = uselect_poll()};
+    pthread_t t;
+    uint64_t start = tu_now_ms();
+    assert_int_equal(pthread_create(&t, NULL, poll_forever, &w), 0);
+    assert_int_equal(uselect_poll_register(w.p, s, IN), 0);
+    pthread_join(t, NULL);
+    assert_true(tu_now_ms() - start < 5000);
+    assert_int_equal(w.n, 1);
+    assert_ptr_equal(w.ev[0].obj, s);
+    assert_int_equal(w.ev[0].revents, IN);
+    uselect_poll_free(w.p);
+    usocket_release(s);
+    close(peer);
+}
+
+static void test_close_from_another_thread_is_never_reported(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected(&peer);
+    struct waiter w = {.p = uselect_poll()};
+    assert_int_equal(uselect_poll_register(w.p, s, IN | HUP), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, poll_forever, &w), 0);
+    assert_int_equal(usocket_close(s), 0);
+    tu_reset(peer); /* would be HUP for an open socket */
+    /* The poller must not report the closed socket; stop it by giving it something real. */
+    int peer2;
+    usocket *other = connected(&peer2);
+    assert_int_equal(write(peer2, "y", 1), 1);
+    assert_int_equal(uselect_poll_register(w.p, other, IN), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(w.n, 1);
+    assert_ptr_equal(w.ev[0].obj, other);
+    uselect_poll_free(w.p);
+    usocket_release(s);
+    usocket_release(other);
+    close(peer2);
+}
+
+/* --- scale ------------------------------------------------------------------------------ */
+
+static void test_thousand_idle_sockets_one_active_pair(void **state)
+{
+    (void)state;
+    enum { IDLE = 1000 };
+    tu_raise_fd_limit();
+    assert_int_equal(upy_config_limit(UPY_LIMIT_MAX_SOCKETS, IDLE + 16), 0);
+    uselect_poller *p = uselect_poll();
+    usocket *idle[IDLE];
+    for (int i = 0; i < IDLE; i++) {
+        idle[i] = usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_DGRAM, 0);
+        assert_non_null(idle[i]);
+        assert_int_equal(uselect_poll_register(p, idle[i], IN | HUP), 0);
+    }
+    int peer;
+    usocket *s = connected(&peer);
+    assert_int_equal(uselect_poll_register(p, s, IN), 0);
+    for (int round = 0; round < 200; round++) {
+        char c = (char)round, got;
+        assert_int_equal(write(peer, &c, 1), 1);
+        uselect_event ev[8];
+        assert_int_equal(uselect_poll_poll(p, 5000, 0, ev, 8), 1);
+        assert_ptr_equal(ev[0].obj, s);
+        assert_int_equal(ev[0].revents, IN);
+        assert_int_equal(usocket_recv(s, &got, 1), 1);
+        assert_int_equal(got, c);
+    }
+    uselect_poll_free(p);
+    for (int i = 0; i < IDLE; i++)
+        usocket_release(idle[i]);
+    usocket_release(s);
+    close(peer);
+    assert_int_equal(upy_config_profile("pycom-1.20.2"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_interest_rules),
+        cmocka_unit_test(test_revents_rules),
+        cmocka_unit_test(test_register_modify_unregister_errors),
+        cmocka_unit_test(test_reregister_replaces_mask),
+        cmocka_unit_test(test_fresh_socket_reports_nothing),
+        cmocka_unit_test(test_connect_in_progress_reports_nothing),
+        cmocka_unit_test(test_refused_connect_reports_21_then_17_sticky),
+        cmocka_unit_test(test_reset_reports_hup_sticky),
+        cmocka_unit_test(test_orderly_close_is_pollin_only),
+        cmocka_unit_test(test_pollerr_never_reported),
+        cmocka_unit_test(test_closed_socket_stays_registered_and_silent),
+        cmocka_unit_test(test_reused_fd_never_reported_under_old_object),
+        cmocka_unit_test(test_listening_socket_pending_is_pollin),
+        cmocka_unit_test(test_udp_always_writable),
+        cmocka_unit_test(test_poll_zero_sees_data_already_there),
+        cmocka_unit_test(test_timeout_accuracy),
+        cmocka_unit_test(test_oneshot_disarms_until_modify),
+        cmocka_unit_test(test_ipoll_reuses_one_tuple),
+        cmocka_unit_test(test_select_merges_and_splits),
+        cmocka_unit_test(test_register_from_another_thread_wakes_poll),
+        cmocka_unit_test(test_close_from_another_thread_is_never_reported),
+        cmocka_unit_test(test_thousand_idle_sockets_one_active_pair),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
