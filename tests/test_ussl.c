@@ -20,6 +20,7 @@
 #include "sock.h"
 #include "testutil.h"
 #include "tlspeer.h"
+#include <upysock/uselect.h>
 #include <upysock/ussl.h>
 
 #define JOIN_MS 10000
@@ -752,6 +753,45 @@ static void test_calls_on_the_wrong_socket(void **state)
     usocket_release(s);
 }
 
+/* --- poll ---------------------------------------------------------------------------------------- */
+
+static void test_plaintext_inside_tls_does_not_make_poll_readable(void **state)
+{
+    (void)state;
+    static const char *const record[] = {"abcde", NULL};
+    tu_tls_script sc = server();
+    sc.replies = record;
+    sc.end = TU_TLS_READ_UNTIL_CLOSE;
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    struct pair p;
+    assert_int_equal(pair_connect(&p, port, NULL), 0);
+    uselect_poller *poller = uselect_poll();
+    assert_non_null(poller);
+    assert_int_equal(uselect_poll_register(poller, p.ssl, USELECT_POLLIN), 0);
+    uselect_event ev[2];
+    assert_int_equal(uselect_poll_poll(poller, JOIN_MS, 0, ev, 2), 1);
+    assert_ptr_equal(ev[0].obj, p.ssl);
+    assert_int_equal(ev[0].revents, USELECT_POLLIN);
+    char c;
+    assert_int_equal(usocket_recv(p.ssl, &c, 1), 1);
+    /* The device (SEMANTICS §4.3): "bcde" sits decrypted inside the TLS layer, the raw socket
+     * has nothing, so poll reports nothing, although recv has data without waiting. */
+    assert_int_equal(uselect_poll_poll(poller, 0, 0, ev, 2), 0);
+    assert_int_equal(usocket_recv(p.ssl, &c, 1), 1);
+    assert_int_equal(c, 'b');
+    /* The quirk switched off: buffered plaintext is POLLIN. */
+    assert_int_equal(upy_config_limit(UPY_LIMIT_POLL_TLS_BUFFERED, 1), 0);
+    assert_int_equal(uselect_poll_poll(poller, 0, 0, ev, 2), 1);
+    assert_int_equal(ev[0].revents, USELECT_POLLIN);
+    char rest[8];
+    assert_int_equal(usocket_recv(p.ssl, rest, sizeof rest), 3);
+    assert_int_equal(uselect_poll_poll(poller, 0, 0, ev, 2), 0);
+    uselect_poll_free(poller);
+    pair_release(&p);
+    assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
+}
+
 /* --- the context cache ------------------------------------------------------------------------- */
 
 static void test_contexts_are_shared_until_a_file_changes(void **state)
@@ -815,6 +855,7 @@ int main(void)
         cmocka_unit_test_setup(test_server_side_refuses_tls_1_3_clients, setup),
         cmocka_unit_test_setup(test_session_resumption, setup),
         cmocka_unit_test_setup(test_calls_on_the_wrong_socket, setup),
+        cmocka_unit_test_setup(test_plaintext_inside_tls_does_not_make_poll_readable, setup),
         cmocka_unit_test_setup(test_contexts_are_shared_until_a_file_changes, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
