@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -470,6 +471,11 @@ void tls_conn_free(tls_conn *t)
         return;
     SSL_free(t->ssl); /* and the BIO */
     free(t);
+}
+
+void host_thread_done(void)
+{
+    OPENSSL_thread_stop();
 }
 
 /* --- steps ------------------------------------------------------------------------------------ */
