@@ -112,23 +112,26 @@ static int socket_thread(void *arg)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0); // the board's REPL prints each line as it comes
+    usocket *s = NULL, *ssl_socket = NULL;
+    uselect_poller *p = NULL;
+    int rc = 1;
 
     // Create and wrap the socket
-    usocket *s = usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_STREAM, USOCKET_IPPROTO_TCP);
+    s = usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_STREAM, USOCKET_IPPROTO_TCP);
     if (!s)
         goto raise;
-    usocket *ssl_socket = ussl_wrap_socket(s, &(ussl_options){.keyfile = "/flash/cert/my_private_key.pem",
-                                                              .certfile = "/flash/cert/my_public_key.pem",
-                                                              .server_side = false,
-                                                              .cert_reqs = USSL_CERT_REQUIRED,
-                                                              .ca_certs = "/flash/cert/my_CA_cert.pem"});
+    ssl_socket = ussl_wrap_socket(s, &(ussl_options){.keyfile = "/flash/cert/my_private_key.pem",
+                                                     .certfile = "/flash/cert/my_public_key.pem",
+                                                     .server_side = false,
+                                                     .cert_reqs = USSL_CERT_REQUIRED,
+                                                     .ca_certs = "/flash/cert/my_CA_cert.pem"});
     if (!ssl_socket)
         goto raise;
     // Set the wrapped socket to non-blocking
     if (usocket_setblocking(ssl_socket, false) < 0)
         goto raise;
     // Create a new poll object
-    uselect_poller *p = uselect_poll();
+    p = uselect_poll();
     if (!p)
         goto raise;
     // Register the wrapped socket into the poll object, wait only for write and error events
@@ -151,9 +154,15 @@ int main(void)
         goto raise;
 
     // The board's script ends here and the thread goes on; C's main() would end the process.
-    return uthread_wait_all(-1) < 0 ? 1 : 0;
+    rc = uthread_wait_all(-1) < 0 ? 1 : 0;
+    goto collect;
 
 raise:
     upy_exc_print(stderr);
-    return 1;
+collect:
+    // Python's garbage collector frees these; C says so.
+    uselect_poll_free(p);
+    usocket_release(ssl_socket);
+    usocket_release(s);
+    return rc;
 }
