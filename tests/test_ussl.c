@@ -317,6 +317,10 @@ static void test_hostname_is_checked_only_when_given(void **state)
     o.cert_reqs = USSL_CERT_OPTIONAL;
     assert_int_equal(handshake_against("server.pem", &o, &r), -1);
     assert_oserror(4); /* MBEDTLS_X509_BADCERT_CN_MISMATCH */
+    /* Names are DNS names, as in mbedTLS 2.16: the certificate's IP address SAN does not count. */
+    o.server_hostname = "127.0.0.1";
+    assert_int_equal(handshake_against("server.pem", &o, &r), -1);
+    assert_oserror(4);
 }
 
 static void test_expired_certificate(void **state)
@@ -473,6 +477,28 @@ static void test_close_from_another_thread_wakes_recv(void **state)
     pair_release(&p);
 }
 
+static void test_send_while_another_thread_waits_in_recv(void **state)
+{
+    (void)state;
+    tu_tls_script sc = server();
+    sc.read_first = true; /* answers only once our send arrived */
+    sc.replies = pong;
+    sc.end = TU_TLS_READ_UNTIL_CLOSE;
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    struct pair p;
+    assert_int_equal(pair_connect(&p, port, NULL), 0);
+    struct blocked_recv b = {.s = p.ssl};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, recv_in_thread, &b), 0);
+    /* The reader waits outside the socket's lock, so this send is not stuck behind it. */
+    assert_int_equal(usocket_send_str(p.ssl, "ping"), 4);
+    pthread_join(t, NULL);
+    assert_int_equal(b.n, 4);
+    pair_release(&p);
+    assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
+}
+
 /* --- timeouts ---------------------------------------------------------------------------------- */
 
 static void test_read_timeouts_on_r6(void **state)
@@ -493,6 +519,24 @@ static void test_read_timeouts_on_r6(void **state)
     /* The stream layer does not take SSL_TIMEOUT as would-block. */
     assert_int_equal(usocket_read(p.ssl, buf, sizeof buf), -1);
     assert_oserror(USSL_SSL_TIMEOUT);
+    pair_release(&p);
+    assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
+}
+
+static void test_timed_connect_closes_the_socket_when_tls_fails(void **state)
+{
+    (void)state;
+    tu_tls_script sc = server();
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    struct pair p;
+    pair_wrap(&p, &(ussl_options){.cert_reqs = USSL_CERT_REQUIRED, .ca_certs = "/flash/cert/other_ca.pem"});
+    assert_int_equal(usocket_settimeout(p.ssl, 5.0), 0);
+    usocket_addr to = loopback(port);
+    assert_int_equal(usocket_connect(p.ssl, &to), -1);
+    assert_oserror(-9984);
+    /* The firmware's timed path closes the socket; the plain path (above) does not. */
+    assert_int_equal(usocket_fileno(p.ssl), -1);
     pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
@@ -845,7 +889,9 @@ int main(void)
         cmocka_unit_test_setup(test_recv_ends, setup),
         cmocka_unit_test_setup(test_recv_returns_one_record_at_a_time, setup),
         cmocka_unit_test_setup(test_close_from_another_thread_wakes_recv, setup),
+        cmocka_unit_test_setup(test_send_while_another_thread_waits_in_recv, setup),
         cmocka_unit_test_setup(test_read_timeouts_on_r6, setup),
+        cmocka_unit_test_setup(test_timed_connect_closes_the_socket_when_tls_fails, setup),
         cmocka_unit_test_setup(test_setblocking_false_keeps_an_r6_ssl_socket_blocking, setup),
         cmocka_unit_test_setup(test_ssl_timeout_counts_read_timeouts_on_r6, setup),
         cmocka_unit_test_setup(test_tutorial_era_profile_drives_the_handshake_from_do_handshake, setup),
