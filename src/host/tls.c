@@ -280,14 +280,15 @@ struct tls_ctx {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static tls_ctx *cache; /* most recently used first */
 
-/* The device reads a file whole or reports it "not found"; anything we cannot read is that. */
+/* The device reads a file whole or reports it "not found": a path that is not a regular file is
+ * that (whether it can be read is asked only before loading it, off the cache-hit path). */
 static bool identify(const char *path, struct file_id *id)
 {
     struct stat st;
     memset(id, 0, sizeof *id);
     if (!path)
         return true;
-    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, R_OK) < 0)
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
         return false;
     *id = (struct file_id){(char *)path, st.st_dev, st.st_ino, st.st_size, st.st_mtim};
     return true;
@@ -395,6 +396,12 @@ int tls_ctx_get(const struct tls_config *cfg, tls_ctx **out, enum tls_file *miss
     }
     pthread_mutex_unlock(&cache_lock);
 
+    for (int i = 0; i < 3; i++) {
+        if (paths[i] && access(paths[i], R_OK) < 0) {
+            *missing = (enum tls_file)i;
+            return TLS_FILE_MISSING;
+        }
+    }
     /* Built outside the lock: loading files takes milliseconds. */
     tls_ctx *c = calloc(1, sizeof *c);
     if (!c)
