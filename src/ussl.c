@@ -34,6 +34,7 @@ struct tls_sock {
     tls_conn *conn;
     atomic_int read_timeout_ms; /* mbedtls_ssl_conf_read_timeout as settimeout set it; 0: none */
     atomic_int fatal;           /* a failed read fails again the same way (mbedTLS re-reads EOF) */
+    atomic_bool over;           /* the handshake is over: from then on no step holds the lock long */
     int handshake_timeouts;     /* wrap_socket(timeout=): read timeouts a handshake tolerates */
     bool server;
 };
@@ -49,15 +50,20 @@ static int read_timeout(struct tls_sock *t)
 
 /* Runs one step until it is done or must give up. The result is the step's, or SSL_TIMEOUT when
  * a read waited read_timeout_ms (0: forever) in vain, or WANT_WRITE when the fd's mode lets a
- * write wait no longer. *sock_errno (may be NULL) gets the device errno of a failed socket call. */
+ * write wait no longer. *sock_errno (may be NULL) gets the device errno of a failed socket call.
+ * A handshake with no read timeout waits in the socket itself, lock held: before it is over
+ * nothing else has a use for the connection (close and poll do not wait for it), and it saves a
+ * failed read and a poll per flight. */
 static ssize_t drive(struct tls_sock *t, struct ucore *c, enum tls_op op, void *buf, size_t len,
                      int read_timeout_ms, int *sock_errno)
 {
+    bool may_block = op == TLS_HANDSHAKE && read_timeout_ms <= 0;
     for (;;) {
         pthread_mutex_lock(&t->lock);
-        ssize_t r = tls_step(t->conn, op, buf, len);
+        ssize_t r = tls_step(t->conn, op, buf, len, may_block);
         if (sock_errno)
             *sock_errno = tls_socket_errno(t->conn);
+        atomic_store_explicit(&t->over, tls_version(t->conn) != 0, memory_order_release);
         pthread_mutex_unlock(&t->lock);
         int ready;
         if (r == UERRNO_MBEDTLS_ERR_SSL_WANT_READ)
@@ -174,16 +180,21 @@ static int tls_settimeout(usocket *s, int ms)
 static bool tls_buffered(usocket *s)
 {
     struct tls_sock *t = s->layer_ctx;
+    if (!atomic_load_explicit(&t->over, memory_order_acquire)) /* no plaintext before that */
+        return false;
     pthread_mutex_lock(&t->lock);
     size_t n = tls_pending(t->conn);
     pthread_mutex_unlock(&t->lock);
     return n > 0;
 }
 
-/* close(): close_notify first, when a handshake was made (§3.11). close() succeeds whatever
- * happens here, so the caller's current exception is left as it was. */
+/* close(): close_notify first, when a handshake was made (§3.11); before that there is nothing
+ * to send, and a handshake in progress may hold the lock. close() succeeds whatever happens
+ * here, so the caller's current exception is left as it was. */
 static void tls_closing(usocket *s)
 {
+    if (!atomic_load_explicit(&((struct tls_sock *)s->layer_ctx)->over, memory_order_acquire))
+        return;
     upy_exc saved = *upy_exc_current();
     struct ucore *c = sock_enter(s); /* fails only when another close won the race */
     if (c) {
@@ -293,6 +304,7 @@ static struct tls_sock *tls_sock_new(struct ucore *c, const ussl_options *o)
     t->conn = conn;
     atomic_init(&t->read_timeout_ms, 0);
     atomic_init(&t->fatal, 0);
+    atomic_init(&t->over, false);
     t->handshake_timeouts = o->timeout ? o->timeout : profile()->tls_handshake_timeouts;
     t->server = o->server_side;
     return t;

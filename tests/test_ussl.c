@@ -499,6 +499,47 @@ static void test_send_while_another_thread_waits_in_recv(void **state)
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
 
+struct blocked_connect {
+    usocket *s;
+    int port, rc;
+    upy_exc exc;
+};
+
+static void *connect_in_thread(void *arg)
+{
+    struct blocked_connect *b = arg;
+    usocket_addr to = loopback(b->port);
+    b->rc = usocket_connect(b->s, &to);
+    b->exc = *upy_exc_current();
+    return NULL;
+}
+
+static void test_close_from_another_thread_aborts_a_handshake(void **state)
+{
+    (void)state;
+    int port, listener = tu_listener(&port);
+    struct pair p;
+    pair_wrap(&p, NULL);
+    struct blocked_connect b = {.s = p.ssl, .port = port};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, connect_in_thread, &b), 0);
+    /* The ClientHello has arrived: the handshake waits for an answer that never comes. */
+    int peer = tu_accept(listener, JOIN_MS);
+    assert_true(peer >= 0);
+    char hello[5];
+    assert_int_equal(tu_read_exact(peer, hello, sizeof hello, JOIN_MS), 5);
+    assert_int_equal(hello[0], 0x16); /* a handshake record */
+    /* close() does not wait for it, and the handshake ends with OSError(9). */
+    assert_int_equal(usocket_close(p.ssl), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(b.rc, -1);
+    assert_int_equal(b.exc.type, UPY_EXC_OSERROR);
+    assert_int_equal(b.exc.code, UERRNO_EBADF);
+    pair_release(&p);
+    close(peer);
+    close(listener);
+}
+
 /* --- timeouts ---------------------------------------------------------------------------------- */
 
 static void test_read_timeouts_on_r6(void **state)
@@ -890,6 +931,7 @@ int main(void)
         cmocka_unit_test_setup(test_recv_returns_one_record_at_a_time, setup),
         cmocka_unit_test_setup(test_close_from_another_thread_wakes_recv, setup),
         cmocka_unit_test_setup(test_send_while_another_thread_waits_in_recv, setup),
+        cmocka_unit_test_setup(test_close_from_another_thread_aborts_a_handshake, setup),
         cmocka_unit_test_setup(test_read_timeouts_on_r6, setup),
         cmocka_unit_test_setup(test_timed_connect_closes_the_socket_when_tls_fails, setup),
         cmocka_unit_test_setup(test_setblocking_false_keeps_an_r6_ssl_socket_blocking, setup),

@@ -182,6 +182,7 @@ struct tls_conn {
     bool checks;       /* the peer's certificate is checked (authmode != none) */
     bool required;     /* ... and a failed check fails the handshake (CERT_REQUIRED) */
     bool server;
+    int io_flags;      /* this step's recv/send flags: MSG_DONTWAIT unless it may block */
     int close_state;   /* close_notify: 0 not yet, 1 queued (the socket was full), 2 done */
     unsigned flags;    /* mbedTLS verification flags gathered by on_verify */
 };
@@ -197,7 +198,7 @@ static int bio_read(BIO *b, char *buf, int len)
     tls_conn *t = BIO_get_data(b);
     ssize_t n;
     BIO_clear_retry_flags(b);
-    while ((n = recv(t->fd, buf, (size_t)len, MSG_DONTWAIT)) < 0 && errno == EINTR)
+    while ((n = recv(t->fd, buf, (size_t)len, t->io_flags)) < 0 && errno == EINTR)
         ;
     if (n == 0)
         socket_failed(t, SOCK_EOF, false);
@@ -215,7 +216,7 @@ static int bio_write(BIO *b, const char *buf, int len)
     tls_conn *t = BIO_get_data(b);
     ssize_t n;
     BIO_clear_retry_flags(b);
-    while ((n = send(t->fd, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR)
+    while ((n = send(t->fd, buf, (size_t)len, t->io_flags | MSG_NOSIGNAL)) < 0 && errno == EINTR)
         ;
     if (n >= 0)
         return (int)n;
@@ -515,11 +516,12 @@ static int close_notify(tls_conn *t)
     return code;
 }
 
-ssize_t tls_step(tls_conn *t, enum tls_op op, void *buf, size_t len)
+ssize_t tls_step(tls_conn *t, enum tls_op op, void *buf, size_t len, bool may_block)
 {
     int r;
     ERR_clear_error();
     t->sock_errno = 0;
+    t->io_flags = may_block ? 0 : MSG_DONTWAIT;
     switch (op) {
     case TLS_HANDSHAKE:
         r = SSL_do_handshake(t->ssl);

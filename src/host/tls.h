@@ -52,14 +52,15 @@ int tls_conn_new(tls_ctx *ctx, int fd, const char *hostname, tls_session *resume
 void tls_conn_free(tls_conn *t);
 
 /* The steps that touch the network. Each returns bytes (> 0) or 0 when done, WANT_READ or
- * WANT_WRITE when it must wait, or the mbedTLS code of the failure. */
+ * WANT_WRITE when it must wait, or the mbedTLS code of the failure. With may_block the step
+ * uses the socket as it is (a blocking fd waits in the kernel) instead of never waiting. */
 enum tls_op {
     TLS_HANDSHAKE,    /* 0 once the handshake is over */
     TLS_READ,         /* the plaintext of at most one record; PEER_CLOSE_NOTIFY at the end */
     TLS_WRITE,        /* at most one record (16384 bytes), as mbedtls_ssl_write */
     TLS_CLOSE_NOTIFY, /* 0 once sent, or when there is no handshake to close (as mbedTLS) */
 };
-ssize_t tls_step(tls_conn *t, enum tls_op op, void *buf, size_t len);
+ssize_t tls_step(tls_conn *t, enum tls_op op, void *buf, size_t len, bool may_block);
 
 /* The device errno (host_errno_to_device) of the socket call that failed the last step, or 0
  * when the step failed for another reason. */
