@@ -430,12 +430,28 @@ static void test_recv_returns_one_record_at_a_time(void **state)
     assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 3);
     assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 4);
     assert_memory_equal(buf, "defg", 4);
-    /* No 2048-byte cap on SSL sockets, and a record larger than the buffer is read in parts. */
     assert_int_equal(usocket_close(p.ssl), 0);
     tu_tls_report r;
     assert_true(tu_tls_peer_join(peer, &r, JOIN_MS));
     assert_true(r.got_close_notify); /* close() sent close_notify */
     pair_release(&p);
+}
+
+static void test_send_is_one_record_and_write_loops(void **state)
+{
+    (void)state;
+    tu_tls_script sc = server();
+    sc.end = TU_TLS_READ_UNTIL_CLOSE;
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    struct pair p;
+    assert_int_equal(pair_connect(&p, port, NULL), 0);
+    /* send is one mbedtls_ssl_write: at most one record of 16384 bytes. */
+    static char big[20000];
+    assert_int_equal(usocket_send(p.ssl, big, sizeof big), 16384);
+    assert_int_equal(usocket_write(p.ssl, big, sizeof big), (ssize_t)sizeof big);
+    pair_release(&p);
+    assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
 
 struct blocked_recv {
@@ -929,6 +945,7 @@ int main(void)
         cmocka_unit_test_setup(test_eof_and_reset_during_the_handshake, setup),
         cmocka_unit_test_setup(test_recv_ends, setup),
         cmocka_unit_test_setup(test_recv_returns_one_record_at_a_time, setup),
+        cmocka_unit_test_setup(test_send_is_one_record_and_write_loops, setup),
         cmocka_unit_test_setup(test_close_from_another_thread_wakes_recv, setup),
         cmocka_unit_test_setup(test_send_while_another_thread_waits_in_recv, setup),
         cmocka_unit_test_setup(test_close_from_another_thread_aborts_a_handshake, setup),
