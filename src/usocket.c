@@ -103,7 +103,9 @@ usocket *usocket_socket(int af, int type, int proto)
         return NULL;
     }
     if (type != USOCKET_SOCK_STREAM && type != USOCKET_SOCK_DGRAM) {
-        upy_raise_os(UERRNO_EPROTONOSUPPORT);
+        /* lwip_socket has no netconn for an unknown type (EINVAL); the board's raw sockets
+         * are not emulated. */
+        upy_raise_os(type == USOCKET_SOCK_RAW ? UERRNO_EPROTONOSUPPORT : UERRNO_EINVAL);
         return NULL;
     }
     int fd = host_socket(type);

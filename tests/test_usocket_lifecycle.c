@@ -79,6 +79,17 @@ static void test_socket_other_family_is_incorrect_type(void **state)
     assert_exc_msg(UPY_EXC_OSERROR, "incorrect socket type");
 }
 
+static void test_socket_unknown_type_is_einval(void **state)
+{
+    (void)state;
+    /* lwip_socket: a type it has no netconn for → EINVAL. */
+    assert_null(usocket_socket(USOCKET_AF_INET, 99, 0));
+    assert_oserror(UERRNO_EINVAL);
+    /* The board makes raw lwIP sockets; the emulator has none to offer. */
+    assert_null(usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_RAW, 0));
+    assert_oserror(UERRNO_EPROTONOSUPPORT);
+}
+
 static void test_reuseaddr_is_on_by_default(void **state)
 {
     (void)state;
@@ -353,6 +364,7 @@ int main(void)
         cmocka_unit_test_teardown(test_socket_proto_is_derived_from_type, restore_profile),
         cmocka_unit_test_teardown(test_socket_lora_and_sigfox_have_no_card, restore_profile),
         cmocka_unit_test_teardown(test_socket_other_family_is_incorrect_type, restore_profile),
+        cmocka_unit_test_teardown(test_socket_unknown_type_is_einval, restore_profile),
         cmocka_unit_test_teardown(test_reuseaddr_is_on_by_default, restore_profile),
         cmocka_unit_test_teardown(test_eleventh_socket_is_enobufs, restore_profile),
         cmocka_unit_test_teardown(test_accept_without_a_slot_is_enfile_and_resets_the_peer, restore_profile),
