@@ -42,10 +42,14 @@ static int slot_alloc(void)
     pthread_mutex_lock(&slot_lock);
     while (slots_made < limit && fifo_push(slots_made))
         slots_made++;
-    if (slots_used < limit && fifo_len > 0) {
-        slot = slot_fifo[fifo_head];
+    /* Slots made under a higher limit go to the back until it is raised again. */
+    for (size_t left = fifo_len; slot < 0 && slots_used < limit && left > 0; left--) {
+        int next = slot_fifo[fifo_head];
         fifo_head = (fifo_head + 1) % fifo_cap, fifo_len--;
-        slots_used++;
+        if (next < limit)
+            slot = next, slots_used++;
+        else
+            fifo_push(next); /* cannot fail: its place was just freed */
     }
     pthread_mutex_unlock(&slot_lock);
     return slot;

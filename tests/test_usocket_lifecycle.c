@@ -174,6 +174,23 @@ static void test_raised_limit_allows_2000_sockets(void **state)
     release_all(s, MANY);
 }
 
+static void test_fileno_stays_in_range_after_the_limit_is_restored(void **state)
+{
+    (void)state;
+    /* The slots made while the limit was 2000 are not the board's: 54..63 again. */
+    usocket *s[SLOTS];
+    for (int round = 0; round < 3; round++) {
+        open_all(s, SLOTS);
+        for (int i = 0; i < SLOTS; i++) {
+            assert_true(usocket_fileno(s[i]) >= FILENO_BASE);
+            assert_true(usocket_fileno(s[i]) < FILENO_BASE + SLOTS);
+        }
+        assert_null(usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_STREAM, 0));
+        assert_oserror(UERRNO_ENOBUFS);
+        release_all(s, SLOTS);
+    }
+}
+
 /* --- fileno -------------------------------------------------------------------------------- */
 
 static void test_fileno_range_and_oldest_free_rotation(void **state)
@@ -376,6 +393,7 @@ int main(void)
         cmocka_unit_test_teardown(test_release_closes_with_the_last_reference, restore_profile),
         cmocka_unit_test_teardown(test_null_and_foreign_handles_are_typeerror, restore_profile),
         cmocka_unit_test_teardown(test_raised_limit_allows_2000_sockets, restore_profile),
+        cmocka_unit_test_teardown(test_fileno_stays_in_range_after_the_limit_is_restored, restore_profile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
