@@ -89,7 +89,10 @@ int host_bind(int fd, host_addr a)
 
 int host_listen(int fd, int backlog)
 {
-    return listen(fd, backlog) < 0 ? fail() : 0;
+    /* Linux holds backlog + 1 established connections unaccepted (the queue is full when it
+     * holds more than backlog), lwIP exactly backlog. A kernel backlog of 0 is avoided: some
+     * kernels then see every SYN as a flood and connect only through SYN cookies. */
+    return listen(fd, backlog > 1 ? backlog - 1 : 1) < 0 ? fail() : 0;
 }
 
 int host_accept(int fd, host_addr *peer)
