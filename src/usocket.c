@@ -172,21 +172,14 @@ usocket *usocket_accept(usocket *s, usocket_addr *peer)
         return NULL;
     host_addr from;
     int fd = host_accept(c->fd, &from);
-    bool reset_timeouts = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) > 0;
     ssize_t err = fd < 0 ? io_error(c, -fd) : 0;
     sock_leave(c);
     if (err == SOCK_WOULD_BLOCK)
         err = report_would_block(s, OP_ACCEPT);
     if (fd < 0)
         return NULL;
-    /* lwIP's new netconn blocks with no timeout whatever the listener does; Linux copies the
-     * listener's SO_RCVTIMEO, so undo that. The Python-level timeout is copied, as the firmware
-     * copies the object's fields. */
-    if (reset_timeouts && host_set_mode(fd, -1) < 0) {
-        host_abort(fd);
-        upy_raise_os(UERRNO_EIO);
-        return NULL;
-    }
+    /* The new fd blocks with no timeout, as lwIP's new netconn does, whatever the listener
+     * does; the Python-level timeout is copied, as the firmware copies the object's fields. */
     usocket *child = sock_new(fd, USOCKET_SOCK_STREAM, SOCK_CONNECTED,
                               atomic_load_explicit(&s->timeout_ms, memory_order_relaxed),
                               profile()->accept_exhausted_errno);

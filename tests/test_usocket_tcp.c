@@ -261,6 +261,36 @@ static void test_accepted_socket_blocks_whatever_the_listener_timeout(void **sta
     close(client);
 }
 
+static void test_accepted_socket_blocks_after_listener_went_nonblocking(void **state)
+{
+    (void)state;
+    int port, client;
+    usocket *l = tu_usock_listener(2, &port);
+    /* A timeout, then non-blocking: the kernel keeps the old SO_RCVTIMEO, which Linux would
+     * hand on to accepted sockets. */
+    assert_int_equal(usocket_settimeout(l, 0.05), 0);
+    assert_int_equal(usocket_setblocking(l, false), 0);
+    usocket *child = accept_one(l, port, &client);
+    assert_child_blocks(child, client);
+    usocket_release(child);
+    usocket_release(l);
+    close(client);
+}
+
+static void test_accepted_socket_ignores_listener_rcvtimeo_option(void **state)
+{
+    (void)state;
+    int port, client;
+    usocket *l = tu_usock_listener(2, &port);
+    int32_t tv[2] = {0, 50000}; /* the device's struct timeval: 50 ms */
+    assert_int_equal(usocket_setsockopt(l, USOCKET_SOL_SOCKET, USOCKET_SO_RCVTIMEO, tv, sizeof tv), 0);
+    usocket *child = accept_one(l, port, &client);
+    assert_child_blocks(child, client);
+    usocket_release(child);
+    usocket_release(l);
+    close(client);
+}
+
 /* --- connect ------------------------------------------------------------------------------- */
 
 static void test_blocking_connect_refused_is_econnreset_then_enotconn(void **state)
@@ -693,6 +723,8 @@ int main(void)
         T(test_nonblocking_accept_with_nothing_pending_is_eagain),
         T(test_timed_accept_is_eagain_not_timeouterror),
         T(test_accepted_socket_blocks_whatever_the_listener_timeout),
+        T(test_accepted_socket_blocks_after_listener_went_nonblocking),
+        T(test_accepted_socket_ignores_listener_rcvtimeo_option),
         T(test_blocking_connect_refused_is_econnreset_then_enotconn),
         T(test_nonblocking_connect_pending),
         T(test_nonblocking_connect_completes_then_eisconn),

@@ -105,6 +105,12 @@ int host_accept(int fd, host_addr *peer)
     } while (nfd < 0 && errno == EINTR);
     if (nfd < 0)
         return fail();
+    /* Linux hands the listener's SO_RCVTIMEO/SO_SNDTIMEO on; lwIP's new netconn has none. */
+    int rc = set_timeouts(nfd, 0);
+    if (rc < 0) {
+        close(nfd);
+        return rc;
+    }
     *peer = from_sockaddr(&sin);
     return nfd;
 }
