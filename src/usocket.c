@@ -33,9 +33,15 @@ static const struct {
     [OP_ACCEPT] = {WB_EAGAIN, WB_EAGAIN},    /* OSError(11) both: lwIP ERR_TIMEOUT is EAGAIN */
 };
 
-/* A "would block" answer as the call reports it: 0 (b'') or -1 with the exception. */
+/* The calling task's errno as lwIP leaves it: the last non-zero error of a socket call (lwIP never
+ * writes 0). The firmware's send(b'') skips lwIP and raises whatever it holds. */
+static _Thread_local int task_errno;
+
+/* A "would block" answer as the call reports it: 0 (b'') or -1 with the exception. Each one is
+ * lwIP's EWOULDBLOCK in errno, also when the send buffer cap answers without a kernel call. */
 static ssize_t report_would_block(usocket *s, enum io_op op)
 {
+    task_errno = UERRNO_EAGAIN;
     bool timed = atomic_load_explicit(&s->timeout_ms, memory_order_relaxed) > 0;
     switch (timed ? would_block[op].timed_out : would_block[op].non_blocking) {
     case WB_EMPTY: return 0;
@@ -43,10 +49,6 @@ static ssize_t report_would_block(usocket *s, enum io_op op)
     default: return upy_raise_os(UERRNO_EAGAIN);
     }
 }
-
-/* The calling task's errno as lwIP leaves it: the last non-zero error of a socket call (lwIP never
- * writes 0). The firmware's send(b'') skips lwIP and raises whatever it holds. */
-static _Thread_local int task_errno;
 
 /* Raise an error that lwIP would have set errno to. */
 static int lwip_raise(int err)

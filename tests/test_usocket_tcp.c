@@ -548,6 +548,24 @@ static void test_send_empty_raises_the_stale_errno(void **state)
     close(peer);
 }
 
+static void test_send_empty_after_a_full_buffer_is_eagain(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    usocket *other = tu_tcp();
+    usocket_addr a = at(tu_closed_port());
+    assert_int_equal(usocket_setblocking(other, false), 0);
+    assert_int_equal(usocket_connect(other, &a), -1); /* errno 119 */
+    assert_int_equal(usocket_setblocking(s, false), 0);
+    fill_until_eagain(s); /* lwIP set errno 11 for the send that found no room */
+    assert_int_equal(usocket_send(s, "", 0), -1);
+    assert_oserror(UERRNO_EAGAIN);
+    usocket_release(other);
+    usocket_release(s);
+    close(peer);
+}
+
 /* --- recv ---------------------------------------------------------------------------------- */
 
 static void test_recv_takes_at_most_2048_per_call(void **state)
@@ -736,6 +754,7 @@ int main(void)
         T(test_send_before_connect_is_enotconn),
         T(test_nonblocking_send_is_capped_then_eagain),
         T(test_send_empty_raises_the_stale_errno),
+        T(test_send_empty_after_a_full_buffer_is_eagain),
         T(test_recv_takes_at_most_2048_per_call),
         T(test_recv_eof_is_empty_every_time),
         T(test_nonblocking_recv_without_data_is_empty),
