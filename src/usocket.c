@@ -375,8 +375,8 @@ ssize_t usocket_sendto(usocket *s, const void *buf, size_t len, const usocket_ad
 
 /* --- recv --------------------------------------------------------------------------------- */
 
-/* Why a socket that is not connected has nothing to read: 1 (it can read after all), 0 (b''),
- * or -1. */
+/* Why a socket that is not connected has nothing to read: 1 (it can read after all),
+ * SOCK_WOULD_BLOCK (lwIP's EWOULDBLOCK: recv b'', recvfrom OSError(11), read None) or -1. */
 static int recv_blocked(usocket *s, struct ucore *c, int state)
 {
     if (state == SOCK_CONNECTING)
@@ -384,13 +384,13 @@ static int recv_blocked(usocket *s, struct ucore *c, int state)
     switch (state) {
     case SOCK_CONNECTED:
     case SOCK_LISTENING: return 1; /* the kernel answers ENOTCONN, as lwIP does */
-    case SOCK_CONNECTING: return 0;
+    case SOCK_CONNECTING: return SOCK_WOULD_BLOCK;
     case SOCK_FAILED: return lwip_raise(atomic_load(&c->fatal));
     default:
         /* Never connected: lwIP's recv waits on an empty mailbox forever. We say ENOTCONN
          * instead of hanging, except where the device returns at once. */
         return atomic_load_explicit(&s->timeout_ms, memory_order_relaxed) == 0
-                   ? 0 : lwip_raise(UERRNO_ENOTCONN);
+                   ? SOCK_WOULD_BLOCK : lwip_raise(UERRNO_ENOTCONN);
     }
 }
 
@@ -406,7 +406,7 @@ static ssize_t plain_recv(usocket *s, struct ucore *c, void *buf, size_t len, ho
     int state = sock_state(c);
     if (state != SOCK_CONNECTED && state != SOCK_DATAGRAM) {
         int rc = recv_blocked(s, c, state);
-        if (rc <= 0)
+        if (rc != 1)
             return rc;
     }
     len = capped(len);

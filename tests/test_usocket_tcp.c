@@ -325,6 +325,12 @@ static void test_nonblocking_connect_pending(void **state)
     assert_oserror(UERRNO_EINPROGRESS); /* lwIP do_write while connecting */
     char b[4];
     assert_int_equal(usocket_recv(s, b, sizeof b), 0); /* b'' */
+    /* That was lwIP's EWOULDBLOCK, which the other calls report their own way. */
+    assert_int_equal(usocket_send(s, "", 0), -1);
+    assert_oserror(UERRNO_EAGAIN);
+    assert_int_equal(usocket_recvfrom(s, b, sizeof b, NULL), -1);
+    assert_oserror(UERRNO_EAGAIN);
+    assert_int_equal(usocket_read(s, b, sizeof b), UPY_NONE);
     usocket_release(s);
     close(filler);
     close(hole);
@@ -599,6 +605,9 @@ static void test_recv_eof_is_empty_every_time(void **state)
         assert_int_equal(usocket_recv(s, b, sizeof b), 0);
     assert_int_equal(usocket_setblocking(s, false), 0);
     assert_int_equal(usocket_recv(s, b, sizeof b), 0);
+    /* EOF is not a would-block: recvfrom and read see it too. */
+    assert_int_equal(usocket_recvfrom(s, b, sizeof b, NULL), 0);
+    assert_int_equal(usocket_read(s, b, sizeof b), 0);
     usocket_release(s);
 }
 
@@ -677,6 +686,9 @@ static void test_recv_on_a_never_connected_socket(void **state)
     assert_oserror(UERRNO_ENOTCONN);
     assert_int_equal(usocket_setblocking(s, false), 0);
     assert_int_equal(usocket_recv(s, b, sizeof b), 0);
+    assert_int_equal(usocket_recvfrom(s, b, sizeof b, NULL), -1);
+    assert_oserror(UERRNO_EAGAIN);
+    assert_int_equal(usocket_read(s, b, sizeof b), UPY_NONE);
     usocket_release(s);
 }
 
