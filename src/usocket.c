@@ -453,13 +453,21 @@ ssize_t usocket_recvfrom(usocket *s, void *buf, size_t bufsize, usocket_addr *fr
 /* lwip_setsockopt_impl's checks, in its order, then the value as the host takes it. */
 static int set_option(struct ucore *c, int level, int opt, const void *value, size_t len)
 {
+    bool tcp = c->type == USOCKET_SOCK_STREAM;
+    /* The IPPROTO_TCP level is checked as a whole before its options are: an int, on a TCP
+     * socket that is not listening. */
+    if (level == USOCKET_IPPROTO_TCP) {
+        if (!value || len < sizeof(int32_t))
+            return -UERRNO_EINVAL;
+        if (!tcp)
+            return -UERRNO_ENOPROTOOPT;
+        if (sock_state(c) == SOCK_LISTENING)
+            return -UERRNO_EINVAL;
+    }
     const struct profile_sockopt *o = profile_sockopt(level, opt);
     if (!o)
         return -UERRNO_ENOPROTOOPT;
     if (!value || len < o->size)
-        return -UERRNO_EINVAL;
-    bool tcp = c->type == USOCKET_SOCK_STREAM;
-    if (level == USOCKET_IPPROTO_TCP && sock_state(c) == SOCK_LISTENING)
         return -UERRNO_EINVAL;
     if ((o->on == SOCKOPT_TCP && !tcp) || (o->on == SOCKOPT_UDP && tcp))
         return -UERRNO_ENOPROTOOPT;

@@ -185,6 +185,29 @@ static void test_tcp_option_on_udp_is_enoprotoopt(void **state)
     usocket_release(u);
 }
 
+static void test_tcp_level_checks_come_before_the_option(void **state)
+{
+    (void)state;
+    int port, peer;
+    usocket *l = tu_usock_listener(1, &port);
+    /* Every IPPROTO_TCP option on a listening socket is EINVAL, known or not. */
+    assert_int_equal(usocket_setsockopt_int(l, TCP, USOCKET_TCP_NODELAY, 1), -1);
+    assert_oserror(UERRNO_EINVAL);
+    assert_int_equal(usocket_setsockopt_int(l, TCP, 0x10, 1), -1);
+    assert_oserror(UERRNO_EINVAL);
+    usocket *s = tu_usock_connected(&peer);
+    /* All TCP options take an int: a shorter value is EINVAL before the option is looked at. */
+    assert_int_equal(usocket_setsockopt(s, TCP, USOCKET_TCP_NODELAY, "\1", 1), -1);
+    assert_oserror(UERRNO_EINVAL);
+    assert_int_equal(usocket_setsockopt(s, TCP, 0x10, "\1", 1), -1);
+    assert_oserror(UERRNO_EINVAL);
+    assert_int_equal(usocket_setsockopt_int(s, TCP, 0x10, 1), -1);
+    assert_oserror(109);
+    usocket_release(s);
+    usocket_release(l);
+    close(peer);
+}
+
 static void test_membership_options_are_udp_only(void **state)
 {
     (void)state;
@@ -303,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_timeout_options_need_an_8_byte_timeval),
         cmocka_unit_test(test_rcvtimeo_option_makes_blocking_recv_return_empty),
         cmocka_unit_test(test_tcp_option_on_udp_is_enoprotoopt),
+        cmocka_unit_test(test_tcp_level_checks_come_before_the_option),
         cmocka_unit_test(test_membership_options_are_udp_only),
         cmocka_unit_test(test_setsockopt_on_closed_socket_is_ebadf),
         cmocka_unit_test(test_settimeout_none_or_negative_blocks),
