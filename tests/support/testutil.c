@@ -383,6 +383,11 @@ static ssize_t bg_recv(tu_bg *bg)
     return usocket_recv(bg->s, bg->buf, bg->len);
 }
 
+static ssize_t bg_read(tu_bg *bg)
+{
+    return usocket_read(bg->s, bg->buf, bg->len);
+}
+
 static ssize_t bg_accept(tu_bg *bg)
 {
     bg->accepted = usocket_accept(bg->s, NULL);
@@ -399,6 +404,12 @@ void tu_bg_accept(tu_bg *bg, usocket *s)
 {
     bg->s = s;
     bg_start(bg, bg_accept);
+}
+
+void tu_bg_read(tu_bg *bg, usocket *s, void *buf, size_t len)
+{
+    bg->s = s, bg->buf = buf, bg->len = len;
+    bg_start(bg, bg_read);
 }
 
 bool tu_bg_wait(tu_bg *bg, int timeout_ms)

@@ -157,6 +157,7 @@ typedef struct tu_bg {
 
 void tu_bg_recv(tu_bg *bg, usocket *s, void *buf, size_t len); /* usocket_recv */
 void tu_bg_accept(tu_bg *bg, usocket *s);                        /* usocket_accept */
+void tu_bg_read(tu_bg *bg, usocket *s, void *buf, size_t len); /* usocket_read */
 
 /* Wait at most timeout_ms for the call to return. When it has: the thread is joined, and the
  * exception it raised becomes the caller's current one (so assert_oserror applies). While it
