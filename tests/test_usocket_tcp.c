@@ -98,51 +98,43 @@ static void test_listen_on_udp_is_eopnotsupp(void **state)
     usocket_release(u);
 }
 
-/* How many connections a listener holds unaccepted: raw clients connect one at a time (each
- * waited into the accept queue) until one stays pending. Waiting out that last one is a check
- * that something does not happen, hence the bounded window. */
-static int unaccepted_capacity(usocket *l, int port)
+/* A listener with `backlog` holds exactly `held` connections unaccepted: that many raw clients
+ * complete (each waited into the accept queue before the next connects), and one more stays
+ * pending. Seeing it stay pending is a check that something does not happen: a bounded window. */
+static void assert_holds(int backlog, int held)
 {
-    enum { MAX = 16 };
-    int clients[MAX], n = 0, completed = -1;
+    int port, clients[16];
+    usocket *l = tu_usock_listener(backlog, &port);
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    while (completed < 0 && n < MAX) {
+    assert_true(held < 16);
+    for (int n = 0; n <= held; n++) {
         int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         assert_true(c >= 0);
-        clients[n++] = c;
+        clients[n] = c;
         assert_int_equal(connect(c, (struct sockaddr *)&to, sizeof to), -1);
         struct pollfd p = {c, POLLOUT, 0};
-        if (poll(&p, 1, STILL_BLOCKED_MS) == 0) {
-            completed = n - 1;
+        if (n == held) {
+            assert_int_equal(poll(&p, 1, STILL_BLOCKED_MS), 0);
             break;
         }
+        assert_int_equal(poll(&p, 1, 5000), 1);
         uint64_t until = tu_now_ms() + 5000;
-        while (tu_accept_queue(l->core->fd) < n) { /* the client's ACK is still on its way */
+        while (tu_accept_queue(l->core->fd) < n + 1) { /* the client's ACK is still on its way */
             assert_true(tu_now_ms() < until);
             tu_usock_ready(l, POLLIN, 1);
         }
     }
-    for (int i = 0; i < n; i++)
-        close(clients[i]);
-    assert_true(completed >= 0);
-    return completed;
-}
-
-static int capacity_with_backlog(int backlog)
-{
-    int port;
-    usocket *l = tu_usock_listener(backlog, &port);
-    int n = unaccepted_capacity(l, port);
+    for (int n = 0; n <= held; n++)
+        close(clients[n]);
     usocket_release(l);
-    return n;
 }
 
 static void test_listen_backlog_is_the_number_held_unaccepted(void **state)
 {
     (void)state;
-    assert_int_equal(capacity_with_backlog(3), 3);
-    assert_int_equal(capacity_with_backlog(2), 2);
+    assert_holds(3, 3);
+    assert_holds(2, 2);
 }
 
 static void test_listen_zero_or_negative_is_one(void **state)
@@ -150,17 +142,16 @@ static void test_listen_zero_or_negative_is_one(void **state)
     (void)state;
     /* The device holds exactly one. Linux cannot be told "one" without leaning on SYN cookies
      * (a kernel backlog of 0), so the emulator holds one spare at this size: 2. */
-    int one = capacity_with_backlog(1);
-    assert_int_equal(one, 2);
-    assert_int_equal(capacity_with_backlog(0), one);
-    assert_int_equal(capacity_with_backlog(-5), one);
+    assert_holds(1, 2);
+    assert_holds(0, 2);
+    assert_holds(-5, 2);
 }
 
 static void test_listen_backlog_is_clamped(void **state)
 {
     (void)state;
     assert_int_equal(upy_config_limit(UPY_LIMIT_BACKLOG_MAX, 4), 0);
-    assert_int_equal(capacity_with_backlog(1000), 4);
+    assert_holds(1000, 4);
     assert_int_equal(upy_config_profile("pycom-1.20.2"), 0);
     /* The board's clamp is 255: anything bigger is taken, not refused. */
     int port;
