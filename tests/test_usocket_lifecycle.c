@@ -2,7 +2,6 @@
  * (SEMANTICS §3.1, §3.11). */
 #include <errno.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "testutil.h"

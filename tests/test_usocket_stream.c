@@ -1,7 +1,6 @@
 /* usocket stream calls: makefile, read/readinto/readline/write loops and their None (UPY_NONE)
  * cases (SEMANTICS §3.6, §3.7, §3.12). */
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "testutil.h"

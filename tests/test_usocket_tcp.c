@@ -1,7 +1,5 @@
 /* usocket over TCP: bind, listen, accept, the three connect paths, send and recv
  * (SEMANTICS §3.2, §3.4–§3.7; firmware-notes §0.1 for send(b'')). */
-#include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
