@@ -219,7 +219,9 @@ int sock_fail(struct ucore *c, int err)
 
 int sock_set_kernel_mode(struct ucore *c, int timeout_ms)
 {
-    if (atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == timeout_ms)
+    /* Only "non-blocking again" is skipped: setsockopt(SO_RCVTIMEO/SO_SNDTIMEO) changes the
+     * timeouts behind kernel_mode's back, and a mode with timeouts must rewrite them. */
+    if (timeout_ms == 0 && atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0)
         return 0;
     int rc = host_set_mode(c->fd, timeout_ms);
     if (rc < 0)

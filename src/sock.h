@@ -114,7 +114,7 @@ int sock_transition(struct ucore *c, int from, enum sock_state to);
 /* A fatal error: SOCK_FAILED with a sticky errno (the first one wins). Raises it; returns -1. */
 int sock_fail(struct ucore *c, int err);
 
-/* Set the fd's blocking mode / timeouts, skipping the kernel when nothing changes. */
+/* Set the fd's blocking mode / timeouts (the kernel is skipped only for non-blocking again). */
 int sock_set_kernel_mode(struct ucore *c, int timeout_ms);
 
 /* Watchers (uselect): changed() runs under the core's lock, on every state change, on close,

@@ -172,6 +172,27 @@ static void test_rcvtimeo_option_makes_blocking_recv_return_empty(void **state)
     close(peer);
 }
 
+static void test_settimeout_rewrites_timeouts_set_by_option(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    int32_t tv[2] = {0, 50000};
+    /* On the device settimeout always sets lwIP's SO_SNDTIMEO/SO_RCVTIMEO, so it undoes what
+     * setsockopt put there, even when the mode it asks for is the one the socket had. */
+    assert_int_equal(usocket_setsockopt(s, SOL, USOCKET_SO_RCVTIMEO, tv, sizeof tv), 0);
+    assert_int_equal(usocket_settimeout(s, USOCKET_TIMEOUT_NONE), 0);
+    assert_recv_blocks(s, peer);
+    assert_int_equal(usocket_settimeout(s, 5.0), 0);
+    assert_int_equal(usocket_setsockopt(s, SOL, USOCKET_SO_RCVTIMEO, tv, sizeof tv), 0);
+    assert_int_equal(usocket_setsockopt(s, SOL, USOCKET_SO_SNDTIMEO, tv, sizeof tv), 0);
+    assert_int_equal(usocket_settimeout(s, 5.0), 0);
+    assert_int_equal(kernel_timeout_ms(s, SO_RCVTIMEO), 5000);
+    assert_int_equal(kernel_timeout_ms(s, SO_SNDTIMEO), 5000);
+    usocket_release(s);
+    close(peer);
+}
+
 static void test_tcp_option_on_udp_is_enoprotoopt(void **state)
 {
     (void)state;
@@ -325,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_options_lwip_cannot_set_are_enoprotoopt),
         cmocka_unit_test(test_timeout_options_need_an_8_byte_timeval),
         cmocka_unit_test(test_rcvtimeo_option_makes_blocking_recv_return_empty),
+        cmocka_unit_test(test_settimeout_rewrites_timeouts_set_by_option),
         cmocka_unit_test(test_tcp_option_on_udp_is_enoprotoopt),
         cmocka_unit_test(test_tcp_level_checks_come_before_the_option),
         cmocka_unit_test(test_membership_options_are_udp_only),
