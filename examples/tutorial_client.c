@@ -131,7 +131,12 @@ int main(void)
         goto raise;
 
     // The board's script ends here and the thread goes on; C's main() would end the process.
-    return uthread_wait_all(-1) < 0 ? 1 : 0;
+    int rc = uthread_wait_all(-1) < 0 ? 1 : 0;
+    // Python's garbage collector frees these; C says so.
+    uselect_poll_free(p);
+    usocket_release(s1);
+    usocket_release(s2);
+    return rc;
 
 raise:
     upy_exc_print(stderr);

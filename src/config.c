@@ -14,10 +14,12 @@
 #include "host/host.h"
 #include "internal.h"
 
-enum { VAR_PROFILE, VAR_LIMITS, VAR_REMAP, VAR_NET, VAR_FLASH, VAR_LOG, VAR_COUNT };
+/* In the order they are applied: limits go on top of the profile, and the rules' sandbox check
+ * needs the network mode. */
+enum { VAR_PROFILE, VAR_LIMITS, VAR_NET, VAR_REMAP, VAR_FLASH, VAR_LOG, VAR_COUNT };
 
 static const char *const var_names[VAR_COUNT] = {
-    "UPYSOCK_PROFILE", "UPYSOCK_LIMITS", "UPYSOCK_REMAP", "UPYSOCK_NET", "UPYSOCK_FLASH", "UPYSOCK_LOG",
+    "UPYSOCK_PROFILE", "UPYSOCK_LIMITS", "UPYSOCK_NET", "UPYSOCK_REMAP", "UPYSOCK_FLASH", "UPYSOCK_LOG",
 };
 
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
@@ -73,7 +75,6 @@ static int apply(int var, const char *value, char *err, size_t errsize)
 
 static void load_env(void)
 {
-    /* The profile first: limits apply on top of it. */
     for (int var = 0; var < VAR_COUNT; var++) {
         const char *value = getenv(var_names[var]);
         char err[UPY_EXC_MESSAGE_MAX - 32];

@@ -3,6 +3,7 @@
  * Rules are replaced as a whole under a write lock; lookups (connect, bind, sendto, getaddrinfo)
  * take the read lock.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -206,7 +207,8 @@ int vnet_set_mode(const char *mode, char *err, size_t errsize)
 int vnet_set_flash(const char *dir, char *err, size_t errsize)
 {
     if (!*dir || strlen(dir) >= sizeof flash_dir) {
-        snprintf(err, errsize, "flash directory must be a non-empty path");
+        snprintf(err, errsize, *dir ? "flash directory path is longer than %zu bytes"
+                                    : "flash directory must be a non-empty path", sizeof flash_dir - 1);
         return -1;
     }
     pthread_rwlock_wrlock(&lock);
@@ -263,7 +265,8 @@ void vnet_map_in(host_addr host, usocket_addr *out)
     pthread_rwlock_rdlock(&lock);
     for (int i = 0; i < rule_count; i++) {
         const struct rule *r = &rules[i];
-        if (r->kind == RULE_ENDPOINT && r->to_ip == host.ip && r->to_port == host.port) {
+        int to_port = r->to_port == ANY_PORT ? r->port : r->to_port; /* "ip:port=ip" keeps it */
+        if (r->kind == RULE_ENDPOINT && r->to_ip == host.ip && to_port == host.port) {
             ip = r->ip, port = r->port;
             break;
         }
@@ -273,6 +276,17 @@ void vnet_map_in(host_addr host, usocket_addr *out)
     pthread_rwlock_unlock(&lock);
     vnet_format_ip(ip, out->ip);
     out->port = port;
+}
+
+/* A numeric host as lwIP's dns_gethostbyname takes it: ipaddr_aton, i.e. the BSD inet_aton forms
+ * ("127.1", "0x7f.1", octal parts), which libc's inet_aton parses the same way. */
+static bool parse_numeric(const char *host, uint32_t *ip)
+{
+    struct in_addr a;
+    if (!inet_aton(host, &a))
+        return false;
+    *ip = ntohl(a.s_addr);
+    return true;
 }
 
 int vnet_resolve(const char *host, int port, usocket_addr *out)
@@ -286,7 +300,7 @@ int vnet_resolve(const char *host, int port, usocket_addr *out)
     int to_port = port;
     bool found = false, host_dns;
     if (strlen(host) <= 255) {
-        found = parse_quad(host, &ip);
+        found = parse_numeric(host, &ip);
         pthread_rwlock_rdlock(&lock);
         for (int i = 0; i < rule_count && !found; i++) {
             const struct rule *r = &rules[i];
@@ -299,7 +313,7 @@ int vnet_resolve(const char *host, int port, usocket_addr *out)
         }
         host_dns = host_mode;
         pthread_rwlock_unlock(&lock);
-        if (!found && strcasecmp(host, "localhost") == 0)
+        if (!found && strcmp(host, "localhost") == 0) /* dns.c compares it case-sensitively */
             ip = LOOPBACK, found = true;
         if (!found && host_dns && *host)
             found = host_resolve(host, &ip) == 0;

@@ -45,7 +45,8 @@ void tu_proc_start(tu_proc *p, char *const argv[], char *const env[])
     char **envp = calloc(n + extra + 1, sizeof *envp);
     assert_non_null(envp);
     memcpy(envp, environ, n * sizeof *envp);
-    memcpy(envp + n, env, extra * sizeof *envp);
+    if (extra) /* env may be NULL, which memcpy must not get even for 0 bytes */
+        memcpy(envp + n, env, extra * sizeof *envp);
     p->pid = fork();
     assert_true(p->pid >= 0);
     if (p->pid == 0) {
@@ -259,6 +260,88 @@ uint64_t tu_cpu_ms(void)
            (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000u;
 }
 
+/* --- tests-core: helper programs, output counts, the environment --------------------------- */
+
+const char *tu_test_bin(const char *name)
+{
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/%s", UPYSOCK_TEST_BIN_DIR, name);
+    return path;
+}
+
+void tu_clear_upysock_env(void)
+{
+    /* unsetenv shifts environ, so rescan from the start after each removal. */
+    for (size_t i = 0; environ[i];) {
+        if (strncmp(environ[i], "UPYSOCK_", 8) == 0) {
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)strcspn(environ[i], "="), environ[i]);
+            unsetenv(name);
+            i = 0;
+        } else {
+            i++;
+        }
+    }
+}
+
+int tu_proc_wait_count(tu_proc *p, const char *needle, int count, bool in_log, int timeout_ms)
+{
+    uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        int seen = tu_count(in_log ? p->log : p->out, needle);
+        uint64_t now = tu_now_ms();
+        if (seen >= count || now >= deadline || (p->out_fd < 0 && p->log_fd < 0))
+            return seen;
+        pump(p, (int)(deadline - now));
+    }
+}
+
+int tu_run(tu_proc *p, char *const argv[], char *const env[], int timeout_ms)
+{
+    tu_proc_start(p, argv, env);
+    if (!tu_proc_wait(p, timeout_ms)) {
+        tu_proc_stop(p, SIGKILL, 5000);
+        fail_msg("%s did not exit within %d ms; output:\n%s", argv[0], timeout_ms, p->out);
+    }
+    if (!WIFEXITED(p->status))
+        fail_msg("%s died (status %#x); output:\n%s", argv[0], p->status, p->out);
+    return WEXITSTATUS(p->status);
+}
+
+bool tu_read_until(int fd, char *buf, size_t size, size_t *len, const char *needle, int timeout_ms)
+{
+    uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+    buf[*len] = '\0';
+    while (!strstr(buf, needle)) {
+        uint64_t now = tu_now_ms();
+        if (now >= deadline || *len + 1 >= size || !tu_readable(fd, (int)(deadline - now)))
+            return false;
+        ssize_t r = read(fd, buf + *len, size - 1 - *len);
+        if (r <= 0)
+            return false;
+        *len += (size_t)r;
+        buf[*len] = '\0';
+    }
+    return true;
+}
+
+ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms)
+{
+    uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+    size_t got = 0;
+    for (;;) {
+        buf[got] = '\0';
+        uint64_t now = tu_now_ms();
+        if (got + 1 >= size || now >= deadline || !tu_readable(fd, (int)(deadline - now)))
+            return -1;
+        ssize_t r = read(fd, buf + got, size - 1 - got);
+        if (r == 0)
+            return (ssize_t)got;
+        if (r < 0)
+            return -1;
+        got += (size_t)r;
+    }
+}
 /* --- usocket tests --- */
 
 #include <netinet/tcp.h>

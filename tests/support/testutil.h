@@ -92,7 +92,6 @@ bool tu_readable(int fd, int timeout_ms);     /* poll for POLLIN */
 ssize_t tu_read_exact(int fd, void *buf, size_t n, int timeout_ms); /* bytes read before EOF/deadline */
 int tu_closed_port(void);                     /* a loopback port nothing listens on */
 
-#endif
 
 /* --- uselect tests --- */
 
@@ -105,6 +104,31 @@ void tu_raise_fd_limit(void);
 
 /* CPU time (user + system) this process has used, in ms. */
 uint64_t tu_cpu_ms(void);
+/* --- tests-core: helper programs, output counts, the environment --------------------------- */
+
+/* Path of a helper program built next to the test suites (UPYSOCK_TEST_BIN_DIR). */
+const char *tu_test_bin(const char *name);
+
+/* Remove every UPYSOCK_* variable from this process's environment, so a suite (and the children
+ * it starts) sees the library's defaults whatever the caller exported. Call before any
+ * upysock call: the library reads the environment once. */
+void tu_clear_upysock_env(void);
+
+/* Read the child's output until `needle` occurs `count` times (out or log) or the deadline
+ * passes. Returns the number of occurrences seen. */
+int tu_proc_wait_count(tu_proc *p, const char *needle, int count, bool in_log, int timeout_ms);
+
+/* Start argv with env (as tu_proc_start) and wait for it to exit within timeout_ms; fails the
+ * test if it does not. Returns the exit status (WEXITSTATUS) and leaves its output in p->out. */
+int tu_run(tu_proc *p, char *const argv[], char *const env[], int timeout_ms);
+
+/* Append what fd delivers to buf (NUL-terminated, `*len` bytes so far) until `needle` is in it or
+ * the deadline passes. True when found. */
+bool tu_read_until(int fd, char *buf, size_t size, size_t *len, const char *needle, int timeout_ms);
+
+/* Read until the peer closes: the byte count, or -1 if the deadline passed (or the buffer
+ * filled) first. buf is NUL-terminated. */
+ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms);
 
 /* --- usocket tests --- */
 
@@ -163,3 +187,5 @@ void tu_bg_read(tu_bg *bg, usocket *s, void *buf, size_t len); /* usocket_read *
  * exception it raised becomes the caller's current one (so assert_oserror applies). While it
  * has not, the bg and what it uses must stay alive: clean up (close the socket) before failing. */
 bool tu_bg_wait(tu_bg *bg, int timeout_ms);
+
+#endif
