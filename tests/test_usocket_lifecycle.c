@@ -375,6 +375,7 @@ static void test_null_and_foreign_handles_are_typeerror(void **state)
 
 int main(void)
 {
+    tu_clear_upysock_env(); /* the board's defaults, whatever the caller exported */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_socket_inet_stream_and_dgram, restore_profile),
         cmocka_unit_test_teardown(test_socket_proto_is_derived_from_type, restore_profile),

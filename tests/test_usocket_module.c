@@ -189,6 +189,7 @@ static void test_dnsserver_set_takes_only_dotted_quads(void **state)
 
 int main(void)
 {
+    tu_clear_upysock_env(); /* the board's defaults, whatever the caller exported */
     const struct CMUnitTest tests[] = {
         T(test_getaddrinfo_numeric_is_one_entry_as_is),
         T(test_getaddrinfo_localhost_is_loopback),

@@ -338,6 +338,7 @@ static void test_setblocking_is_settimeout(void **state)
 
 int main(void)
 {
+    tu_clear_upysock_env(); /* the board's defaults, whatever the caller exported */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reuseaddr_is_accepted_and_harmless),
         cmocka_unit_test(test_keepalive_reaches_the_kernel),

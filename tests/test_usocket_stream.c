@@ -257,6 +257,7 @@ static void test_stream_calls_raise_other_errors(void **state)
 
 int main(void)
 {
+    tu_clear_upysock_env(); /* the board's defaults, whatever the caller exported */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_makefile_returns_the_socket),
         cmocka_unit_test(test_read_loops_past_the_recv_cap_until_n),

@@ -729,6 +729,7 @@ static void test_close_wakes_a_blocked_accept(void **state)
 
 int main(void)
 {
+    tu_clear_upysock_env(); /* the board's defaults, whatever the caller exported */
     const struct CMUnitTest tests[] = {
         T(test_bind_takes_only_dotted_quads),
         T(test_bind_to_a_foreign_address_succeeds),

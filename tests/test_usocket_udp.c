@@ -223,6 +223,7 @@ static void test_sendto_on_tcp_ignores_the_address(void **state)
 
 int main(void)
 {
+    tu_clear_upysock_env(); /* the board's defaults, whatever the caller exported */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recvfrom_reads_one_datagram_and_discards_its_rest),
         cmocka_unit_test(test_recvfrom_takes_at_most_2048),
