@@ -365,10 +365,8 @@ ssize_t usocket_sendto(usocket *s, const void *buf, size_t len, const usocket_ad
         n = upy_raise_type("object with buffer protocol required");
     else if (len > 0 && c->type == USOCKET_SOCK_STREAM)
         n = send_some(s, c, buf, len); /* lwIP ignores the address on TCP */
-    else if (len > 0)
-        n = host_sendto(c->fd, buf, len, dest);
-    if (n < -1)
-        n = n == SOCK_WOULD_BLOCK ? n : io_error(c, (int)-n);
+    else if (len > 0 && (n = host_sendto(c->fd, buf, len, dest)) < 0)
+        n = io_error(c, (int)-n); /* a host result: -device errno, never an exception yet */
     sock_leave(c);
     return n == SOCK_WOULD_BLOCK ? report_would_block(s, OP_SEND) : n;
 }
@@ -534,7 +532,8 @@ usocket *usocket_makefile(usocket *s, const char *mode)
 {
     if (!sock_core(s))
         return NULL;
-    if (!mode || (strcmp(mode, "rb") != 0 && strcmp(mode, "wb") != 0)) {
+    /* The firmware checks the mode only when one is given (NULL: no argument). */
+    if (mode && strcmp(mode, "rb") != 0 && strcmp(mode, "wb") != 0) {
         upy_raise_value(UPY_MSG_INVALID_ARG_VALUE);
         return NULL;
     }

@@ -23,6 +23,7 @@ static void test_makefile_returns_the_socket(void **state)
     usocket *s = tu_tcp();
     assert_ptr_equal(usocket_makefile(s, "rb"), s);
     assert_ptr_equal(usocket_makefile(s, "wb"), s);
+    assert_ptr_equal(usocket_makefile(s, NULL), s); /* makefile() without a mode */
     const char *bad[] = {"r", "w", "rwb", "", "b", "RB", "rb "};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_null(usocket_makefile(s, bad[i]));
