@@ -209,12 +209,17 @@ int sock_transition(struct ucore *c, int from, enum sock_state to)
     return prior;
 }
 
-int sock_fail(struct ucore *c, int err)
+int sock_mark_failed(struct ucore *c, int err)
 {
     int none = 0;
     atomic_compare_exchange_strong(&c->fatal, &none, err);
     sock_transition(c, -1, SOCK_FAILED);
-    return upy_raise_os(atomic_load(&c->fatal));
+    return atomic_load(&c->fatal);
+}
+
+int sock_fail(struct ucore *c, int err)
+{
+    return upy_raise_os(sock_mark_failed(c, err));
 }
 
 int sock_set_kernel_mode(struct ucore *c, int timeout_ms)

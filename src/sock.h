@@ -111,7 +111,10 @@ void sock_close(struct ucore *c);
 /* Move to `to` if the state is `from` (-1: any); watchers hear of it. Returns the prior state. */
 int sock_transition(struct ucore *c, int from, enum sock_state to);
 
-/* A fatal error: SOCK_FAILED with a sticky errno (the first one wins). Raises it; returns -1. */
+/* A fatal error: SOCK_FAILED with a sticky errno (the first one wins). Returns that errno. */
+int sock_mark_failed(struct ucore *c, int err);
+
+/* sock_mark_failed, then raise the sticky errno; returns -1. */
 int sock_fail(struct ucore *c, int err);
 
 /* Set the fd's blocking mode / timeouts (the kernel is skipped only for non-blocking again). */

@@ -57,6 +57,12 @@ static int lwip_raise(int err)
     return upy_raise_os(err);
 }
 
+/* A fatal error: the socket fails for good, and lwIP's errno holds the sticky error. */
+static int lwip_fail(struct ucore *c, int err)
+{
+    return lwip_raise(sock_mark_failed(c, err));
+}
+
 static bool is_fatal(int err)
 {
     return err == UERRNO_ECONNRESET || err == UERRNO_ECONNABORTED;
@@ -67,11 +73,12 @@ static ssize_t io_error(struct ucore *c, int err)
 {
     if (sock_closed(c))
         return lwip_raise(UERRNO_EBADF);
-    task_errno = err;
-    if (err == UERRNO_EAGAIN)
+    if (err == UERRNO_EAGAIN) {
+        task_errno = err;
         return SOCK_WOULD_BLOCK;
+    }
     if (c->type == USOCKET_SOCK_STREAM && is_fatal(err))
-        return sock_fail(c, err);
+        return lwip_fail(c, err);
     return lwip_raise(err);
 }
 
@@ -82,7 +89,7 @@ static int refresh_connect(struct ucore *c)
     if (rc == -UERRNO_EINPROGRESS)
         return SOCK_CONNECTING;
     if (rc < 0) {
-        sock_fail(c, -rc);
+        sock_mark_failed(c, -rc);
         return SOCK_FAILED;
     }
     sock_transition(c, SOCK_CONNECTING, SOCK_CONNECTED);
@@ -207,7 +214,7 @@ static int connect_again(struct ucore *c, int state)
 /* Timeout > 0: the firmware's "Socket Operations" task path. The fd goes non-blocking (unless the
  * object's settimeout does not move the fd: SSL in r6), writability within the timeout counts as
  * connected (a refusal too: its error waits for the next send/recv), expiry closes the socket. */
-static int connect_timed(usocket *s, struct ucore *c, host_addr to, int timeout_ms, bool moves_fd)
+static int connect_timed(struct ucore *c, host_addr to, int timeout_ms, bool moves_fd)
 {
     int mode = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed);
     if (moves_fd && sock_set_kernel_mode(c, 0) < 0)
@@ -222,14 +229,10 @@ static int connect_timed(usocket *s, struct ucore *c, host_addr to, int timeout_
     if (moves_fd && sock_set_kernel_mode(c, mode) < 0)
         return -1;
     rc = host_connect_result(c->fd);
-    if (rc < 0) {
-        int none = 0;
-        atomic_compare_exchange_strong(&c->fatal, &none, -rc);
-        sock_transition(c, -1, SOCK_FAILED);
-        return 0;
-    }
-    sock_transition(c, -1, SOCK_CONNECTED);
-    (void)s;
+    if (rc < 0)
+        sock_mark_failed(c, -rc); /* reported by the next send/recv, not by connect */
+    else
+        sock_transition(c, -1, SOCK_CONNECTED);
     return 0;
 }
 
@@ -244,17 +247,19 @@ static int connect_plain(usocket *s, struct ucore *c, host_addr to)
         return connect_again(c, prior);
     int timeout_ms = atomic_load_explicit(&s->timeout_ms, memory_order_relaxed);
     if (timeout_ms > 0)
-        return connect_timed(s, c, to, timeout_ms, !s->layer || profile()->tls_setblocking_sets_fd);
-    /* The plain path: the fd's own mode decides. Non-blocking: lwIP connects asynchronously even
-     * on loopback, so an immediate success is still EINPROGRESS. */
+        return connect_timed(c, to, timeout_ms, !s->layer || profile()->tls_setblocking_sets_fd);
+    /* The plain path: the fd's own mode decides. */
     int rc = host_connect(c->fd, to);
-    if (atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0 &&
-        (rc == 0 || rc == -UERRNO_EINPROGRESS))
+    bool non_blocking = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0;
+    if (rc == 0 && !non_blocking) {
+        sock_transition(c, SOCK_CONNECTING, SOCK_CONNECTED);
+        return 0;
+    }
+    /* lwIP connects asynchronously even on loopback: an immediate success is EINPROGRESS too
+     * (the socket stays CONNECTING until someone looks). */
+    if (rc == 0 || rc == -UERRNO_EINPROGRESS)
         return lwip_raise(UERRNO_EINPROGRESS);
-    if (rc < 0)
-        return io_error(c, -rc) == SOCK_WOULD_BLOCK ? lwip_raise(UERRNO_EAGAIN) : sock_fail(c, -rc);
-    sock_transition(c, SOCK_CONNECTING, SOCK_CONNECTED);
-    return 0;
+    return sock_closed(c) ? lwip_raise(UERRNO_EBADF) : lwip_fail(c, -rc);
 }
 
 int usocket_connect(usocket *s, const usocket_addr *addr)
