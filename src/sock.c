@@ -42,10 +42,14 @@ static int slot_alloc(void)
     pthread_mutex_lock(&slot_lock);
     while (slots_made < limit && fifo_push(slots_made))
         slots_made++;
-    if (slots_used < limit && fifo_len > 0) {
-        slot = slot_fifo[fifo_head];
+    /* Slots made under a higher limit go to the back until it is raised again. */
+    for (size_t left = fifo_len; slot < 0 && slots_used < limit && left > 0; left--) {
+        int next = slot_fifo[fifo_head];
         fifo_head = (fifo_head + 1) % fifo_cap, fifo_len--;
-        slots_used++;
+        if (next < limit)
+            slot = next, slots_used++;
+        else
+            fifo_push(next); /* cannot fail: its place was just freed */
     }
     pthread_mutex_unlock(&slot_lock);
     return slot;
@@ -205,12 +209,17 @@ int sock_transition(struct ucore *c, int from, enum sock_state to)
     return prior;
 }
 
-int sock_fail(struct ucore *c, int err)
+int sock_mark_failed(struct ucore *c, int err)
 {
     int none = 0;
     atomic_compare_exchange_strong(&c->fatal, &none, err);
     sock_transition(c, -1, SOCK_FAILED);
-    return upy_raise_os(atomic_load(&c->fatal));
+    return atomic_load(&c->fatal);
+}
+
+int sock_fail(struct ucore *c, int err)
+{
+    return upy_raise_os(sock_mark_failed(c, err));
 }
 
 int sock_refresh_connect(struct ucore *c)
@@ -219,7 +228,7 @@ int sock_refresh_connect(struct ucore *c)
     if (rc == -UERRNO_EINPROGRESS)
         return SOCK_CONNECTING;
     if (rc < 0) {
-        sock_fail(c, -rc);
+        sock_mark_failed(c, -rc);
         return SOCK_FAILED;
     }
     sock_transition(c, SOCK_CONNECTING, SOCK_CONNECTED);
@@ -228,7 +237,9 @@ int sock_refresh_connect(struct ucore *c)
 
 int sock_set_kernel_mode(struct ucore *c, int timeout_ms)
 {
-    if (atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == timeout_ms)
+    /* Only "non-blocking again" is skipped: setsockopt(SO_RCVTIMEO/SO_SNDTIMEO) changes the
+     * timeouts behind kernel_mode's back, and a mode with timeouts must rewrite them. */
+    if (timeout_ms == 0 && atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0)
         return 0;
     int rc = host_set_mode(c->fd, timeout_ms);
     if (rc < 0)

@@ -111,14 +111,17 @@ void sock_close(struct ucore *c);
 /* Move to `to` if the state is `from` (-1: any); watchers hear of it. Returns the prior state. */
 int sock_transition(struct ucore *c, int from, enum sock_state to);
 
-/* A fatal error: SOCK_FAILED with a sticky errno (the first one wins). Raises it; returns -1. */
+/* A fatal error: SOCK_FAILED with a sticky errno (the first one wins). Returns that errno. */
+int sock_mark_failed(struct ucore *c, int err);
+
+/* sock_mark_failed, then raise the sticky errno; returns -1. */
 int sock_fail(struct ucore *c, int err);
 
 /* Brings a CONNECTING socket up to date (non-blocking connects finish behind our back) and
- * returns its state; a failed connect becomes SOCK_FAILED (and is raised). */
+ * returns its state; a failed connect becomes SOCK_FAILED with its sticky errno (not raised). */
 int sock_refresh_connect(struct ucore *c);
 
-/* Set the fd's blocking mode / timeouts, skipping the kernel when nothing changes. */
+/* Set the fd's blocking mode / timeouts (the kernel is skipped only for non-blocking again). */
 int sock_set_kernel_mode(struct ucore *c, int timeout_ms);
 
 /* Watchers (uselect): changed() runs under the core's lock, on every state change, on close,

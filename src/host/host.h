@@ -50,7 +50,7 @@ void host_shutdown(int fd);                /* wake every call blocked on fd */
 void host_abort(int fd);                   /* close with RST (SO_LINGER 0) */
 int host_set_mode(int fd, int timeout_ms); /* -1 blocking, 0 non-blocking, > 0 SO_*TIMEO */
 int host_bind(int fd, host_addr a);
-int host_listen(int fd, int backlog);
+int host_listen(int fd, int backlog);      /* backlog: connections held unaccepted (>= 2 exact) */
 int host_accept(int fd, host_addr *peer);  /* → new blocking fd without timeouts */
 int host_connect(int fd, host_addr a);
 int host_connect_result(int fd);           /* 0 connected, -EINPROGRESS pending, -err failed */

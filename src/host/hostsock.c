@@ -89,7 +89,10 @@ int host_bind(int fd, host_addr a)
 
 int host_listen(int fd, int backlog)
 {
-    return listen(fd, backlog) < 0 ? fail() : 0;
+    /* Linux holds backlog + 1 established connections unaccepted (the queue is full when it
+     * holds more than backlog), lwIP exactly backlog. A kernel backlog of 0 is avoided: some
+     * kernels then see every SYN as a flood and connect only through SYN cookies. */
+    return listen(fd, backlog > 1 ? backlog - 1 : 1) < 0 ? fail() : 0;
 }
 
 int host_accept(int fd, host_addr *peer)
@@ -102,6 +105,12 @@ int host_accept(int fd, host_addr *peer)
     } while (nfd < 0 && errno == EINTR);
     if (nfd < 0)
         return fail();
+    /* Linux hands the listener's SO_RCVTIMEO/SO_SNDTIMEO on; lwIP's new netconn has none. */
+    int rc = set_timeouts(nfd, 0);
+    if (rc < 0) {
+        close(nfd);
+        return rc;
+    }
     *peer = from_sockaddr(&sin);
     return nfd;
 }
