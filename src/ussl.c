@@ -86,12 +86,13 @@ static int raise_code(struct ucore *c, ssize_t code)
     return upy_raise_os(sock_closed(c) ? UERRNO_EBADF : (int)code);
 }
 
-/* The firmware's handshake routine (SEMANTICS §5.4): the fd blocks; WANT_* retry; read timeouts
- * count and the `handshake_timeouts`th fails with SSL_TIMEOUT; then non-zero verification flags
- * raise OSError(flags), or OSError(flags_error) where the firmware raises a fixed code. */
+/* The firmware's handshake routine (SEMANTICS §5.4): the fd blocks (mbedtls_net_set_block, which
+ * clears O_NONBLOCK and nothing else); WANT_* retry; read timeouts count and the
+ * `handshake_timeouts`th fails with SSL_TIMEOUT; then non-zero verification flags raise
+ * OSError(flags), or OSError(flags_error) where the firmware raises a fixed code. */
 static int handshake(struct tls_sock *t, struct ucore *c, int read_timeout_ms, int flags_error)
 {
-    if (sock_set_kernel_mode(c, -1) < 0)
+    if (atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0 && sock_set_kernel_mode(c, -1) < 0)
         return -1;
     ssize_t r;
     int timeouts = 0;
