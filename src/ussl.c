@@ -6,8 +6,9 @@
  * Waiting follows mbedTLS's callbacks as the firmware installs them: a read waits for data up to
  * the read timeout (none: forever) whatever the fd's mode (mbedtls_net_recv_timeout selects
  * first), a write waits as the fd's own mode lets it. Each OpenSSL step runs under the socket's
- * lock and never blocks; the waits happen outside it, so a close or a send from another thread
- * never queues behind a blocked read.
+ * lock and does not block; the waits happen outside it, so a close or a send from another thread
+ * never queues behind a blocked read. (The one exception, a handshake with no read timeout,
+ * blocks before anyone else has a use for the connection: see drive().)
  */
 #include <limits.h>
 #include <pthread.h>

@@ -3,11 +3,11 @@
  * (and cached), connections over a socket fd through a non-blocking BIO, and the outcome table
  * that turns every OpenSSL result into the code mbedTLS would have returned.
  *
- * The BIO is ours rather than OpenSSL's socket BIO for three reasons: it never blocks (the
- * device side waits, outside any lock), it sends with MSG_NOSIGNAL (a peer that went away must
- * not SIGPIPE the program), and it records exactly what the socket said (reset, end of file,
- * errno), which is what decides between mbedTLS's NET_CONN_RESET, SSL_CONN_EOF and the lwIP
- * errno a failed send reports.
+ * The BIO is ours rather than OpenSSL's socket BIO for three reasons: it does not block unless
+ * the step allows it (the device side waits, outside any lock), it sends with MSG_NOSIGNAL (a
+ * peer that went away must not SIGPIPE the program), and it records exactly what the socket said
+ * (reset, end of file, errno), which is what decides between mbedTLS's NET_CONN_RESET,
+ * SSL_CONN_EOF and the lwIP errno a failed send reports.
  */
 #define _GNU_SOURCE
 #include <errno.h>

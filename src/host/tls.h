@@ -3,10 +3,10 @@
  * counts, 0, or NEGATIVE mbedTLS 2.16 codes (UERRNO_MBEDTLS_*, TLS_ERR_*), all produced by the
  * one outcome table in tls.c. OpenSSL types never cross this border.
  *
- * Nothing here waits. The socket is read and written with MSG_DONTWAIT, and a step that needs
- * the network returns MBEDTLS_ERR_SSL_WANT_READ / _WANT_WRITE; the device side waits the way
- * mbedTLS's receive-with-timeout callback does and runs the step again. So the caller can hold a
- * per-connection lock around each step without ever holding it while blocked.
+ * Nothing here waits unless asked to. The socket is read and written with MSG_DONTWAIT, and a
+ * step that needs the network returns MBEDTLS_ERR_SSL_WANT_READ / _WANT_WRITE; the device side
+ * waits the way mbedTLS's receive-with-timeout callback does and runs the step again. So the
+ * caller can hold a per-connection lock around each step without holding it while blocked.
  */
 #ifndef UPYSOCK_HOST_TLS_H
 #define UPYSOCK_HOST_TLS_H
