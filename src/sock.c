@@ -217,6 +217,15 @@ int sock_mark_failed(struct ucore *c, int err)
     return atomic_load(&c->fatal);
 }
 
+void sock_took_eof(struct ucore *c)
+{
+    if (atomic_exchange(&c->eof, true))
+        return;
+    pthread_mutex_lock(&c->lock);
+    notify(c);
+    pthread_mutex_unlock(&c->lock);
+}
+
 int sock_fail(struct ucore *c, int err)
 {
     return upy_raise_os(sock_mark_failed(c, err));

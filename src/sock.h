@@ -46,6 +46,8 @@ struct ucore {
     int type;                /* USOCKET_SOCK_STREAM or USOCKET_SOCK_DGRAM */
     atomic_int state;        /* enum sock_state */
     atomic_int fatal;        /* sticky device errno in SOCK_FAILED */
+    atomic_bool eof;         /* the peer's FIN was read: lwIP's rcvevent is back to 0, so the
+                                socket no longer polls readable (recv still returns b'') */
     atomic_int kernel_mode;  /* what the fd does now: -1 blocks, 0 non-blocking, > 0 ms timeouts */
     pthread_mutex_t lock;    /* state transitions and the watcher list */
     struct sock_watcher *watchers;
@@ -113,6 +115,9 @@ int sock_transition(struct ucore *c, int from, enum sock_state to);
 
 /* A fatal error: SOCK_FAILED with a sticky errno (the first one wins). Returns that errno. */
 int sock_mark_failed(struct ucore *c, int err);
+
+/* A read returned the peer's end of stream (FIN, or a TLS close). Watchers hear of it once. */
+void sock_took_eof(struct ucore *c);
 
 /* sock_mark_failed, then raise the sticky errno; returns -1. */
 int sock_fail(struct ucore *c, int err);

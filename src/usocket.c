@@ -402,8 +402,13 @@ static ssize_t plain_recv(usocket *s, struct ucore *c, void *buf, size_t len, ho
     ssize_t n = from ? host_recvfrom(c->fd, buf, len, from) : host_recv(c->fd, buf, len);
     if (n > 0)
         return n;
-    if (n == 0) /* EOF, or a close from another thread woke us */
-        return sock_closed(c) ? lwip_raise(UERRNO_EBADF) : 0;
+    if (n == 0) { /* EOF, or a close from another thread woke us */
+        if (sock_closed(c))
+            return lwip_raise(UERRNO_EBADF);
+        if (c->type == USOCKET_SOCK_STREAM && len > 0)
+            sock_took_eof(c);
+        return 0;
+    }
     return io_error(c, (int)-n);
 }
 

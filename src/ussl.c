@@ -137,10 +137,13 @@ static ssize_t tls_recv(usocket *s, void *buf, size_t len)
         return 0;
     ssize_t r = drive(t, c, TLS_READ, buf, len, read_timeout(t), NULL);
     switch (r) {
-    case UERRNO_MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY: return 0;
+    case UERRNO_MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
+        return 0; /* only the alert was read: the FIN behind it still polls readable */
     case UERRNO_MBEDTLS_ERR_SSL_TIMEOUT: return SOCK_LAYER_TIMEOUT;
     case UERRNO_MBEDTLS_ERR_SSL_WANT_WRITE: return SOCK_WOULD_BLOCK; /* a non-blocking fd, mid-handshake */
     case UERRNO_MBEDTLS_ERR_SSL_CONN_EOF:
+        sock_took_eof(c); /* mbedTLS read the FIN: the raw fd stops polling readable */
+        break;
     case UERRNO_MBEDTLS_ERR_NET_CONN_RESET: break;
     default:
         if (r >= 0)
