@@ -89,6 +89,7 @@ usocket *sock_new(int fd, int type, enum sock_state state, int timeout_ms, int s
     atomic_init(&c->state, state);
     atomic_init(&c->fatal, 0);
     atomic_init(&c->kernel_mode, -1);
+    atomic_init(&c->kernel_timeouts, 0);
     pthread_mutex_init(&c->lock, NULL);
     p->obj.magic = SOCK_MAGIC;
     atomic_init(&p->obj.refs, 1);
@@ -246,11 +247,17 @@ int sock_refresh_connect(struct ucore *c)
 
 int sock_set_kernel_mode(struct ucore *c, int timeout_ms)
 {
-    /* Only "non-blocking again" is skipped: setsockopt(SO_RCVTIMEO/SO_SNDTIMEO) changes the
-     * timeouts behind kernel_mode's back, and a mode with timeouts must rewrite them. */
-    if (timeout_ms == 0 && atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0)
-        return 0;
-    int rc = host_set_mode(c->fd, timeout_ms);
+    /* Only the kernel calls that change something: O_NONBLOCK when the fd changes sides, the
+     * timeouts when a blocking mode wants other values than the fd has (or may have). */
+    bool non_blocking = timeout_ms == 0;
+    int want = timeout_ms > 0 ? timeout_ms : 0, rc = 0;
+    if ((atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0) != non_blocking)
+        rc = host_set_nonblocking(c->fd, non_blocking);
+    if (rc == 0 && !non_blocking && atomic_load_explicit(&c->kernel_timeouts, memory_order_relaxed) != want) {
+        rc = host_set_timeouts(c->fd, want);
+        if (rc == 0)
+            atomic_store_explicit(&c->kernel_timeouts, want, memory_order_relaxed);
+    }
     if (rc < 0)
         return upy_raise_os(-rc);
     atomic_store_explicit(&c->kernel_mode, timeout_ms, memory_order_relaxed);

@@ -49,6 +49,8 @@ struct ucore {
     atomic_bool eof;         /* the peer's FIN was read: lwIP's rcvevent is back to 0, so the
                                 socket no longer polls readable (recv still returns b'') */
     atomic_int kernel_mode;  /* what the fd does now: -1 blocks, 0 non-blocking, > 0 ms timeouts */
+    atomic_int kernel_timeouts; /* SO_RCVTIMEO/SO_SNDTIMEO on the fd: ms, 0 none, -1 unknown
+                                   (set through setsockopt) */
     pthread_mutex_t lock;    /* state transitions and the watcher list */
     struct sock_watcher *watchers;
     usocket_addr local;      /* the device address bound, for the log */

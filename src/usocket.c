@@ -166,7 +166,7 @@ usocket *usocket_accept(usocket *s, usocket_addr *peer)
     if (!c)
         return NULL;
     host_addr from;
-    int fd = host_accept(c->fd, &from);
+    int fd = host_accept(c->fd, &from, atomic_load_explicit(&c->kernel_timeouts, memory_order_relaxed) != 0);
     ssize_t err = fd < 0 ? io_error(c, -fd) : 0;
     sock_leave(c);
     if (err == SOCK_WOULD_BLOCK)
@@ -476,6 +476,7 @@ static int set_option(struct ucore *c, int level, int opt, const void *value, si
     case SOCKOPT_TIMEVAL: {
         memcpy(tv, bytes, sizeof tv);
         uint32_t ms = (uint32_t)tv[0] * 1000u + (uint32_t)tv[1] / 1000u; /* lwIP's unsigned sum */
+        atomic_store_explicit(&c->kernel_timeouts, -1, memory_order_relaxed); /* not settimeout's */
         return host_setsockopt_int(c->fd, o->host, ms > INT_MAX ? INT_MAX : (int)ms);
     }
     default: return host_setsockopt_bytes(c->fd, o->host, bytes, o->size);

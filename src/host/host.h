@@ -48,10 +48,13 @@ int host_socket(int type);
 void host_close(int fd);
 void host_shutdown(int fd);                /* wake every call blocked on fd */
 void host_abort(int fd);                   /* close with RST (SO_LINGER 0) */
-int host_set_mode(int fd, int timeout_ms); /* -1 blocking, 0 non-blocking, > 0 SO_*TIMEO */
+int host_set_nonblocking(int fd, bool on);
+int host_set_timeouts(int fd, int ms);     /* SO_RCVTIMEO and SO_SNDTIMEO; 0: none */
 int host_bind(int fd, host_addr a);
 int host_listen(int fd, int backlog);      /* backlog: connections held unaccepted (>= 2 exact) */
-int host_accept(int fd, host_addr *peer);  /* → new blocking fd without timeouts */
+/* → a new blocking fd. Linux copies the listener's SO_RCVTIMEO/SO_SNDTIMEO to it; with
+ * clear_timeouts (the listener has some) they are taken off again. */
+int host_accept(int fd, host_addr *peer, bool clear_timeouts);
 int host_connect(int fd, host_addr a);
 int host_connect_result(int fd);           /* 0 connected, -EINPROGRESS pending, -err failed */
 int host_local_addr(int fd, host_addr *a);

@@ -61,7 +61,7 @@ void host_abort(int fd)
     close(fd);
 }
 
-static int set_timeouts(int fd, int ms)
+int host_set_timeouts(int fd, int ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
@@ -70,15 +70,13 @@ static int set_timeouts(int fd, int ms)
     return 0;
 }
 
-int host_set_mode(int fd, int timeout_ms)
+int host_set_nonblocking(int fd, bool on)
 {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0)
         return fail();
-    int want = timeout_ms == 0 ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
-    if (want != flags && fcntl(fd, F_SETFL, want) < 0)
-        return fail();
-    return timeout_ms == 0 ? 0 : set_timeouts(fd, timeout_ms < 0 ? 0 : timeout_ms);
+    int want = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+    return want != flags && fcntl(fd, F_SETFL, want) < 0 ? fail() : 0;
 }
 
 int host_bind(int fd, host_addr a)
@@ -95,7 +93,7 @@ int host_listen(int fd, int backlog)
     return listen(fd, backlog > 1 ? backlog - 1 : 1) < 0 ? fail() : 0;
 }
 
-int host_accept(int fd, host_addr *peer)
+int host_accept(int fd, host_addr *peer, bool clear_timeouts)
 {
     struct sockaddr_in sin;
     int nfd;
@@ -105,8 +103,8 @@ int host_accept(int fd, host_addr *peer)
     } while (nfd < 0 && errno == EINTR);
     if (nfd < 0)
         return fail();
-    /* Linux hands the listener's SO_RCVTIMEO/SO_SNDTIMEO on; lwIP's new netconn has none. */
-    int rc = set_timeouts(nfd, 0);
+    /* lwIP's new netconn has no timeouts, whatever the listener has. */
+    int rc = clear_timeouts ? host_set_timeouts(nfd, 0) : 0;
     if (rc < 0) {
         close(nfd);
         return rc;
