@@ -164,15 +164,22 @@ static struct sockaddr_in loopback(int port)
     return sin;
 }
 
-int tu_listener(int *port)
+/* A kernel socket of `type` bound to 127.0.0.1 on an ephemeral port, written to *port. */
+static int bound(int type, int *port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
     struct sockaddr_in sin = loopback(0);
     socklen_t len = sizeof sin;
     assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-    assert_int_equal(listen(fd, 64), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
     *port = ntohs(sin.sin_port);
+    return fd;
+}
+
+int tu_listener(int *port)
+{
+    int fd = bound(SOCK_STREAM, port);
+    assert_int_equal(listen(fd, 64), 0);
     return fd;
 }
 
@@ -233,13 +240,8 @@ int tu_closed_port(void)
 
 int tu_blackhole(int *port, int *filler)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sin = loopback(0);
-    socklen_t len = sizeof sin;
-    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    int fd = bound(SOCK_STREAM, port);
     assert_int_equal(listen(fd, 0), 0); /* a queue of one */
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-    *port = ntohs(sin.sin_port);
     *filler = tu_connect(*port); /* completes into the queue and fills it */
     return fd;
 }
@@ -424,13 +426,7 @@ usocket *tu_usock_listener(int backlog, int *port)
 
 int tu_udp_peer(int *port)
 {
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sin = loopback(0);
-    socklen_t len = sizeof sin;
-    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-    *port = ntohs(sin.sin_port);
-    return fd;
+    return bound(SOCK_DGRAM, port);
 }
 
 int tu_accept_queue(int fd)
