@@ -26,13 +26,6 @@ static usocket_addr at(int port)
 
 /* A listener whose accept queue is full: SYNs to *port are dropped, so a connect there stays in
  * progress until the listener goes. */
-static int black_hole(int *port, int *filler)
-{
-    int fd = tu_blackhole(port, filler);
-    assert_true(tu_readable(fd, 5000)); /* the filler is in the queue */
-    return fd;
-}
-
 /* --- bind ---------------------------------------------------------------------------------- */
 
 static void test_bind_takes_only_dotted_quads(void **state)
@@ -301,7 +294,7 @@ static void test_blocking_connect_refused_is_econnreset_then_enotconn(void **sta
 static void test_nonblocking_connect_pending(void **state)
 {
     (void)state;
-    int port, filler, hole = black_hole(&port, &filler);
+    int port, filler, hole = tu_blackhole(&port, &filler);
     usocket *s = tu_tcp();
     assert_int_equal(usocket_setblocking(s, false), 0);
     usocket_addr a = at(port);
@@ -364,7 +357,7 @@ static void test_nonblocking_connect_refused_then_enotconn(void **state)
 static void test_timed_connect_expiry_closes_the_socket(void **state)
 {
     (void)state;
-    int port, filler, hole = black_hole(&port, &filler);
+    int port, filler, hole = tu_blackhole(&port, &filler);
     usocket *s = tu_tcp();
     assert_int_equal(usocket_settimeout(s, 0.1), 0);
     usocket_addr a = at(port);

@@ -243,6 +243,7 @@ int tu_blackhole(int *port, int *filler)
     int fd = bound(SOCK_STREAM, port);
     assert_int_equal(listen(fd, 0), 0); /* a queue of one */
     *filler = tu_connect(*port); /* completes into the queue and fills it */
+    assert_true(tu_readable(fd, 5000)); /* ...once it is really queued */
     return fd;
 }
 
