@@ -62,6 +62,8 @@ static const struct {
     [UPY_LIMIT_RECV_CAP] = {"recv_cap", offsetof(upy_profile, recv_cap), 1, 1L << 20, true},
     [UPY_LIMIT_TCP_SNDBUF] = {"tcp_sndbuf", offsetof(upy_profile, tcp_sndbuf), 536, 64L << 20, true},
     [UPY_LIMIT_BACKLOG_MAX] = {"backlog_max", offsetof(upy_profile, backlog_max), 1, 65535, false},
+    [UPY_LIMIT_POLL_TLS_BUFFERED] = {"poll_tls_buffered", offsetof(upy_profile, poll_tls_buffered_readable), 0, 1,
+                                     false},
 };
 #define LIMIT_COUNT (sizeof limits / sizeof limits[0])
 
@@ -164,8 +166,9 @@ int profile_set_limits(const char *spec, char *err, size_t errsize)
             which++;
         long v = eq ? strtol(eq + 1, &end, 10) : 0;
         if (!eq || which == LIMIT_COUNT || end == eq + 1 || *end) {
-            snprintf(err, errsize, "bad limit '%s' (want name=number; names: max_sockets, recv_cap, "
-                     "tcp_sndbuf, backlog_max)", item);
+            int n = snprintf(err, errsize, "bad limit '%s' (want name=number; names:", item);
+            for (size_t i = 0; i < LIMIT_COUNT && n >= 0 && (size_t)n < errsize; i++)
+                n += snprintf(err + n, errsize - (size_t)n, " %s%s", limits[i].name, i + 1 < LIMIT_COUNT ? "," : ")");
             return -1;
         }
         if (limit_check((int)which, v, err, errsize) < 0)

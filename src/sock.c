@@ -42,10 +42,14 @@ static int slot_alloc(void)
     pthread_mutex_lock(&slot_lock);
     while (slots_made < limit && fifo_push(slots_made))
         slots_made++;
-    if (slots_used < limit && fifo_len > 0) {
-        slot = slot_fifo[fifo_head];
+    /* Slots made under a higher limit go to the back until it is raised again. */
+    for (size_t left = fifo_len; slot < 0 && slots_used < limit && left > 0; left--) {
+        int next = slot_fifo[fifo_head];
         fifo_head = (fifo_head + 1) % fifo_cap, fifo_len--;
-        slots_used++;
+        if (next < limit)
+            slot = next, slots_used++;
+        else
+            fifo_push(next); /* cannot fail: its place was just freed */
     }
     pthread_mutex_unlock(&slot_lock);
     return slot;
@@ -85,6 +89,7 @@ usocket *sock_new(int fd, int type, enum sock_state state, int timeout_ms, int s
     atomic_init(&c->state, state);
     atomic_init(&c->fatal, 0);
     atomic_init(&c->kernel_mode, -1);
+    atomic_init(&c->kernel_timeouts, 0);
     pthread_mutex_init(&c->lock, NULL);
     p->obj.magic = SOCK_MAGIC;
     atomic_init(&p->obj.refs, 1);
@@ -205,19 +210,54 @@ int sock_transition(struct ucore *c, int from, enum sock_state to)
     return prior;
 }
 
-int sock_fail(struct ucore *c, int err)
+int sock_mark_failed(struct ucore *c, int err)
 {
     int none = 0;
     atomic_compare_exchange_strong(&c->fatal, &none, err);
     sock_transition(c, -1, SOCK_FAILED);
-    return upy_raise_os(atomic_load(&c->fatal));
+    return atomic_load(&c->fatal);
+}
+
+void sock_took_eof(struct ucore *c)
+{
+    if (atomic_exchange(&c->eof, true))
+        return;
+    pthread_mutex_lock(&c->lock);
+    notify(c);
+    pthread_mutex_unlock(&c->lock);
+}
+
+int sock_fail(struct ucore *c, int err)
+{
+    return upy_raise_os(sock_mark_failed(c, err));
+}
+
+int sock_refresh_connect(struct ucore *c)
+{
+    int rc = host_connect_result(c->fd);
+    if (rc == -UERRNO_EINPROGRESS)
+        return SOCK_CONNECTING;
+    if (rc < 0) {
+        sock_mark_failed(c, -rc);
+        return SOCK_FAILED;
+    }
+    sock_transition(c, SOCK_CONNECTING, SOCK_CONNECTED);
+    return sock_state(c);
 }
 
 int sock_set_kernel_mode(struct ucore *c, int timeout_ms)
 {
-    if (atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == timeout_ms)
-        return 0;
-    int rc = host_set_mode(c->fd, timeout_ms);
+    /* Only the kernel calls that change something: O_NONBLOCK when the fd changes sides, the
+     * timeouts when a blocking mode wants other values than the fd has (or may have). */
+    bool non_blocking = timeout_ms == 0;
+    int want = timeout_ms > 0 ? timeout_ms : 0, rc = 0;
+    if ((atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0) != non_blocking)
+        rc = host_set_nonblocking(c->fd, non_blocking);
+    if (rc == 0 && !non_blocking && atomic_load_explicit(&c->kernel_timeouts, memory_order_relaxed) != want) {
+        rc = host_set_timeouts(c->fd, want);
+        if (rc == 0)
+            atomic_store_explicit(&c->kernel_timeouts, want, memory_order_relaxed);
+    }
     if (rc < 0)
         return upy_raise_os(-rc);
     atomic_store_explicit(&c->kernel_mode, timeout_ms, memory_order_relaxed);

@@ -46,7 +46,11 @@ struct ucore {
     int type;                /* USOCKET_SOCK_STREAM or USOCKET_SOCK_DGRAM */
     atomic_int state;        /* enum sock_state */
     atomic_int fatal;        /* sticky device errno in SOCK_FAILED */
+    atomic_bool eof;         /* the peer's FIN was read: lwIP's rcvevent is back to 0, so the
+                                socket no longer polls readable (recv still returns b'') */
     atomic_int kernel_mode;  /* what the fd does now: -1 blocks, 0 non-blocking, > 0 ms timeouts */
+    atomic_int kernel_timeouts; /* SO_RCVTIMEO/SO_SNDTIMEO on the fd: ms, 0 none, -1 unknown
+                                   (set through setsockopt) */
     pthread_mutex_t lock;    /* state transitions and the watcher list */
     struct sock_watcher *watchers;
     usocket_addr local;      /* the device address bound, for the log */
@@ -111,10 +115,20 @@ void sock_close(struct ucore *c);
 /* Move to `to` if the state is `from` (-1: any); watchers hear of it. Returns the prior state. */
 int sock_transition(struct ucore *c, int from, enum sock_state to);
 
-/* A fatal error: SOCK_FAILED with a sticky errno (the first one wins). Raises it; returns -1. */
+/* A fatal error: SOCK_FAILED with a sticky errno (the first one wins). Returns that errno. */
+int sock_mark_failed(struct ucore *c, int err);
+
+/* A read returned the peer's end of stream (FIN, or a TLS close). Watchers hear of it once. */
+void sock_took_eof(struct ucore *c);
+
+/* sock_mark_failed, then raise the sticky errno; returns -1. */
 int sock_fail(struct ucore *c, int err);
 
-/* Set the fd's blocking mode / timeouts, skipping the kernel when nothing changes. */
+/* Brings a CONNECTING socket up to date (non-blocking connects finish behind our back) and
+ * returns its state; a failed connect becomes SOCK_FAILED with its sticky errno (not raised). */
+int sock_refresh_connect(struct ucore *c);
+
+/* Set the fd's blocking mode / timeouts (the kernel is skipped only for non-blocking again). */
 int sock_set_kernel_mode(struct ucore *c, int timeout_ms);
 
 /* Watchers (uselect): changed() runs under the core's lock, on every state change, on close,

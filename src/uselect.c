@@ -28,13 +28,14 @@
 
 /* --- the rules --------------------------------------------------------------------------- */
 
-int uselect_interest(int state, bool closed, int mask)
+int uselect_interest(int state, bool closed, bool eof, int mask)
 {
     /* Nothing to report ever: a closed socket, one the kernel would misreport as hung up, or a
      * mask with no reportable bit (POLLERR alone, or a one-shot that fired). */
     if (closed || state == SOCK_FRESH || !(mask & DEVICE_BITS))
         return USELECT_NO_INTEREST;
-    return (mask & USELECT_POLLIN ? HOST_EV_IN : 0) | (mask & USELECT_POLLOUT ? HOST_EV_OUT : 0);
+    /* After the FIN was read only a later fatal error (HUP, which always comes) is readable. */
+    return (mask & USELECT_POLLIN && !eof ? HOST_EV_IN : 0) | (mask & USELECT_POLLOUT ? HOST_EV_OUT : 0);
 }
 
 int uselect_revents(int host_events, int type, int mask)
@@ -84,7 +85,7 @@ static uint64_t key_of(const uselect_poller *p, const struct entry *e)
 static void rearm(struct sock_watcher *w, struct ucore *c)
 {
     struct entry *e = (struct entry *)w;
-    int want = uselect_interest(sock_state(c), sock_closed(c), atomic_load(&e->mask));
+    int want = uselect_interest(sock_state(c), sock_closed(c), atomic_load(&c->eof), atomic_load(&e->mask));
     if (want == USELECT_NO_INTEREST) {
         if (e->armed)
             host_reactor_unwatch(e->poller->reactor, c->fd);

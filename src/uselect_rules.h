@@ -17,8 +17,9 @@
 #define USELECT_NO_INTEREST (-1)
 
 /* What the kernel must watch (HOST_EV_IN/OUT; HUP and ERR always come) for a socket in device
- * state `state` (enum sock_state), registered with `mask`. */
-int uselect_interest(int state, bool closed, int mask);
+ * state `state` (enum sock_state), registered with `mask`. `eof`: the peer's FIN has been read,
+ * after which lwIP no longer reports the socket readable (Linux would, forever). */
+int uselect_interest(int state, bool closed, bool eof, int mask);
 
 /* The device's revents for kernel events `host_events` (HOST_EV_*) on a socket of `type`
  * (USOCKET_SOCK_STREAM / DGRAM) registered with `mask`. */

@@ -33,9 +33,15 @@ static const struct {
     [OP_ACCEPT] = {WB_EAGAIN, WB_EAGAIN},    /* OSError(11) both: lwIP ERR_TIMEOUT is EAGAIN */
 };
 
-/* A "would block" answer as the call reports it: 0 (b'') or -1 with the exception. */
+/* The calling task's errno as lwIP leaves it: the last non-zero error of a socket call (lwIP never
+ * writes 0). The firmware's send(b'') skips lwIP and raises whatever it holds. */
+static _Thread_local int task_errno;
+
+/* A "would block" answer as the call reports it: 0 (b'') or -1 with the exception. Each one is
+ * lwIP's EWOULDBLOCK in errno, also when the send buffer cap answers without a kernel call. */
 static ssize_t report_would_block(usocket *s, enum io_op op)
 {
+    task_errno = UERRNO_EAGAIN;
     bool timed = atomic_load_explicit(&s->timeout_ms, memory_order_relaxed) > 0;
     switch (timed ? would_block[op].timed_out : would_block[op].non_blocking) {
     case WB_EMPTY: return 0;
@@ -44,15 +50,17 @@ static ssize_t report_would_block(usocket *s, enum io_op op)
     }
 }
 
-/* The calling task's errno as lwIP leaves it: the last non-zero error of a socket call (lwIP never
- * writes 0). The firmware's send(b'') skips lwIP and raises whatever it holds. */
-static _Thread_local int task_errno;
-
 /* Raise an error that lwIP would have set errno to. */
 static int lwip_raise(int err)
 {
     task_errno = err;
     return upy_raise_os(err);
+}
+
+/* A fatal error: the socket fails for good, and lwIP's errno holds the sticky error. */
+static int lwip_fail(struct ucore *c, int err)
+{
+    return lwip_raise(sock_mark_failed(c, err));
 }
 
 static bool is_fatal(int err)
@@ -65,26 +73,13 @@ static ssize_t io_error(struct ucore *c, int err)
 {
     if (sock_closed(c))
         return lwip_raise(UERRNO_EBADF);
-    task_errno = err;
-    if (err == UERRNO_EAGAIN)
+    if (err == UERRNO_EAGAIN) {
+        task_errno = err;
         return SOCK_WOULD_BLOCK;
-    if (c->type == USOCKET_SOCK_STREAM && is_fatal(err))
-        return sock_fail(c, err);
-    return lwip_raise(err);
-}
-
-/* Brings a CONNECTING socket up to date (non-blocking connects finish behind our back). */
-static int refresh_connect(struct ucore *c)
-{
-    int rc = host_connect_result(c->fd);
-    if (rc == -UERRNO_EINPROGRESS)
-        return SOCK_CONNECTING;
-    if (rc < 0) {
-        sock_fail(c, -rc);
-        return SOCK_FAILED;
     }
-    sock_transition(c, SOCK_CONNECTING, SOCK_CONNECTED);
-    return sock_state(c);
+    if (c->type == USOCKET_SOCK_STREAM && is_fatal(err))
+        return lwip_fail(c, err);
+    return lwip_raise(err);
 }
 
 /* --- socket, close, bind, listen, accept ------------------------------------------------- */
@@ -103,7 +98,9 @@ usocket *usocket_socket(int af, int type, int proto)
         return NULL;
     }
     if (type != USOCKET_SOCK_STREAM && type != USOCKET_SOCK_DGRAM) {
-        upy_raise_os(UERRNO_EPROTONOSUPPORT);
+        /* lwip_socket has no netconn for an unknown type (EINVAL); the board's raw sockets
+         * are not emulated. */
+        upy_raise_os(type == USOCKET_SOCK_RAW ? UERRNO_EPROTONOSUPPORT : UERRNO_EINVAL);
         return NULL;
     }
     int fd = host_socket(type);
@@ -169,22 +166,15 @@ usocket *usocket_accept(usocket *s, usocket_addr *peer)
     if (!c)
         return NULL;
     host_addr from;
-    int fd = host_accept(c->fd, &from);
-    bool reset_timeouts = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) > 0;
+    int fd = host_accept(c->fd, &from, atomic_load_explicit(&c->kernel_timeouts, memory_order_relaxed) != 0);
     ssize_t err = fd < 0 ? io_error(c, -fd) : 0;
     sock_leave(c);
     if (err == SOCK_WOULD_BLOCK)
         err = report_would_block(s, OP_ACCEPT);
     if (fd < 0)
         return NULL;
-    /* lwIP's new netconn blocks with no timeout whatever the listener does; Linux copies the
-     * listener's SO_RCVTIMEO, so undo that. The Python-level timeout is copied, as the firmware
-     * copies the object's fields. */
-    if (reset_timeouts && host_set_mode(fd, -1) < 0) {
-        host_abort(fd);
-        upy_raise_os(UERRNO_EIO);
-        return NULL;
-    }
+    /* The new fd blocks with no timeout, as lwIP's new netconn does, whatever the listener
+     * does; the Python-level timeout is copied, as the firmware copies the object's fields. */
     usocket *child = sock_new(fd, USOCKET_SOCK_STREAM, SOCK_CONNECTED,
                               atomic_load_explicit(&s->timeout_ms, memory_order_relaxed),
                               profile()->accept_exhausted_errno);
@@ -199,7 +189,7 @@ usocket *usocket_accept(usocket *s, usocket_addr *peer)
 static int connect_again(struct ucore *c, int state)
 {
     if (state == SOCK_CONNECTING)
-        state = refresh_connect(c);
+        state = sock_refresh_connect(c);
     switch (state) {
     case SOCK_CONNECTING: return lwip_raise(UERRNO_EALREADY);
     case SOCK_CONNECTED: return lwip_raise(UERRNO_EISCONN);
@@ -210,7 +200,7 @@ static int connect_again(struct ucore *c, int state)
 /* Timeout > 0: the firmware's "Socket Operations" task path. The fd goes non-blocking (unless the
  * object's settimeout does not move the fd: SSL in r6), writability within the timeout counts as
  * connected (a refusal too: its error waits for the next send/recv), expiry closes the socket. */
-static int connect_timed(usocket *s, struct ucore *c, host_addr to, int timeout_ms, bool moves_fd)
+static int connect_timed(struct ucore *c, host_addr to, int timeout_ms, bool moves_fd)
 {
     int mode = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed);
     if (moves_fd && sock_set_kernel_mode(c, 0) < 0)
@@ -225,14 +215,10 @@ static int connect_timed(usocket *s, struct ucore *c, host_addr to, int timeout_
     if (moves_fd && sock_set_kernel_mode(c, mode) < 0)
         return -1;
     rc = host_connect_result(c->fd);
-    if (rc < 0) {
-        int none = 0;
-        atomic_compare_exchange_strong(&c->fatal, &none, -rc);
-        sock_transition(c, -1, SOCK_FAILED);
-        return 0;
-    }
-    sock_transition(c, -1, SOCK_CONNECTED);
-    (void)s;
+    if (rc < 0)
+        sock_mark_failed(c, -rc); /* reported by the next send/recv, not by connect */
+    else
+        sock_transition(c, -1, SOCK_CONNECTED);
     return 0;
 }
 
@@ -247,17 +233,19 @@ static int connect_plain(usocket *s, struct ucore *c, host_addr to)
         return connect_again(c, prior);
     int timeout_ms = atomic_load_explicit(&s->timeout_ms, memory_order_relaxed);
     if (timeout_ms > 0)
-        return connect_timed(s, c, to, timeout_ms, !s->layer || profile()->tls_setblocking_sets_fd);
-    /* The plain path: the fd's own mode decides. Non-blocking: lwIP connects asynchronously even
-     * on loopback, so an immediate success is still EINPROGRESS. */
+        return connect_timed(c, to, timeout_ms, !s->layer || profile()->tls_setblocking_sets_fd);
+    /* The plain path: the fd's own mode decides. */
     int rc = host_connect(c->fd, to);
-    if (atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0 &&
-        (rc == 0 || rc == -UERRNO_EINPROGRESS))
+    bool non_blocking = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0;
+    if (rc == 0 && !non_blocking) {
+        sock_transition(c, SOCK_CONNECTING, SOCK_CONNECTED);
+        return 0;
+    }
+    /* lwIP connects asynchronously even on loopback: an immediate success is EINPROGRESS too
+     * (the socket stays CONNECTING until someone looks). */
+    if (rc == 0 || rc == -UERRNO_EINPROGRESS)
         return lwip_raise(UERRNO_EINPROGRESS);
-    if (rc < 0)
-        return io_error(c, -rc) == SOCK_WOULD_BLOCK ? lwip_raise(UERRNO_EAGAIN) : sock_fail(c, -rc);
-    sock_transition(c, SOCK_CONNECTING, SOCK_CONNECTED);
-    return 0;
+    return sock_closed(c) ? lwip_raise(UERRNO_EBADF) : lwip_fail(c, -rc);
 }
 
 int usocket_connect(usocket *s, const usocket_addr *addr)
@@ -284,7 +272,7 @@ int usocket_connect(usocket *s, const usocket_addr *addr)
 static int send_blocked(struct ucore *c, int state)
 {
     if (state == SOCK_CONNECTING)
-        state = refresh_connect(c);
+        state = sock_refresh_connect(c);
     switch (state) {
     case SOCK_CONNECTED: return 0;
     case SOCK_CONNECTING: return lwip_raise(UERRNO_EINPROGRESS); /* lwIP do_write: INPROGRESS */
@@ -368,32 +356,30 @@ ssize_t usocket_sendto(usocket *s, const void *buf, size_t len, const usocket_ad
         n = upy_raise_type("object with buffer protocol required");
     else if (len > 0 && c->type == USOCKET_SOCK_STREAM)
         n = send_some(s, c, buf, len); /* lwIP ignores the address on TCP */
-    else if (len > 0)
-        n = host_sendto(c->fd, buf, len, dest);
-    if (n < -1)
-        n = n == SOCK_WOULD_BLOCK ? n : io_error(c, (int)-n);
+    else if (len > 0 && (n = host_sendto(c->fd, buf, len, dest)) < 0)
+        n = io_error(c, (int)-n); /* a host result: -device errno, never an exception yet */
     sock_leave(c);
     return n == SOCK_WOULD_BLOCK ? report_would_block(s, OP_SEND) : n;
 }
 
 /* --- recv --------------------------------------------------------------------------------- */
 
-/* Why a socket that is not connected has nothing to read: 1 (it can read after all), 0 (b''),
- * or -1. */
+/* Why a socket that is not connected has nothing to read: 1 (it can read after all),
+ * SOCK_WOULD_BLOCK (lwIP's EWOULDBLOCK: recv b'', recvfrom OSError(11), read None) or -1. */
 static int recv_blocked(usocket *s, struct ucore *c, int state)
 {
     if (state == SOCK_CONNECTING)
-        state = refresh_connect(c);
+        state = sock_refresh_connect(c);
     switch (state) {
     case SOCK_CONNECTED:
     case SOCK_LISTENING: return 1; /* the kernel answers ENOTCONN, as lwIP does */
-    case SOCK_CONNECTING: return 0;
+    case SOCK_CONNECTING: return SOCK_WOULD_BLOCK;
     case SOCK_FAILED: return lwip_raise(atomic_load(&c->fatal));
     default:
         /* Never connected: lwIP's recv waits on an empty mailbox forever. We say ENOTCONN
          * instead of hanging, except where the device returns at once. */
         return atomic_load_explicit(&s->timeout_ms, memory_order_relaxed) == 0
-                   ? 0 : lwip_raise(UERRNO_ENOTCONN);
+                   ? SOCK_WOULD_BLOCK : lwip_raise(UERRNO_ENOTCONN);
     }
 }
 
@@ -409,15 +395,20 @@ static ssize_t plain_recv(usocket *s, struct ucore *c, void *buf, size_t len, ho
     int state = sock_state(c);
     if (state != SOCK_CONNECTED && state != SOCK_DATAGRAM) {
         int rc = recv_blocked(s, c, state);
-        if (rc <= 0)
+        if (rc != 1)
             return rc;
     }
     len = capped(len);
     ssize_t n = from ? host_recvfrom(c->fd, buf, len, from) : host_recv(c->fd, buf, len);
     if (n > 0)
         return n;
-    if (n == 0) /* EOF, or a close from another thread woke us */
-        return sock_closed(c) ? lwip_raise(UERRNO_EBADF) : 0;
+    if (n == 0) { /* EOF, or a close from another thread woke us */
+        if (sock_closed(c))
+            return lwip_raise(UERRNO_EBADF);
+        if (c->type == USOCKET_SOCK_STREAM && len > 0)
+            sock_took_eof(c);
+        return 0;
+    }
     return io_error(c, (int)-n);
 }
 
@@ -456,13 +447,21 @@ ssize_t usocket_recvfrom(usocket *s, void *buf, size_t bufsize, usocket_addr *fr
 /* lwip_setsockopt_impl's checks, in its order, then the value as the host takes it. */
 static int set_option(struct ucore *c, int level, int opt, const void *value, size_t len)
 {
+    bool tcp = c->type == USOCKET_SOCK_STREAM;
+    /* The IPPROTO_TCP level is checked as a whole before its options are: an int, on a TCP
+     * socket that is not listening. */
+    if (level == USOCKET_IPPROTO_TCP) {
+        if (!value || len < sizeof(int32_t))
+            return -UERRNO_EINVAL;
+        if (!tcp)
+            return -UERRNO_ENOPROTOOPT;
+        if (sock_state(c) == SOCK_LISTENING)
+            return -UERRNO_EINVAL;
+    }
     const struct profile_sockopt *o = profile_sockopt(level, opt);
     if (!o)
         return -UERRNO_ENOPROTOOPT;
     if (!value || len < o->size)
-        return -UERRNO_EINVAL;
-    bool tcp = c->type == USOCKET_SOCK_STREAM;
-    if (level == USOCKET_IPPROTO_TCP && sock_state(c) == SOCK_LISTENING)
         return -UERRNO_EINVAL;
     if ((o->on == SOCKOPT_TCP && !tcp) || (o->on == SOCKOPT_UDP && tcp))
         return -UERRNO_ENOPROTOOPT;
@@ -477,6 +476,7 @@ static int set_option(struct ucore *c, int level, int opt, const void *value, si
     case SOCKOPT_TIMEVAL: {
         memcpy(tv, bytes, sizeof tv);
         uint32_t ms = (uint32_t)tv[0] * 1000u + (uint32_t)tv[1] / 1000u; /* lwIP's unsigned sum */
+        atomic_store_explicit(&c->kernel_timeouts, -1, memory_order_relaxed); /* not settimeout's */
         return host_setsockopt_int(c->fd, o->host, ms > INT_MAX ? INT_MAX : (int)ms);
     }
     default: return host_setsockopt_bytes(c->fd, o->host, bytes, o->size);
@@ -529,7 +529,8 @@ usocket *usocket_makefile(usocket *s, const char *mode)
 {
     if (!sock_core(s))
         return NULL;
-    if (!mode || (strcmp(mode, "rb") != 0 && strcmp(mode, "wb") != 0)) {
+    /* The firmware checks the mode only when one is given (NULL: no argument). */
+    if (mode && strcmp(mode, "rb") != 0 && strcmp(mode, "wb") != 0) {
         upy_raise_value(UPY_MSG_INVALID_ARG_VALUE);
         return NULL;
     }

@@ -48,12 +48,21 @@ static void print_unhandled(const struct start *st)
     funlockfile(stdout);
 }
 
+/* A started thread's last act. What the host libraries keep per thread (OpenSSL's error queue)
+ * goes first: left to the thread-exit destructors, it would still be in use after
+ * uthread_wait_all() returned and the process began to exit. */
+static void thread_exiting(void *unused)
+{
+    host_thread_done();
+    thread_ended(unused);
+}
+
 static void *trampoline(void *arg)
 {
     struct start st = *(struct start *)arg;
     free(arg);
     started_here = true;
-    pthread_cleanup_push(thread_ended, NULL);
+    pthread_cleanup_push(thread_exiting, NULL);
     if (st.fn(st.arg) < 0)
         print_unhandled(&st);
     pthread_cleanup_pop(1);

@@ -117,7 +117,9 @@ static void test_limits_reject_out_of_range_values(void **state)
         {UPY_LIMIT_BACKLOG_MAX, 65536, "backlog_max=65536 is out of range (1..65535)"},
         /* checked as a long: truncated to int it would be 2, in range (LP64) */
         {UPY_LIMIT_MAX_SOCKETS, (1L << 32) + 2, "max_sockets=4294967298 is out of range (1..65536)"},
-        {(upy_limit)4, 1, "unknown limit 4"},
+        {UPY_LIMIT_POLL_TLS_BUFFERED, 2, "poll_tls_buffered=2 is out of range (0..1)"},
+        {UPY_LIMIT_POLL_TLS_BUFFERED, -1, "poll_tls_buffered=-1 is out of range (0..1)"},
+        {(upy_limit)5, 1, "unknown limit 5"},
         {(upy_limit)-1, 1, "unknown limit -1"},
     };
     const upy_profile *before = upy_profile_current();
@@ -226,7 +228,7 @@ static void test_env_bad_limits_fail_until_a_limit_or_profile_is_set(void **stat
     assert_string_equal(
         probe(ENV("UPYSOCK_LIMITS=max_sockets=x"), STEPS("socket", "max_sockets=20", "socket")),
         "socket: ValueError: UPYSOCK_LIMITS: bad limit 'max_sockets=x' (want name=number; names: max_sockets, "
-        "recv_cap, tcp_sndbuf, backlog_max)\n"
+        "recv_cap, tcp_sndbuf, backlog_max, poll_tls_buffered)\n"
         "max_sockets=20: ok\n"
         "socket: ok\n");
     assert_string_equal(probe(ENV("UPYSOCK_LIMITS=max_sockets=0"), STEPS("check", "profile=pycom-1.20.2", "check")),
@@ -237,7 +239,7 @@ static void test_env_bad_limits_fail_until_a_limit_or_profile_is_set(void **stat
     assert_string_equal(
         probe(ENV("UPYSOCK_LIMITS=max_sockets=2000,rcv_cap=1"), STEPS("check", "profile")),
         "check: ValueError: UPYSOCK_LIMITS: bad limit 'rcv_cap=1' (want name=number; names: max_sockets, "
-        "recv_cap, tcp_sndbuf, backlog_max)\n"
+        "recv_cap, tcp_sndbuf, backlog_max, poll_tls_buffered)\n"
         "profile: pycom-1.20.2 max_sockets=10 recv_cap=2048 tcp_sndbuf=5744 backlog_max=255 "
         "tls_setblocking_sets_fd=0 tls_read_timeout_ms=-1\n");
 }

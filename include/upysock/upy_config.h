@@ -56,12 +56,15 @@ UPY_API const upy_profile *upy_profile_current(void);
 /* The names of the built-in profiles, NULL-terminated. */
 UPY_API const char *const *upy_profile_names(void);
 
-/* Limits a test or a load tool may raise beyond the board's (e.g. 2000 sockets). */
+/* Limits a test or a load tool may raise beyond the board's (e.g. 2000 sockets), and the one
+ * device quirk a port may want to switch off while it finds its feet. */
 typedef enum upy_limit {
     UPY_LIMIT_MAX_SOCKETS,  /* "max_sockets", 1..65536 */
     UPY_LIMIT_RECV_CAP,     /* "recv_cap", 0 (no cap) or 1..1 MiB */
     UPY_LIMIT_TCP_SNDBUF,   /* "tcp_sndbuf", 0 (no cap) or 536..64 MiB */
     UPY_LIMIT_BACKLOG_MAX,  /* "backlog_max", 1..65535 */
+    UPY_LIMIT_POLL_TLS_BUFFERED, /* "poll_tls_buffered": poll_tls_buffered_readable, 0 (the
+                                    device) or 1 (plaintext inside TLS makes poll say POLLIN) */
 } upy_limit;
 
 /* Override one limit of the active profile. Out of range or unknown → -1, ValueError.

@@ -133,7 +133,9 @@ UPY_API int usocket_connect(usocket *s, const usocket_addr *addr);
 
 /* send(buf) → bytes queued. Blocking: all of them. Non-blocking: what fits in the device's send
  * buffer (5744), nothing → OSError(11); still connecting → 119; never connected → 128.
- * Timeout: nothing sent in time → TimeoutError. len 0 → OSError(0), as the firmware does. */
+ * Timeout: nothing sent in time → TimeoutError. len 0: as the firmware, no send at all and
+ * OSError of the thread's last socket errno (0 if it never had one; TimeoutError when that was
+ * 11 and the socket has a timeout). */
 UPY_API ssize_t usocket_send(usocket *s, const void *buf, size_t len);
 
 /* send(str): the device accepts text and sends its bytes. */
@@ -170,8 +172,8 @@ UPY_API int usocket_settimeout(usocket *s, double seconds);
 /* setblocking(flag): true ≡ settimeout(None), false ≡ settimeout(0). */
 UPY_API int usocket_setblocking(usocket *s, bool flag);
 
-/* makefile(mode): the socket itself (no new reference). Mode "rb" or "wb" only, else
- * ValueError("invalid argument(s) value"). */
+/* makefile(mode): the socket itself (no new reference). Mode "rb" or "wb", or NULL for no
+ * argument; anything else → ValueError("invalid argument(s) value"). */
 UPY_API usocket *usocket_makefile(usocket *s, const char *mode);
 
 /* fileno(): the device-style descriptor number, 54.. (lwIP's LWIP_SOCKET_OFFSET + slot), the

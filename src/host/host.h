@@ -48,10 +48,13 @@ int host_socket(int type);
 void host_close(int fd);
 void host_shutdown(int fd);                /* wake every call blocked on fd */
 void host_abort(int fd);                   /* close with RST (SO_LINGER 0) */
-int host_set_mode(int fd, int timeout_ms); /* -1 blocking, 0 non-blocking, > 0 SO_*TIMEO */
+int host_set_nonblocking(int fd, bool on);
+int host_set_timeouts(int fd, int ms);     /* SO_RCVTIMEO and SO_SNDTIMEO; 0: none */
 int host_bind(int fd, host_addr a);
-int host_listen(int fd, int backlog);
-int host_accept(int fd, host_addr *peer);  /* → new blocking fd without timeouts */
+int host_listen(int fd, int backlog);      /* backlog: connections held unaccepted (>= 2 exact) */
+/* → a new blocking fd. Linux copies the listener's SO_RCVTIMEO/SO_SNDTIMEO to it; with
+ * clear_timeouts (the listener has some) they are taken off again. */
+int host_accept(int fd, host_addr *peer, bool clear_timeouts);
 int host_connect(int fd, host_addr a);
 int host_connect_result(int fd);           /* 0 connected, -EINPROGRESS pending, -err failed */
 int host_local_addr(int fd, host_addr *a);
@@ -62,7 +65,8 @@ ssize_t host_recvfrom(int fd, void *buf, size_t len, host_addr *from);
 int host_unsent_bytes(int fd);             /* bytes queued and not yet acknowledged */
 int host_setsockopt_int(int fd, host_opt opt, int value);
 int host_setsockopt_bytes(int fd, host_opt opt, const void *value, size_t len);
-int host_wait_writable(int fd, int timeout_ms); /* 1 writable (or failed), 0 timed out */
+int host_wait_writable(int fd, int timeout_ms); /* 1 writable (or failed), 0 timed out; < 0 ms: forever */
+int host_wait_readable(int fd, int timeout_ms); /* 1 readable (data, EOF or failed), 0 timed out */
 int host_resolve(const char *name, uint32_t *ip); /* real DNS (UPYSOCK_NET=host only) */
 
 /* Readiness (reactor.c): one epoll set per poll object, level-triggered. Events are named in
@@ -93,6 +97,7 @@ int64_t host_realtime_s(void);
 void host_sleep_us(uint64_t us);
 int host_thread_spawn(void *(*fn)(void *), void *arg, size_t stack_size); /* detached */
 unsigned long host_thread_id(void);
+void host_thread_done(void); /* free the host libraries' per-thread state (tls.c: OpenSSL's) */
 void host_write_line(int fd, const char *line); /* one write(2), for logs */
 int host_open_append(const char *path);         /* fd, or negative */
 bool host_fd_is_open(int fd);

@@ -61,7 +61,7 @@ void host_abort(int fd)
     close(fd);
 }
 
-static int set_timeouts(int fd, int ms)
+int host_set_timeouts(int fd, int ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
@@ -70,15 +70,13 @@ static int set_timeouts(int fd, int ms)
     return 0;
 }
 
-int host_set_mode(int fd, int timeout_ms)
+int host_set_nonblocking(int fd, bool on)
 {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0)
         return fail();
-    int want = timeout_ms == 0 ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
-    if (want != flags && fcntl(fd, F_SETFL, want) < 0)
-        return fail();
-    return timeout_ms == 0 ? 0 : set_timeouts(fd, timeout_ms < 0 ? 0 : timeout_ms);
+    int want = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+    return want != flags && fcntl(fd, F_SETFL, want) < 0 ? fail() : 0;
 }
 
 int host_bind(int fd, host_addr a)
@@ -89,10 +87,13 @@ int host_bind(int fd, host_addr a)
 
 int host_listen(int fd, int backlog)
 {
-    return listen(fd, backlog) < 0 ? fail() : 0;
+    /* Linux holds backlog + 1 established connections unaccepted (the queue is full when it
+     * holds more than backlog), lwIP exactly backlog. A kernel backlog of 0 is avoided: some
+     * kernels then see every SYN as a flood and connect only through SYN cookies. */
+    return listen(fd, backlog > 1 ? backlog - 1 : 1) < 0 ? fail() : 0;
 }
 
-int host_accept(int fd, host_addr *peer)
+int host_accept(int fd, host_addr *peer, bool clear_timeouts)
 {
     struct sockaddr_in sin;
     int nfd;
@@ -102,6 +103,12 @@ int host_accept(int fd, host_addr *peer)
     } while (nfd < 0 && errno == EINTR);
     if (nfd < 0)
         return fail();
+    /* lwIP's new netconn has no timeouts, whatever the listener has. */
+    int rc = clear_timeouts ? host_set_timeouts(nfd, 0) : 0;
+    if (rc < 0) {
+        close(nfd);
+        return rc;
+    }
     *peer = from_sockaddr(&sin);
     return nfd;
 }
@@ -234,17 +241,28 @@ int host_setsockopt_bytes(int fd, host_opt opt, const void *value, size_t len)
     return setsockopt(fd, linux_opts[opt].level, linux_opts[opt].name, value, (socklen_t)len) < 0 ? fail() : 0;
 }
 
-int host_wait_writable(int fd, int timeout_ms)
+/* Waits until fd is ready for `events`, at most timeout_ms (< 0: forever), riding out signals. */
+static int wait_for(int fd, short events, int timeout_ms)
 {
-    uint64_t deadline = host_monotonic_us() + (uint64_t)timeout_ms * 1000u;
+    uint64_t deadline = host_monotonic_us() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000u;
     for (;;) {
-        struct pollfd p = {fd, POLLOUT, 0};
+        struct pollfd p = {fd, events, 0};
         uint64_t now = host_monotonic_us();
-        int left = now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
+        int left = timeout_ms < 0 ? -1 : now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
         int rc = poll(&p, 1, left);
         if (rc >= 0 || errno != EINTR)
             return rc < 0 ? fail() : rc;
     }
+}
+
+int host_wait_writable(int fd, int timeout_ms)
+{
+    return wait_for(fd, POLLOUT, timeout_ms);
+}
+
+int host_wait_readable(int fd, int timeout_ms)
+{
+    return wait_for(fd, POLLIN, timeout_ms);
 }
 
 int host_resolve(const char *name, uint32_t *ip)

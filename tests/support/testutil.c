@@ -164,15 +164,22 @@ static struct sockaddr_in loopback(int port)
     return sin;
 }
 
-int tu_listener(int *port)
+/* A kernel socket of `type` bound to 127.0.0.1 on an ephemeral port, written to *port. */
+static int bound(int type, int *port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
     struct sockaddr_in sin = loopback(0);
     socklen_t len = sizeof sin;
     assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-    assert_int_equal(listen(fd, 64), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
     *port = ntohs(sin.sin_port);
+    return fd;
+}
+
+int tu_listener(int *port)
+{
+    int fd = bound(SOCK_STREAM, port);
+    assert_int_equal(listen(fd, 64), 0);
     return fd;
 }
 
@@ -233,14 +240,10 @@ int tu_closed_port(void)
 
 int tu_blackhole(int *port, int *filler)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sin = loopback(0);
-    socklen_t len = sizeof sin;
-    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    int fd = bound(SOCK_STREAM, port);
     assert_int_equal(listen(fd, 0), 0); /* a queue of one */
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-    *port = ntohs(sin.sin_port);
     *filler = tu_connect(*port); /* completes into the queue and fills it */
+    assert_true(tu_readable(fd, 5000)); /* ...once it is really queued */
     return fd;
 }
 
@@ -341,4 +344,164 @@ ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms)
             return -1;
         got += (size_t)r;
     }
+}
+/* --- usocket tests --- */
+
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+
+#include "host/host.h"
+#include "sock.h"
+
+usocket_addr tu_loopback(int port)
+{
+    usocket_addr a = {"127.0.0.1", port};
+    return a;
+}
+
+usocket *tu_tcp(void)
+{
+    usocket *s = usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_STREAM, 0);
+    assert_non_null(s);
+    return s;
+}
+
+usocket *tu_udp(void)
+{
+    usocket *s = usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_DGRAM, 0);
+    assert_non_null(s);
+    return s;
+}
+
+int tu_usock_port(usocket *s)
+{
+    host_addr local;
+    assert_int_equal(host_local_addr(s->core->fd, &local), 0);
+    return local.port;
+}
+
+bool tu_usock_ready(usocket *s, short events, int timeout_ms)
+{
+    struct pollfd p = {s->core->fd, events, 0};
+    return poll(&p, 1, timeout_ms) == 1;
+}
+
+bool tu_usock_queued(usocket *s, int n, int timeout_ms)
+{
+    uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        int queued = 0;
+        if (ioctl(s->core->fd, FIONREAD, &queued) == 0 && queued >= n)
+            return true;
+        if (tu_now_ms() >= deadline)
+            return false;
+        /* Readable as soon as the first byte is in, so this only spins while the rest of a
+         * loopback write lands. */
+        tu_usock_ready(s, POLLIN, 1);
+        sched_yield();
+    }
+}
+
+usocket *tu_usock_connected(int *peer)
+{
+    int port, listener = tu_listener(&port);
+    usocket *s = tu_tcp();
+    usocket_addr a = tu_loopback(port);
+    assert_int_equal(usocket_connect(s, &a), 0);
+    *peer = tu_accept(listener, 5000);
+    assert_true(*peer >= 0);
+    close(listener);
+    return s;
+}
+
+usocket *tu_usock_listener(int backlog, int *port)
+{
+    usocket *s = tu_tcp();
+    usocket_addr a = tu_loopback(0);
+    assert_int_equal(usocket_bind(s, &a), 0);
+    assert_int_equal(usocket_listen(s, backlog), 0);
+    *port = tu_usock_port(s);
+    return s;
+}
+
+int tu_udp_peer(int *port)
+{
+    return bound(SOCK_DGRAM, port);
+}
+
+int tu_accept_queue(int fd)
+{
+    struct tcp_info info;
+    socklen_t len = sizeof info;
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len), 0);
+    return (int)info.tcpi_unacked; /* for a listener: the accept queue's length */
+}
+
+static void *bg_main(void *arg)
+{
+    tu_bg *bg = arg;
+    upy_exc_clear();
+    bg->result = bg->call(bg);
+    bg->exc = *upy_exc_current();
+    char done = 1;
+    if (write(bg->done[1], &done, 1) != 1)
+        abort(); /* no CMocka asserts off the main thread */
+    return NULL;
+}
+
+static void bg_start(tu_bg *bg, ssize_t (*call)(tu_bg *bg))
+{
+    bg->call = call;
+    bg->accepted = NULL;
+    assert_int_equal(pipe2(bg->done, O_CLOEXEC), 0);
+    assert_int_equal(pthread_create(&bg->thread, NULL, bg_main, bg), 0);
+}
+
+static ssize_t bg_recv(tu_bg *bg)
+{
+    return usocket_recv(bg->s, bg->buf, bg->len);
+}
+
+static ssize_t bg_read(tu_bg *bg)
+{
+    return usocket_read(bg->s, bg->buf, bg->len);
+}
+
+static ssize_t bg_accept(tu_bg *bg)
+{
+    bg->accepted = usocket_accept(bg->s, NULL);
+    return bg->accepted ? 0 : -1;
+}
+
+void tu_bg_recv(tu_bg *bg, usocket *s, void *buf, size_t len)
+{
+    bg->s = s, bg->buf = buf, bg->len = len;
+    bg_start(bg, bg_recv);
+}
+
+void tu_bg_accept(tu_bg *bg, usocket *s)
+{
+    bg->s = s;
+    bg_start(bg, bg_accept);
+}
+
+void tu_bg_read(tu_bg *bg, usocket *s, void *buf, size_t len)
+{
+    bg->s = s, bg->buf = buf, bg->len = len;
+    bg_start(bg, bg_read);
+}
+
+bool tu_bg_wait(tu_bg *bg, int timeout_ms)
+{
+    if (!tu_readable(bg->done[0], timeout_ms))
+        return false;
+    pthread_join(bg->thread, NULL);
+    close(bg->done[0]);
+    close(bg->done[1]);
+    if (bg->exc.type == UPY_EXC_NONE)
+        upy_exc_clear();
+    else
+        upy_raise(bg->exc.type, bg->exc.code, bg->exc.has_code ? NULL : bg->exc.message);
+    return true;
 }

@@ -130,4 +130,62 @@ bool tu_read_until(int fd, char *buf, size_t size, size_t *len, const char *need
  * filled) first. buf is NUL-terminated. */
 ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms);
 
+/* --- usocket tests --- */
+
+#include <poll.h>
+#include <pthread.h>
+
+#include <upysock/usocket.h>
+
+/* ("127.0.0.1", port). */
+usocket_addr tu_loopback(int port);
+
+/* A new TCP or UDP socket object (the test fails if there is none). */
+usocket *tu_tcp(void);
+usocket *tu_udp(void);
+
+/* The host port a socket is bound to. The device has no getsockname(): tests read the kernel's. */
+int tu_usock_port(usocket *s);
+
+/* Poll the socket's kernel fd for `events` (POLLIN, POLLOUT), at most timeout_ms. Lets a test
+ * wait for the kernel (data arrived, a connect finished) without going through the device rules. */
+bool tu_usock_ready(usocket *s, short events, int timeout_ms);
+
+/* Wait until at least n bytes are queued on the socket's kernel fd, at most timeout_ms. */
+bool tu_usock_queued(usocket *s, int n, int timeout_ms);
+
+/* A blocking socket connected to a raw kernel peer on loopback; *peer is the peer's fd. */
+usocket *tu_usock_connected(int *peer);
+
+/* A socket bound to 127.0.0.1 and listening with `backlog`; its port in *port. */
+usocket *tu_usock_listener(int backlog, int *port);
+
+/* A raw UDP socket bound to 127.0.0.1; its port in *port. */
+int tu_udp_peer(int *port);
+
+/* Established connections waiting in a listening kernel socket's accept queue. */
+int tu_accept_queue(int fd);
+
+/* A blocking call made in another thread, so a test can see it block and then see it return. */
+typedef struct tu_bg {
+    usocket *s;
+    void *buf;
+    size_t len;
+    ssize_t result;    /* what the call returned */
+    usocket *accepted; /* tu_bg_accept: the new socket, or NULL */
+    ssize_t (*call)(struct tu_bg *bg);
+    upy_exc exc;
+    pthread_t thread;
+    int done[2];
+} tu_bg;
+
+void tu_bg_recv(tu_bg *bg, usocket *s, void *buf, size_t len); /* usocket_recv */
+void tu_bg_accept(tu_bg *bg, usocket *s);                        /* usocket_accept */
+void tu_bg_read(tu_bg *bg, usocket *s, void *buf, size_t len); /* usocket_read */
+
+/* Wait at most timeout_ms for the call to return. When it has: the thread is joined, and the
+ * exception it raised becomes the caller's current one (so assert_oserror applies). While it
+ * has not, the bg and what it uses must stay alive: clean up (close the socket) before failing. */
+bool tu_bg_wait(tu_bg *bg, int timeout_ms);
+
 #endif

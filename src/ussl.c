@@ -1,0 +1,393 @@
+/*
+ * ssl (ussl): what the board does with TLS sockets (SEMANTICS §5, §10.3, §13). OpenSSL is
+ * reached only through host/tls.h, which already answers in mbedTLS codes; this file decides when
+ * handshakes run (per profile row), how read timeouts count and what each socket call reports.
+ *
+ * Waiting follows mbedTLS's callbacks as the firmware installs them: a read waits for data up to
+ * the read timeout (none: forever) whatever the fd's mode (mbedtls_net_recv_timeout selects
+ * first), a write waits as the fd's own mode lets it. Each OpenSSL step runs under the socket's
+ * lock and does not block; the waits happen outside it, so a close or a send from another thread
+ * never queues behind a blocked read. (The one exception, a handshake with no read timeout,
+ * blocks before anyone else has a use for the connection: see drive().)
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "host/host.h"
+#include "host/tls.h"
+#include "internal.h"
+#include "sock.h"
+#include "upysock/ussl.h"
+
+#define SESSION_MAGIC 0x7373736eu /* "sssn" */
+#define SESSION_DEAD 0xdeadbeefu
+
+struct ussl_session {
+    uint32_t magic;
+    tls_session *tls;
+};
+
+/* What an SSL socket object adds to a plain one (its layer_ctx). */
+struct tls_sock {
+    pthread_mutex_t lock;       /* one OpenSSL step at a time; never held while waiting */
+    tls_conn *conn;
+    atomic_int read_timeout_ms; /* mbedtls_ssl_conf_read_timeout as settimeout set it; 0: none */
+    atomic_int fatal;           /* a failed read fails again the same way (mbedTLS re-reads EOF) */
+    atomic_bool over;           /* the handshake is over: from then on no step holds the lock long */
+    int handshake_timeouts;     /* wrap_socket(timeout=): read timeouts a handshake tolerates */
+    bool server;
+};
+
+static const struct sock_layer tls_layer;
+
+/* The mbedTLS read timeout in force: fixed by the profile (1.20.0), or as settimeout set it. */
+static int read_timeout(struct tls_sock *t)
+{
+    int fixed = profile()->tls_read_timeout_ms;
+    return fixed >= 0 ? fixed : atomic_load_explicit(&t->read_timeout_ms, memory_order_relaxed);
+}
+
+/* Runs one step until it is done or must give up. The result is the step's, or SSL_TIMEOUT when
+ * a read waited read_timeout_ms (0: forever) in vain, or WANT_WRITE when the fd's mode lets a
+ * write wait no longer. *sock_errno (may be NULL) gets the device errno of a failed socket call.
+ * A handshake with no read timeout waits in the socket itself, lock held: before it is over
+ * nothing else has a use for the connection (close and poll do not wait for it), and it saves a
+ * failed read and a poll per flight. */
+static ssize_t drive(struct tls_sock *t, struct ucore *c, enum tls_op op, void *buf, size_t len,
+                     int read_timeout_ms, int *sock_errno)
+{
+    bool may_block = op == TLS_HANDSHAKE && read_timeout_ms <= 0;
+    for (;;) {
+        pthread_mutex_lock(&t->lock);
+        ssize_t r = tls_step(t->conn, op, buf, len, may_block);
+        if (sock_errno)
+            *sock_errno = tls_socket_errno(t->conn);
+        atomic_store_explicit(&t->over, tls_version(t->conn) != 0, memory_order_release);
+        pthread_mutex_unlock(&t->lock);
+        int ready;
+        if (r == UERRNO_MBEDTLS_ERR_SSL_WANT_READ)
+            ready = host_wait_readable(c->fd, read_timeout_ms > 0 ? read_timeout_ms : -1);
+        else if (r == UERRNO_MBEDTLS_ERR_SSL_WANT_WRITE)
+            ready = host_wait_writable(c->fd, atomic_load_explicit(&c->kernel_mode, memory_order_relaxed));
+        else
+            return r;
+        if (ready < 0) /* the wait itself failed: so would the socket */
+            return r == UERRNO_MBEDTLS_ERR_SSL_WANT_READ ? UERRNO_MBEDTLS_ERR_NET_RECV_FAILED
+                                                         : UERRNO_MBEDTLS_ERR_NET_SEND_FAILED;
+        if (ready == 0)
+            return r == UERRNO_MBEDTLS_ERR_SSL_WANT_READ ? UERRNO_MBEDTLS_ERR_SSL_TIMEOUT : r;
+    }
+}
+
+/* A failure as the call raises it: a socket closed under the call is EBADF, as for plain ones. */
+static int raise_code(struct ucore *c, ssize_t code)
+{
+    return upy_raise_os(sock_closed(c) ? UERRNO_EBADF : (int)code);
+}
+
+/* The firmware's handshake routine (SEMANTICS §5.4): the fd blocks (mbedtls_net_set_block, which
+ * clears O_NONBLOCK and nothing else); WANT_* retry; read timeouts count and the
+ * `handshake_timeouts`th fails with SSL_TIMEOUT; then non-zero verification flags raise
+ * OSError(flags), or OSError(flags_error) where the firmware raises a fixed code. */
+static int handshake(struct tls_sock *t, struct ucore *c, int read_timeout_ms, int flags_error)
+{
+    if (atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0 && sock_set_kernel_mode(c, -1) < 0)
+        return -1;
+    ssize_t r;
+    int timeouts = 0;
+    while ((r = drive(t, c, TLS_HANDSHAKE, NULL, 0, read_timeout_ms, NULL)) == UERRNO_MBEDTLS_ERR_SSL_TIMEOUT &&
+           ++timeouts < t->handshake_timeouts)
+        ;
+    if (r < 0)
+        return raise_code(c, r);
+    pthread_mutex_lock(&t->lock);
+    unsigned flags = tls_verify_flags(t->conn);
+    pthread_mutex_unlock(&t->lock);
+    return flags ? upy_raise_os(flags_error ? flags_error : (int)flags) : 0;
+}
+
+/* --- the layer: what usocket calls do on an SSL socket ------------------------------------------ */
+
+/* connect() on an SSL socket: the handshake follows the TCP connect. The timed path (timeout > 0)
+ * runs it with no read timeout (the firmware zeroes it for that phase) and closes the socket
+ * when it fails (§5.4). */
+static int tls_connected(usocket *s)
+{
+    struct tls_sock *t = s->layer_ctx;
+    bool timed = atomic_load_explicit(&s->timeout_ms, memory_order_relaxed) > 0;
+    int fixed = profile()->tls_read_timeout_ms;
+    int rc = handshake(t, s->core, timed ? (fixed > 0 ? fixed : 0) : read_timeout(t), 0);
+    if (rc < 0 && timed)
+        sock_close(s->core);
+    return rc;
+}
+
+/* recv (§5.5): one mbedtls_ssl_read. close_notify → b''; the read timeout → b'' or TimeoutError
+ * by the Python timeout; FIN without close_notify → -29312; reset → -80; anything else → -76. */
+static ssize_t tls_recv(usocket *s, void *buf, size_t len)
+{
+    struct tls_sock *t = s->layer_ctx;
+    struct ucore *c = s->core;
+    int fatal = atomic_load_explicit(&t->fatal, memory_order_relaxed);
+    if (fatal)
+        return upy_raise_os(fatal);
+    if (len == 0)
+        return 0;
+    ssize_t r = drive(t, c, TLS_READ, buf, len, read_timeout(t), NULL);
+    switch (r) {
+    case UERRNO_MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
+        return 0; /* only the alert was read: the FIN behind it still polls readable */
+    case UERRNO_MBEDTLS_ERR_SSL_TIMEOUT: return SOCK_LAYER_TIMEOUT;
+    case UERRNO_MBEDTLS_ERR_SSL_WANT_WRITE: return SOCK_WOULD_BLOCK; /* a non-blocking fd, mid-handshake */
+    case UERRNO_MBEDTLS_ERR_SSL_CONN_EOF:
+        sock_took_eof(c); /* mbedTLS read the FIN: the raw fd stops polling readable */
+        break;
+    case UERRNO_MBEDTLS_ERR_NET_CONN_RESET: break;
+    default:
+        if (r >= 0)
+            return r;
+        r = UERRNO_MBEDTLS_ERR_NET_RECV_FAILED;
+    }
+    if (!sock_closed(c))
+        atomic_store_explicit(&t->fatal, (int)r, memory_order_relaxed);
+    return raise_code(c, r);
+}
+
+/* send (§5.5): one mbedtls_ssl_write, at most one record. WANT_* (a non-blocking fd) → EAGAIN,
+ * i.e. OSError(11) or TimeoutError; any other failure is reported as the lwIP errno of the failed
+ * write (104 after a reset), or as the mbedTLS code when no socket call failed. */
+static ssize_t tls_send(usocket *s, const void *buf, size_t len)
+{
+    struct tls_sock *t = s->layer_ctx;
+    struct ucore *c = s->core;
+    int sock_errno = 0;
+    ssize_t r = drive(t, c, TLS_WRITE, (void *)buf, len, read_timeout(t), &sock_errno);
+    if (r > 0)
+        return r;
+    if (r == UERRNO_MBEDTLS_ERR_SSL_WANT_WRITE || r == UERRNO_MBEDTLS_ERR_SSL_TIMEOUT)
+        return SOCK_WOULD_BLOCK;
+    return raise_code(c, sock_errno ? sock_errno : r);
+}
+
+/* settimeout/setblocking on the SSL object: the read timeout (0 waits forever; None's 0xFFFFFFFF
+ * ms is as good), and on 1.20.0 also the fd's mode, as for a plain socket. */
+static int tls_settimeout(usocket *s, int ms)
+{
+    struct tls_sock *t = s->layer_ctx;
+    if (profile()->tls_setblocking_sets_fd && sock_set_kernel_mode(s->core, ms) < 0)
+        return -1;
+    atomic_store_explicit(&t->read_timeout_ms, ms > 0 ? ms : 0, memory_order_relaxed);
+    return 0;
+}
+
+static bool tls_buffered(usocket *s)
+{
+    struct tls_sock *t = s->layer_ctx;
+    if (!atomic_load_explicit(&t->over, memory_order_acquire)) /* no plaintext before that */
+        return false;
+    pthread_mutex_lock(&t->lock);
+    size_t n = tls_pending(t->conn);
+    pthread_mutex_unlock(&t->lock);
+    return n > 0;
+}
+
+/* close(): close_notify first, when a handshake was made (§3.11); before that there is nothing
+ * to send, and a handshake in progress may hold the lock. close() succeeds whatever happens
+ * here, so the caller's current exception is left as it was. */
+static void tls_closing(usocket *s)
+{
+    if (!atomic_load_explicit(&((struct tls_sock *)s->layer_ctx)->over, memory_order_acquire))
+        return;
+    upy_exc saved = *upy_exc_current();
+    struct ucore *c = sock_enter(s); /* fails only when another close won the race */
+    if (c) {
+        drive(s->layer_ctx, c, TLS_CLOSE_NOTIFY, NULL, 0, 0, NULL);
+        sock_leave(c);
+    }
+    upy_raise(saved.type, saved.code, saved.has_code ? NULL : saved.message);
+}
+
+static void tls_sock_free(struct tls_sock *t)
+{
+    tls_conn_free(t->conn);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+static void tls_free(usocket *s)
+{
+    tls_sock_free(s->layer_ctx);
+}
+
+static const struct sock_layer tls_layer = {
+    .recv = tls_recv,
+    .send = tls_send,
+    .connected = tls_connected,
+    .settimeout = tls_settimeout,
+    .buffered = tls_buffered,
+    .closing = tls_closing,
+    .free = tls_free,
+};
+
+/* --- wrap_socket, do_handshake, save_session ---------------------------------------------------- */
+
+/* modussl.c's checks, all ValueError("invalid argument(s) value"); the ranges are ours (the C
+ * types are wider than the firmware's). */
+static bool options_valid(const usocket *sock, const ussl_options *o)
+{
+    return !sock->layer && /* only a plain socket can be wrapped */
+           o->cert_reqs >= USSL_CERT_NONE && o->cert_reqs <= USSL_CERT_REQUIRED &&
+           (o->cert_reqs == USSL_CERT_NONE || o->ca_certs) && (!o->server_side || (o->keyfile && o->certfile)) &&
+           (!o->saved_session || o->saved_session->magic == SESSION_MAGIC) && o->timeout >= 0 && o->timeout <= 255;
+}
+
+static const char *const not_found[] = {
+    [TLS_FILE_CA] = "CA file not found",
+    [TLS_FILE_CERT] = "certificate file not found",
+    [TLS_FILE_KEY] = "key file not found",
+};
+
+/* A device path on the host (the /flash mapping). False when it does not fit. */
+static bool host_path(const char *path, char out[PATH_MAX])
+{
+    return upy_config_map_path(path, out, PATH_MAX) < PATH_MAX;
+}
+
+/* The TLS state for a wrap of c: files read (CA, then certificate, then key, as the firmware
+ * reads them), the connection made. NULL with the exception set. */
+static struct tls_sock *tls_sock_new(struct ucore *c, const ussl_options *o)
+{
+    bool verify = o->cert_reqs != USSL_CERT_NONE; /* ca_certs is not even read without it */
+    bool own = o->keyfile && o->certfile;         /* one without the other is ignored */
+    const char *paths[3] = {[TLS_FILE_CA] = verify ? o->ca_certs : NULL,
+                            [TLS_FILE_CERT] = own ? o->certfile : NULL,
+                            [TLS_FILE_KEY] = own ? o->keyfile : NULL};
+    char mapped[3][PATH_MAX];
+    for (int i = 0; i < 3; i++) {
+        if (paths[i] && !host_path(paths[i], mapped[i])) {
+            upy_raise_os_msg(not_found[i]);
+            return NULL;
+        }
+    }
+    struct tls_config cfg = {
+        .server = o->server_side,
+        .verify = o->cert_reqs,
+        .ca_file = paths[TLS_FILE_CA] ? mapped[TLS_FILE_CA] : NULL,
+        .cert_file = paths[TLS_FILE_CERT] ? mapped[TLS_FILE_CERT] : NULL,
+        .key_file = paths[TLS_FILE_KEY] ? mapped[TLS_FILE_KEY] : NULL,
+        .max_version = profile()->tls_max_version,
+    };
+    tls_ctx *ctx;
+    enum tls_file missing;
+    int rc = tls_ctx_get(&cfg, &ctx, &missing);
+    if (rc == TLS_FILE_MISSING) {
+        upy_raise_os_msg(not_found[missing]);
+        return NULL;
+    }
+    if (rc < 0) {
+        upy_raise_os(rc);
+        return NULL;
+    }
+    struct tls_sock *t = NULL;
+    tls_conn *conn = NULL;
+    if (o->saved_session && o->server_side) /* mbedtls_ssl_set_session is for clients */
+        rc = UERRNO_MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    else
+        rc = tls_conn_new(ctx, c->fd, o->server_side ? NULL : o->server_hostname,
+                          o->saved_session ? o->saved_session->tls : NULL, &conn);
+    tls_ctx_release(ctx);
+    if (rc == 0 && !(t = malloc(sizeof *t)))
+        rc = UERRNO_MBEDTLS_ERR_SSL_ALLOC_FAILED;
+    if (rc) {
+        tls_conn_free(conn);
+        upy_raise_os(rc);
+        return NULL;
+    }
+    pthread_mutex_init(&t->lock, NULL);
+    t->conn = conn;
+    atomic_init(&t->read_timeout_ms, 0);
+    atomic_init(&t->fatal, 0);
+    atomic_init(&t->over, false);
+    t->handshake_timeouts = o->timeout ? o->timeout : profile()->tls_handshake_timeouts;
+    t->server = o->server_side;
+    return t;
+}
+
+usocket *ussl_wrap_socket(usocket *sock, const ussl_options *opts)
+{
+    static const ussl_options defaults;
+    const ussl_options *o = opts ? opts : &defaults;
+    if (config_ready() < 0 || !sock_core(sock))
+        return NULL;
+    if (!options_valid(sock, o)) {
+        upy_raise_value(UPY_MSG_INVALID_ARG_VALUE);
+        return NULL;
+    }
+    struct ucore *c = sock_enter(sock);
+    if (!c)
+        return NULL;
+    struct tls_sock *t = tls_sock_new(c, o);
+    usocket *wrapped = NULL;
+    /* A connected socket (accepted, or connected before wrapping) shakes hands now; a failed
+     * verification on this path is OSError(-1) in the firmware (§5.2). */
+    if (t && (sock_state(c) != SOCK_CONNECTED || handshake(t, c, read_timeout(t), -1) == 0))
+        wrapped = sock_wrap(sock, &tls_layer, t);
+    if (!wrapped && t)
+        tls_sock_free(t);
+    sock_leave(c);
+    return wrapped;
+}
+
+int ussl_do_handshake(usocket *sock)
+{
+    struct ucore *c = sock_enter(sock);
+    if (!c)
+        return -1;
+    int rc, state = sock_state(c);
+    if (state == SOCK_CONNECTING)
+        state = sock_refresh_connect(c);
+    if (sock->layer != &tls_layer) /* undefined on the device (no check, likely a crash) */
+        rc = upy_raise_os(UERRNO_EINVAL);
+    else if (state != SOCK_CONNECTED && state != SOCK_FAILED) /* mbedTLS's first send fails (derived) */
+        rc = upy_raise_os(UERRNO_MBEDTLS_ERR_NET_SEND_FAILED);
+    else
+        rc = handshake(sock->layer_ctx, c, read_timeout(sock->layer_ctx), 0);
+    sock_leave(c);
+    return rc;
+}
+
+ussl_session *ussl_save_session(usocket *sock)
+{
+    struct ucore *c = sock_enter(sock);
+    if (!c)
+        return NULL;
+    ussl_session *saved = NULL;
+    if (sock->layer != &tls_layer) {
+        upy_raise_os(UERRNO_EINVAL);
+    } else {
+        struct tls_sock *t = sock->layer_ctx;
+        pthread_mutex_lock(&t->lock);
+        /* mbedtls_ssl_get_session: a client's, after its handshake */
+        tls_session *s = !t->server && tls_version(t->conn) ? tls_session_get(t->conn) : NULL;
+        pthread_mutex_unlock(&t->lock);
+        if (!s)
+            upy_raise_os(UERRNO_MBEDTLS_ERR_SSL_BAD_INPUT_DATA);
+        else if (!(saved = malloc(sizeof *saved)))
+            tls_session_release(s), upy_raise_memory();
+        else
+            *saved = (ussl_session){SESSION_MAGIC, s};
+    }
+    sock_leave(c);
+    return saved;
+}
+
+void ussl_session_release(ussl_session *session)
+{
+    if (!session || session->magic != SESSION_MAGIC)
+        return;
+    session->magic = SESSION_DEAD;
+    tls_session_release(session->tls);
+    free(session);
+}

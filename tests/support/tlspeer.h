@@ -1,0 +1,70 @@
+/*
+ * A scripted TLS peer for the ssl tests: raw OpenSSL (not upysock) in a thread, playing the
+ * server or the client of one or more connections on loopback and reporting what it saw. Its
+ * socket waits are bounded (5 s), so a test never hangs on it.
+ */
+#ifndef UPYSOCK_TLSPEER_H
+#define UPYSOCK_TLSPEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The flash root the tls_certs fixture fills (fixtures/make-certs.sh); /flash maps here. */
+#define UPYSOCK_TEST_FLASH UPYSOCK_TEST_BIN_DIR "/flash"
+
+/* What the peer does before TLS. */
+enum tu_tls_start {
+    TU_TLS_HANDSHAKE, /* a normal handshake */
+    TU_TLS_RAW_FIN,   /* read the ClientHello, then close: EOF in the handshake */
+    TU_TLS_RAW_RST,   /* read the ClientHello, then reset */
+    TU_TLS_SILENT,    /* never answer; hold the connection until the other side closes */
+};
+
+/* How the peer ends a connection after its script. */
+enum tu_tls_end {
+    TU_TLS_CLOSE_NOTIFY,     /* close_notify, then close */
+    TU_TLS_FIN,              /* close without close_notify */
+    TU_TLS_RST,              /* close with RST */
+    TU_TLS_READ_UNTIL_CLOSE, /* read until close_notify or EOF, hold until the other side's
+                                socket goes, then close */
+};
+
+typedef struct tu_tls_script {
+    bool client;          /* connect to *port instead of listening */
+    const char *cert;     /* own certificate and key, host paths (NULL: none) */
+    const char *key;
+    const char *ca;       /* verify the other side against this CA (NULL: no verification) */
+    int min_version;      /* 0: OpenSSL's default; e.g. TLS1_3_VERSION */
+    int max_version;
+    enum tu_tls_start start;
+    bool read_first;      /* read one record after the handshake, before the replies */
+    const char *const *replies; /* NULL-terminated; each written as its own record */
+    enum tu_tls_end end;
+    int connections;      /* served one after another (0 means 1); one SSL_CTX for all */
+} tu_tls_script;
+
+typedef struct tu_tls_report {
+    bool handshake_ok;
+    int version;           /* SSL_version() */
+    bool reused;           /* the handshake resumed a session */
+    bool peer_cert;        /* the other side presented a certificate */
+    char sni[64];          /* the server name the client sent ("" none) */
+    char received[256];    /* read_first's record, then READ_UNTIL_CLOSE's data */
+    size_t received_len;
+    bool got_close_notify; /* READ_UNTIL_CLOSE ended with the other side's close_notify */
+} tu_tls_report;
+
+typedef struct tu_tls_peer tu_tls_peer;
+
+/* Start the peer. A server listens on 127.0.0.1 and writes its port to *port; a client
+ * connects to *port. Fails the test on error. */
+tu_tls_peer *tu_tls_peer_start(const tu_tls_script *script, int *port);
+
+/* Wait for the peer to finish its connections; reports[i] describes connection i (may be NULL).
+ * False if it did not finish within timeout_ms (it is then left running). */
+bool tu_tls_peer_join(tu_tls_peer *p, tu_tls_report *reports, int timeout_ms);
+
+/* A certificate fixture file as a host path ("ca.pem" → "<build>/tests/flash/cert/ca.pem"). */
+const char *tu_cert(const char *name);
+
+#endif
