@@ -20,6 +20,15 @@ int upy_raise_value(const char *text);   /* ValueError("text") */
 int upy_raise_type(const char *text);    /* TypeError("text") */
 int upy_raise_memory(void);              /* MemoryError() */
 
+/* For the helpers between a socket call and its syscall: each stack frame still open during the
+ * syscall costs a mispredicted return when it comes back, because the kernel refills the return
+ * stack buffer on the way out (docs/performance.md has the measurement). */
+#if defined(__GNUC__)
+#define UPY_HOT_INLINE static inline __attribute__((always_inline))
+#else
+#define UPY_HOT_INLINE static inline
+#endif
+
 /* The device's argument errors, worded as the firmware words them. */
 #define UPY_MSG_INVALID_ARGS "invalid arguments"
 #define UPY_MSG_INVALID_ARG_VALUE "invalid argument(s) value"

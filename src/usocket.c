@@ -283,14 +283,15 @@ static int send_blocked(struct ucore *c, int state)
 
 /* One send on a plain socket: bytes, SOCK_WOULD_BLOCK or -1. A blocking fd queues everything;
  * a non-blocking one at most what the device's send buffer would take. */
-static ssize_t plain_send(struct ucore *c, const void *buf, size_t len)
+UPY_HOT_INLINE ssize_t plain_send(struct ucore *c, const void *buf, size_t len)
 {
     int state = sock_state(c);
     if (state != SOCK_CONNECTED && state != SOCK_DATAGRAM && send_blocked(c, state) < 0)
         return -1;
     int mode = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed);
-    int sndbuf = profile()->tcp_sndbuf;
-    if (mode == 0 && sndbuf > 0 && c->type == USOCKET_SOCK_STREAM) {
+    /* The profile only for a non-blocking stream: a blocking send touches nothing it need not. */
+    int sndbuf = mode == 0 && c->type == USOCKET_SOCK_STREAM ? profile()->tcp_sndbuf : 0;
+    if (sndbuf > 0) {
         int queued = host_unsent_bytes(c->fd);
         size_t room = queued < 0 || queued >= sndbuf ? 0 : (size_t)(sndbuf - queued);
         if (room == 0)
@@ -307,7 +308,7 @@ static ssize_t plain_send(struct ucore *c, const void *buf, size_t len)
     return (ssize_t)sent;
 }
 
-static ssize_t send_some(usocket *s, struct ucore *c, const void *buf, size_t len)
+UPY_HOT_INLINE ssize_t send_some(usocket *s, struct ucore *c, const void *buf, size_t len)
 {
     return s->layer ? s->layer->send(s, buf, len) : plain_send(c, buf, len);
 }
@@ -383,14 +384,14 @@ static int recv_blocked(usocket *s, struct ucore *c, int state)
     }
 }
 
-static size_t capped(size_t len)
+UPY_HOT_INLINE size_t capped(size_t len)
 {
     int cap = profile()->recv_cap;
     return cap > 0 && len > (size_t)cap ? (size_t)cap : len;
 }
 
 /* One receive: bytes (0 = EOF), SOCK_WOULD_BLOCK, or -1. */
-static ssize_t plain_recv(usocket *s, struct ucore *c, void *buf, size_t len, host_addr *from)
+UPY_HOT_INLINE ssize_t plain_recv(usocket *s, struct ucore *c, void *buf, size_t len, host_addr *from)
 {
     int state = sock_state(c);
     if (state != SOCK_CONNECTED && state != SOCK_DATAGRAM) {
@@ -412,7 +413,7 @@ static ssize_t plain_recv(usocket *s, struct ucore *c, void *buf, size_t len, ho
     return io_error(c, (int)-n);
 }
 
-static ssize_t recv_some(usocket *s, struct ucore *c, void *buf, size_t len)
+UPY_HOT_INLINE ssize_t recv_some(usocket *s, struct ucore *c, void *buf, size_t len)
 {
     return s->layer ? s->layer->recv(s, buf, len) : plain_recv(s, c, buf, len, NULL);
 }

@@ -8,9 +8,11 @@
 #ifndef UPYSOCK_HOST_H
 #define UPYSOCK_HOST_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 typedef struct host_addr {
@@ -58,8 +60,28 @@ int host_accept(int fd, host_addr *peer, bool clear_timeouts);
 int host_connect(int fd, host_addr a);
 int host_connect_result(int fd);           /* 0 connected, -EINPROGRESS pending, -err failed */
 int host_local_addr(int fd, host_addr *a);
-ssize_t host_send(int fd, const void *buf, size_t len);
-ssize_t host_recv(int fd, void *buf, size_t len);
+/* The kernel's errno of the call that just failed, as a negative device errno. */
+int host_errno(void);
+
+/* send/recv on a connected socket, inline: they are every blocking send and recv, and each stack
+ * frame between the caller and the syscall costs a mispredicted return when the syscall comes
+ * back (the kernel refills the return stack buffer on the way out; docs/performance.md). */
+static inline ssize_t host_send(int fd, const void *buf, size_t len)
+{
+    ssize_t n;
+    while ((n = send(fd, buf, len, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    return n < 0 ? host_errno() : n;
+}
+
+static inline ssize_t host_recv(int fd, void *buf, size_t len)
+{
+    ssize_t n;
+    while ((n = recv(fd, buf, len, 0)) < 0 && errno == EINTR)
+        ;
+    return n < 0 ? host_errno() : n;
+}
+
 ssize_t host_sendto(int fd, const void *buf, size_t len, host_addr to);
 ssize_t host_recvfrom(int fd, void *buf, size_t len, host_addr *from);
 int host_unsent_bytes(int fd);             /* bytes queued and not yet acknowledged */

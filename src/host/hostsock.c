@@ -23,6 +23,11 @@ static int fail(void)
     return -host_errno_to_device(errno);
 }
 
+int host_errno(void)
+{
+    return fail();
+}
+
 static struct sockaddr_in to_sockaddr(host_addr a)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(a.port), .sin_addr.s_addr = htonl(a.ip)};
@@ -152,22 +157,6 @@ int host_local_addr(int fd, host_addr *a)
         return fail();
     *a = from_sockaddr(&sin);
     return 0;
-}
-
-ssize_t host_send(int fd, const void *buf, size_t len)
-{
-    ssize_t n;
-    while ((n = send(fd, buf, len, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-        ;
-    return n < 0 ? fail() : n;
-}
-
-ssize_t host_recv(int fd, void *buf, size_t len)
-{
-    ssize_t n;
-    while ((n = recv(fd, buf, len, 0)) < 0 && errno == EINTR)
-        ;
-    return n < 0 ? fail() : n;
 }
 
 ssize_t host_sendto(int fd, const void *buf, size_t len, host_addr to)
