@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -77,12 +78,14 @@ struct stamp {
 struct stamp stamp_now(void);
 
 /* One measured run: `value` in the case's unit over wall time (< 0: failed), `cpu_value` the
- * same over process CPU time (NaN where it means nothing, e.g. memory). */
+ * same over process CPU time (NaN where it means nothing, e.g. memory), and `op_min` the
+ * fastest single operation in seconds where the scenario times each one (else NaN): on a noisy
+ * machine the minimum is the steadiest view of an operation's own cost. */
 struct sample {
-    double value, cpu_value;
+    double value, cpu_value, op_min;
 };
 struct sample sample_rate(double work, struct stamp t0, struct stamp t1);
-#define SAMPLE_FAILED ((struct sample){-1, -1})
+#define SAMPLE_FAILED ((struct sample){-1, -1, NAN})
 
 #define BENCH_MAX_SIDES 4
 
@@ -106,6 +109,7 @@ struct bench_result {
     double cpu_median[BENCH_MAX_SIDES];
     double min_ratio[BENCH_MAX_SIDES], max_ratio[BENCH_MAX_SIDES]; /* per-round upysock/side */
     double paired_ratio[BENCH_MAX_SIDES]; /* the median of the per-round ratios */
+    double op_min[BENCH_MAX_SIDES];       /* the fastest operation of all rounds (NaN: none) */
     int rounds;
     int only; /* --only: the side that ran (-2: none of this case's), else -1 */
 };

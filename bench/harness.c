@@ -42,7 +42,7 @@ struct sample sample_rate(double work, struct stamp t0, struct stamp t1)
     double wall = t1.wall - t0.wall, cpu = t1.cpu - t0.cpu;
     if (wall <= 0)
         return SAMPLE_FAILED;
-    return (struct sample){work / wall, cpu > 0 ? work / cpu : NAN};
+    return (struct sample){work / wall, cpu > 0 ? work / cpu : NAN, NAN};
 }
 
 void bench_error(const char *fmt, ...)
@@ -176,39 +176,18 @@ static int only_side(const struct bench_case *bc)
     return -1;
 }
 
-int bench_measure(const struct bench_case *bc, struct bench_result *out)
+/* Medians, paired per-round ratios and minimum operation times of sides [first, last]. */
+static void summarise(int n, int rounds, int first, int last, double values[][rounds],
+                      double cpu_values[][rounds], double op_mins[][rounds], struct bench_result *out)
 {
-    int rounds = bench_cfg.rounds, n = bc->nsides;
-    int first = bench_cfg.only ? only_side(bc) : 0, last = bench_cfg.only ? first : n - 1;
-    struct sample samples[BENCH_MAX_SIDES][rounds], warm;
-    double values[BENCH_MAX_SIDES][rounds], cpu_values[BENCH_MAX_SIDES][rounds], ratios[rounds];
-    memset(out, 0, sizeof *out);
-    out->rounds = rounds;
-    out->only = !bench_cfg.only ? -1 : first < 0 ? -2 : first;
-    if (first < 0)
-        return 0;
-    /* Warm-up: caches, page faults, the library's lazy set-up, the kernel's socket slabs. */
-    for (int i = first; i <= last; i++)
-        if (run_side(bc, i, &warm) < 0)
-            return -1;
-    /* Round r starts with side r % n, so neither side always runs first (after the other has
-     * warmed a cache, or just before a noisy neighbour starts). */
-    for (int r = 0; r < rounds; r++)
-        for (int k = 0; k < n; k++) {
-            int i = (r + k) % n;
-            if (i >= first && i <= last && run_side(bc, i, &samples[i][r]) < 0)
-                return -1;
-            values[i][r] = samples[i][r].value;
-            cpu_values[i][r] = samples[i][r].cpu_value;
-        }
-    if (bench_cfg.only) {
-        out->median[first] = median(values[first], rounds);
-        return 0;
-    }
-    for (int i = 0; i < n; i++) {
+    double ratios[rounds];
+    for (int i = first; i <= last; i++) {
         out->median[i] = median(values[i], rounds);
         out->cpu_median[i] = median(cpu_values[i], rounds);
-        for (int r = 0; i > 0 && r < rounds; r++) {
+        out->op_min[i] = op_mins[i][0];
+        for (int r = 1; r < rounds; r++)
+            out->op_min[i] = fmin(out->op_min[i], op_mins[i][r]); /* NaN only if all are */
+        for (int r = 0; i > 0 && n > 1 && r < rounds; r++) {
             /* Against a zero figure (raw memory per socket) there is no ratio: NaN prints null. */
             double ratio = ratios[r] = values[i][r] > 0 ? values[0][r] / values[i][r] : NAN;
             if (r == 0 || ratio < out->min_ratio[i] || ratio != ratio)
@@ -216,8 +195,38 @@ int bench_measure(const struct bench_case *bc, struct bench_result *out)
             if (r == 0 || ratio > out->max_ratio[i] || ratio != ratio)
                 out->max_ratio[i] = ratio;
         }
-        out->paired_ratio[i] = i > 0 && out->min_ratio[i] == out->min_ratio[i] ? median(ratios, rounds) : NAN;
+        bool paired = i > 0 && n > 1 && out->min_ratio[i] == out->min_ratio[i];
+        out->paired_ratio[i] = paired ? median(ratios, rounds) : NAN;
     }
+}
+
+int bench_measure(const struct bench_case *bc, struct bench_result *out)
+{
+    int rounds = bench_cfg.rounds, n = bc->nsides;
+    int first = bench_cfg.only ? only_side(bc) : 0, last = bench_cfg.only ? first : n - 1;
+    struct sample s;
+    double values[BENCH_MAX_SIDES][rounds], cpu_values[BENCH_MAX_SIDES][rounds], op_mins[BENCH_MAX_SIDES][rounds];
+    memset(out, 0, sizeof *out);
+    out->rounds = rounds;
+    out->only = !bench_cfg.only ? -1 : first < 0 ? -2 : first;
+    if (first < 0)
+        return 0;
+    /* Warm-up: caches, page faults, the library's lazy set-up, the kernel's socket slabs. */
+    for (int i = first; i <= last; i++)
+        if (run_side(bc, i, &s) < 0)
+            return -1;
+    /* Round r starts with side r % n, so neither side always runs first (after the other has
+     * warmed a cache, or just before a noisy neighbour starts). */
+    for (int r = 0; r < rounds; r++)
+        for (int k = 0; k < n; k++) {
+            int i = (r + k) % n;
+            if (i < first || i > last)
+                continue;
+            if (run_side(bc, i, &s) < 0)
+                return -1;
+            values[i][r] = s.value, cpu_values[i][r] = s.cpu_value, op_mins[i][r] = s.op_min;
+        }
+    summarise(bench_cfg.only ? 1 : n, rounds, first, last, values, cpu_values, op_mins, out);
     return 0;
 }
 
@@ -316,6 +325,11 @@ void bench_print(const struct bench_case *bc, const struct bench_result *r,
             put_number("paired_ratio", r->paired_ratio[i]);
         if (r->cpu_median[0] == r->cpu_median[0] && r->cpu_median[i] > 0)
             put_number("cpu_ratio", r->cpu_median[0] / r->cpu_median[i]);
+        if (r->op_min[0] > 0 && r->op_min[i] > 0) {
+            put_number("upysock_op_min_us", r->op_min[0] * 1e6);
+            put_number("raw_op_min_us", r->op_min[i] * 1e6);
+            put_number("op_min_ratio", r->op_min[i] / r->op_min[0]); /* as a rate: upysock/raw */
+        }
         put_placement();
         char more[256] = "";
         if (extra)

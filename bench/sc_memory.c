@@ -62,7 +62,7 @@ static struct sample memory_run(const struct bench_case *bc, const void *side)
         return SAMPLE_FAILED;
     /* Growth below zero (the allocator handing pages back meanwhile) counts as none. */
     double per_socket = after > before ? (double)(after - before) / p->n : 0;
-    return (struct sample){per_socket, NAN};
+    return (struct sample){per_socket, NAN, NAN};
 }
 
 static void excess(const struct bench_case *bc, const struct bench_result *r, int side, char *buf, size_t size)
