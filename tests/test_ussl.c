@@ -927,6 +927,16 @@ static void test_contexts_are_shared_until_a_file_changes(void **state)
     assert_int_equal(utimensat(AT_FDCWD, copy, later, 0), 0);
     assert_int_equal(tls_ctx_get(&cfg, &c, &missing), 0);
     assert_ptr_not_equal(a, c);
+    /* Replaced the way deployments do it, by renaming a new file over it: seen at once too. */
+    tls_ctx *d, *e;
+    snprintf(cmd, sizeof cmd, "cp '%s' cache-ca.new && mv cache-ca.new %s", tu_cert("ca.pem"), copy);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tls_ctx_get(&cfg, &d, &missing), 0);
+    assert_ptr_not_equal(c, d);
+    assert_int_equal(tls_ctx_get(&cfg, &e, &missing), 0);
+    assert_ptr_equal(d, e); /* and shared again while nothing changes */
+    tls_ctx_release(d);
+    tls_ctx_release(e);
     tls_ctx_release(a);
     tls_ctx_release(b);
     tls_ctx_release(c);
