@@ -13,43 +13,85 @@
 
 /* --- fileno slots ---------------------------------------------------------------------------
  * lwIP has max_sockets slots and hands out the oldest free one (ESP_THREAD_SAFE alloc_socket),
- * so fileno() rotates through 54..63. A FIFO of free slot numbers gives the same order; slots are
- * introduced lazily so the limit can be raised at run time. */
+ * so fileno() rotates through 54..63. A FIFO of free slot numbers gives the same order. The
+ * limit can change at run time: the FIFO holds the free slots below the limit it was arranged
+ * for, free slots at or above it wait on a stack, and only a change of limit moves them. */
+struct slot_list {
+    int *at;
+    size_t cap, head, len; /* head is used by the FIFO only */
+};
+
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
-static int *slot_fifo;
-static size_t fifo_cap, fifo_head, fifo_len;
-static int slots_made, slots_used;
+static struct slot_list fifo, parked;
+static int slots_made, slots_used, arranged_limit;
+
+static bool list_grow(struct slot_list *l)
+{
+    if (l->len < l->cap)
+        return true;
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    int *grown = malloc(cap * sizeof *grown);
+    if (!grown)
+        return false;
+    for (size_t i = 0; i < l->len; i++)
+        grown[i] = l->at[(l->head + i) % l->cap];
+    free(l->at);
+    l->at = grown, l->cap = cap, l->head = 0;
+    return true;
+}
 
 static bool fifo_push(int slot)
 {
-    if (fifo_len == fifo_cap) {
-        size_t cap = fifo_cap ? fifo_cap * 2 : 16;
-        int *grown = malloc(cap * sizeof *grown);
-        if (!grown)
-            return false;
-        for (size_t i = 0; i < fifo_len; i++)
-            grown[i] = slot_fifo[(fifo_head + i) % fifo_cap];
-        free(slot_fifo);
-        slot_fifo = grown, fifo_cap = cap, fifo_head = 0;
-    }
-    slot_fifo[(fifo_head + fifo_len++) % fifo_cap] = slot;
+    if (!list_grow(&fifo))
+        return false;
+    fifo.at[(fifo.head + fifo.len++) % fifo.cap] = slot;
     return true;
+}
+
+static int fifo_pop(void)
+{
+    int slot = fifo.at[fifo.head];
+    fifo.head = (fifo.head + 1) % fifo.cap, fifo.len--;
+    return slot;
+}
+
+/* A free slot goes where the current arrangement wants it. False only when out of memory. */
+static bool slot_release(int slot)
+{
+    if (slot < arranged_limit)
+        return fifo_push(slot);
+    if (!list_grow(&parked))
+        return false;
+    parked.at[parked.len++] = slot;
+    return true;
+}
+
+/* Re-sort the free slots for a new limit, and introduce the slots it adds. */
+static void arrange(int limit)
+{
+    int old = arranged_limit;
+    arranged_limit = limit;
+    for (size_t n = limit < old ? fifo.len : 0; n > 0; n--) /* lowered: park what is now too high */
+        slot_release(fifo_pop());
+    for (size_t i = 0; i < parked.len && limit > old;) { /* raised: unpark what fits again */
+        if (parked.at[i] < limit && fifo_push(parked.at[i]))
+            parked.at[i] = parked.at[--parked.len];
+        else
+            i++;
+    }
+    while (slots_made < limit && fifo_push(slots_made))
+        slots_made++;
 }
 
 static int slot_alloc(void)
 {
     int limit = profile()->max_sockets, slot = -1;
     pthread_mutex_lock(&slot_lock);
-    while (slots_made < limit && fifo_push(slots_made))
-        slots_made++;
-    /* Slots made under a higher limit go to the back until it is raised again. */
-    for (size_t left = fifo_len; slot < 0 && slots_used < limit && left > 0; left--) {
-        int next = slot_fifo[fifo_head];
-        fifo_head = (fifo_head + 1) % fifo_cap, fifo_len--;
-        if (next < limit)
-            slot = next, slots_used++;
-        else
-            fifo_push(next); /* cannot fail: its place was just freed */
+    if (limit != arranged_limit)
+        arrange(limit);
+    if (slots_used < limit && fifo.len > 0) {
+        slot = fifo_pop();
+        slots_used++;
     }
     pthread_mutex_unlock(&slot_lock);
     return slot;
@@ -59,7 +101,9 @@ static void slot_free(int slot)
 {
     pthread_mutex_lock(&slot_lock);
     slots_used--;
-    fifo_push(slot); /* cannot fail: the FIFO held this slot before */
+    /* Needs memory only if the limit moved since the slot was taken; out of it, the slot
+     * number is lost, which only shrinks the pool. */
+    slot_release(slot);
     pthread_mutex_unlock(&slot_lock);
 }
 

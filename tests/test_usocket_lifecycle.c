@@ -188,6 +188,22 @@ static void test_fileno_stays_in_range_after_the_limit_is_restored(void **state)
         assert_oserror(UERRNO_ENOBUFS);
         release_all(s, SLOTS);
     }
+    /* Raised again: the parked slots come back, and only up to the new limit. */
+    enum { MORE = 3 * SLOTS };
+    usocket *m[MORE];
+    assert_int_equal(upy_config_limit(UPY_LIMIT_MAX_SOCKETS, MORE), 0);
+    open_all(m, MORE);
+    bool seen[MORE] = {false};
+    for (int i = 0; i < MORE; i++) {
+        int slot = usocket_fileno(m[i]) - FILENO_BASE;
+        assert_true(slot >= 0 && slot < MORE);
+        assert_false(seen[slot]);
+        seen[slot] = true;
+    }
+    assert_null(usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_STREAM, 0));
+    assert_oserror(UERRNO_ENOBUFS);
+    release_all(m, MORE);
+    assert_int_equal(upy_config_profile("pycom-1.20.2"), 0);
 }
 
 /* --- fileno -------------------------------------------------------------------------------- */
