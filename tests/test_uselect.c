@@ -1,6 +1,7 @@
 /* uselect: the device's event rules (SEMANTICS §4.3), each asserted as the exact revents. */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,6 +25,46 @@ static int revents_of(uselect_poller *p, usocket *s, int timeout_ms)
     for (int i = 0; i < n; i++)
         if (ev[i].obj == s)
             return ev[i].revents;
+    return 0;
+}
+
+/* Most tests: a poll object and a socket — connected, with its raw kernel peer, or fresh. */
+struct fixture {
+    uselect_poller *p;
+    usocket *s;
+    int peer; /* -1: none, or closed by the test (tu_reset) */
+};
+
+static int setup(void **state, bool connected)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->p = uselect_poll();
+    assert_non_null(f->p);
+    f->peer = -1;
+    f->s = connected ? tu_usock_connected(&f->peer) : tu_tcp();
+    *state = f;
+    return 0;
+}
+
+static int setup_connected(void **state)
+{
+    return setup(state, true);
+}
+
+static int setup_fresh(void **state)
+{
+    return setup(state, false);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    uselect_poll_free(f->p);
+    usocket_release(f->s);
+    if (f->peer >= 0)
+        close(f->peer);
+    free(f);
     return 0;
 }
 
@@ -93,42 +134,37 @@ static void test_register_modify_unregister_errors(void **state)
 
 static void test_reregister_replaces_mask(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
-    uselect_poller *p = uselect_poll();
+    struct fixture *f = *state;
+    uselect_poller *p = f->p;
+    usocket *s = f->s;
+    int peer = f->peer;
     assert_int_equal(uselect_poll_register(p, s, IN | OUT), 0);
     assert_int_equal(revents_of(p, s, 1000), OUT);
     assert_int_equal(uselect_poll_register(p, s, IN), 0);
     assert_int_equal(revents_of(p, s, 0), 0);
     assert_int_equal(write(peer, "x", 1), 1);
     assert_int_equal(revents_of(p, s, 1000), IN);
-    uselect_poll_free(p);
-    usocket_release(s);
-    close(peer);
 }
 
 /* --- the event rules -------------------------------------------------------------------- */
 
 static void test_fresh_socket_reports_nothing(void **state)
 {
-    (void)state;
-    uselect_poller *p = uselect_poll();
-    usocket *s = tu_tcp();
+    struct fixture *f = *state;
+    uselect_poller *p = f->p;
+    usocket *s = f->s;
     assert_int_equal(uselect_poll_register(p, s, IN | OUT | HUP | ERR), 0);
     /* Linux says EPOLLOUT|EPOLLHUP here; the device says nothing. */
     assert_int_equal(revents_of(p, s, 0), 0);
     assert_int_equal(revents_of(p, s, 20), 0);
-    uselect_poll_free(p);
-    usocket_release(s);
 }
 
 static void test_connect_in_progress_reports_nothing(void **state)
 {
-    (void)state;
+    struct fixture *f = *state;
+    uselect_poller *p = f->p;
+    usocket *s = f->s;
     int port, filler, hole = tu_blackhole(&port, &filler);
-    uselect_poller *p = uselect_poll();
-    usocket *s = tu_tcp();
     assert_int_equal(usocket_setblocking(s, false), 0);
     assert_int_equal(uselect_poll_register(p, s, IN | OUT | HUP | ERR), 0);
     usocket_addr a = tu_loopback(port);
@@ -136,17 +172,15 @@ static void test_connect_in_progress_reports_nothing(void **state)
     assert_oserror(UERRNO_EINPROGRESS);
     assert_int_equal(revents_of(p, s, 0), 0);
     assert_int_equal(revents_of(p, s, 20), 0);
-    uselect_poll_free(p);
-    usocket_release(s);
     close(filler);
     close(hole);
 }
 
 static void test_refused_connect_reports_21_then_17_sticky(void **state)
 {
-    (void)state;
-    uselect_poller *p = uselect_poll();
-    usocket *s = tu_tcp();
+    struct fixture *f = *state;
+    uselect_poller *p = f->p;
+    usocket *s = f->s;
     assert_int_equal(usocket_setblocking(s, false), 0);
     assert_int_equal(uselect_poll_register(p, s, IN | OUT | HUP | ERR), 0);
     usocket_addr a = tu_loopback(tu_closed_port());
@@ -163,19 +197,18 @@ static void test_refused_connect_reports_21_then_17_sticky(void **state)
     assert_int_equal(usocket_connect(s, &a), -1);
     assert_oserror(UERRNO_ENOTCONN);
     assert_int_equal(revents_of(p, s, 0), 17);
-    uselect_poll_free(p);
-    usocket_release(s);
 }
 
 static void test_reset_reports_hup_sticky(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
-    uselect_poller *p = uselect_poll();
+    struct fixture *f = *state;
+    uselect_poller *p = f->p;
+    usocket *s = f->s;
+    int peer = f->peer;
     assert_int_equal(uselect_poll_register(p, s, IN | HUP | ERR), 0);
     assert_int_equal(revents_of(p, s, 0), 0);
     tu_reset(peer);
+    f->peer = -1;
     assert_int_equal(revents_of(p, s, 5000), 17);
     char b[4];
     assert_int_equal(usocket_recv(s, b, sizeof b), -1);
@@ -184,16 +217,14 @@ static void test_reset_reports_hup_sticky(void **state)
     /* Without HUP in the mask a reset shows as IN|OUT only (the default mask). */
     assert_int_equal(uselect_poll_modify(p, s, USELECT_POLL_DEFAULT), 0);
     assert_int_equal(revents_of(p, s, 0), IN | OUT);
-    uselect_poll_free(p);
-    usocket_release(s);
 }
 
 static void test_orderly_close_is_pollin_until_read(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
-    uselect_poller *p = uselect_poll();
+    struct fixture *f = *state;
+    uselect_poller *p = f->p;
+    usocket *s = f->s;
+    int peer = f->peer;
     assert_int_equal(uselect_poll_register(p, s, IN | HUP | ERR), 0);
     assert_int_equal(revents_of(p, s, 0), 0);
     shutdown(peer, SHUT_WR); /* FIN */
@@ -210,32 +241,30 @@ static void test_orderly_close_is_pollin_until_read(void **state)
     /* A later reset is still reported, as the sticky IN|OUT|HUP. */
     assert_int_equal(usocket_send(s, "x", 1), 1);
     tu_reset(peer);
+    f->peer = -1;
     assert_int_equal(revents_of(p, s, 5000), IN | OUT | HUP);
-    uselect_poll_free(p);
-    usocket_release(s);
 }
 
 static void test_pollerr_never_reported(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
-    uselect_poller *p = uselect_poll();
+    struct fixture *f = *state;
+    uselect_poller *p = f->p;
+    usocket *s = f->s;
+    int peer = f->peer;
     assert_int_equal(uselect_poll_register(p, s, ERR), 0);
     tu_reset(peer);
+    f->peer = -1;
     assert_int_equal(revents_of(p, s, 50), 0);
     assert_int_equal(uselect_poll_modify(p, s, ERR | OUT), 0);
     assert_int_equal(revents_of(p, s, 5000), OUT);
-    uselect_poll_free(p);
-    usocket_release(s);
 }
 
 static void test_closed_socket_stays_registered_and_silent(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
-    uselect_poller *p = uselect_poll();
+    struct fixture *f = *state;
+    uselect_poller *p = f->p;
+    usocket *s = f->s;
+    int peer = f->peer;
     assert_int_equal(uselect_poll_register(p, s, IN | OUT | HUP | ERR), 0);
     assert_int_equal(revents_of(p, s, 1000), OUT);
     assert_int_equal(usocket_close(s), 0);
@@ -249,9 +278,6 @@ static void test_closed_socket_stays_registered_and_silent(void **state)
     /* Still registered: modify works, unregister too. */
     assert_int_equal(uselect_poll_modify(p, s, IN), 0);
     assert_int_equal(uselect_poll_unregister(p, s), 0);
-    uselect_poll_free(p);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_reused_fd_never_reported_under_old_object(void **state)
@@ -323,26 +349,23 @@ static void test_udp_always_writable(void **state)
 
 static void test_poll_zero_sees_data_already_there(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    struct fixture *f = *state;
+    uselect_poller *p = f->p;
+    usocket *s = f->s;
+    int peer = f->peer;
     assert_int_equal(write(peer, "abc", 3), 3);
     char b[1];
     assert_int_equal(usocket_recv(s, b, 1), 1); /* the data has arrived; two bytes stay queued */
     /* Registered after the data arrived, polled without waiting. */
-    uselect_poller *p = uselect_poll();
     assert_int_equal(uselect_poll_register(p, s, IN), 0);
     assert_int_equal(revents_of(p, s, 0), IN);
-    uselect_poll_free(p);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_timeout_accuracy(void **state)
 {
-    (void)state;
-    uselect_poller *p = uselect_poll();
-    usocket *s = tu_tcp();
+    struct fixture *f = *state;
+    uselect_poller *p = f->p;
+    usocket *s = f->s;
     assert_int_equal(uselect_poll_register(p, s, IN), 0);
     for (int ms = 1; ms <= 64; ms *= 4) {
         uint64_t start = tu_now_ms();
@@ -351,16 +374,14 @@ static void test_timeout_accuracy(void **state)
         assert_true(took >= (uint64_t)ms);
         assert_true(took < (uint64_t)ms + 50); /* generous for a loaded CI machine */
     }
-    uselect_poll_free(p);
-    usocket_release(s);
 }
 
 static void test_oneshot_disarms_until_modify(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
-    uselect_poller *p = uselect_poll();
+    struct fixture *f = *state;
+    uselect_poller *p = f->p;
+    usocket *s = f->s;
+    int peer = f->peer;
     assert_int_equal(uselect_poll_register(p, s, IN | OUT), 0);
     uselect_event ev[2];
     assert_int_equal(uselect_poll_poll(p, 1000, USELECT_FLAG_ONESHOT, ev, 2), 1);
@@ -371,9 +392,6 @@ static void test_oneshot_disarms_until_modify(void **state)
     assert_int_equal(uselect_poll_modify(p, s, IN), 0);
     assert_int_equal(uselect_poll_poll(p, 1000, 0, ev, 2), 1);
     assert_int_equal(ev[0].revents, IN);
-    uselect_poll_free(p);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_ipoll_reuses_one_tuple(void **state)
@@ -530,20 +548,20 @@ int main(void)
         cmocka_unit_test(test_interest_rules),
         cmocka_unit_test(test_revents_rules),
         cmocka_unit_test(test_register_modify_unregister_errors),
-        cmocka_unit_test(test_reregister_replaces_mask),
-        cmocka_unit_test(test_fresh_socket_reports_nothing),
-        cmocka_unit_test(test_connect_in_progress_reports_nothing),
-        cmocka_unit_test(test_refused_connect_reports_21_then_17_sticky),
-        cmocka_unit_test(test_reset_reports_hup_sticky),
-        cmocka_unit_test(test_orderly_close_is_pollin_until_read),
-        cmocka_unit_test(test_pollerr_never_reported),
-        cmocka_unit_test(test_closed_socket_stays_registered_and_silent),
+        cmocka_unit_test_setup_teardown(test_reregister_replaces_mask, setup_connected, teardown),
+        cmocka_unit_test_setup_teardown(test_fresh_socket_reports_nothing, setup_fresh, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_in_progress_reports_nothing, setup_fresh, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_connect_reports_21_then_17_sticky, setup_fresh, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_reports_hup_sticky, setup_connected, teardown),
+        cmocka_unit_test_setup_teardown(test_orderly_close_is_pollin_until_read, setup_connected, teardown),
+        cmocka_unit_test_setup_teardown(test_pollerr_never_reported, setup_connected, teardown),
+        cmocka_unit_test_setup_teardown(test_closed_socket_stays_registered_and_silent, setup_connected, teardown),
         cmocka_unit_test(test_reused_fd_never_reported_under_old_object),
         cmocka_unit_test(test_listening_socket_pending_is_pollin),
         cmocka_unit_test(test_udp_always_writable),
-        cmocka_unit_test(test_poll_zero_sees_data_already_there),
-        cmocka_unit_test(test_timeout_accuracy),
-        cmocka_unit_test(test_oneshot_disarms_until_modify),
+        cmocka_unit_test_setup_teardown(test_poll_zero_sees_data_already_there, setup_connected, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_accuracy, setup_fresh, teardown),
+        cmocka_unit_test_setup_teardown(test_oneshot_disarms_until_modify, setup_connected, teardown),
         cmocka_unit_test(test_ipoll_reuses_one_tuple),
         cmocka_unit_test(test_select_merges_and_splits),
         cmocka_unit_test(test_register_from_another_thread_wakes_poll),
