@@ -127,15 +127,22 @@ static void test_client_without_its_ca_file(void **state)
 
 /* --- against examples/tls_server ---------------------------------------------------------------- */
 
+/* examples/tls_server on its device address, mapped to a free loopback port: that port. */
+static int start_tls_server(tu_proc *server)
+{
+    char *argv[] = {(char *)tu_example("tls_server"), NULL};
+    char *env[] = {"UPYSOCK_REMAP=192.168.0.234:6543=127.0.0.1:0", "UPYSOCK_LOG=fd:3",
+                   "UPYSOCK_FLASH=" FLASH("flash"), NULL};
+    tu_proc_start(server, argv, env);
+    int port = tu_proc_listen_port(server, WAIT_MS);
+    assert_true(port > 0);
+    return port;
+}
+
 static void client_against_tls_server(const char *profile)
 {
     tu_proc server, client;
-    char *server_argv[] = {(char *)tu_example("tls_server"), NULL};
-    char *server_env[] = {"UPYSOCK_REMAP=192.168.0.234:6543=127.0.0.1:0", "UPYSOCK_LOG=fd:3",
-                          "UPYSOCK_FLASH=" FLASH("flash"), NULL};
-    tu_proc_start(&server, server_argv, server_env);
-    int port = tu_proc_listen_port(&server, WAIT_MS);
-    assert_true(port > 0);
+    int port = start_tls_server(&server);
 
     start_client(&client, port, FLASH("flash"), profile);
     /* The echo, one byte per record and per POLLIN; then close_notify, b'', and the end. */
@@ -166,12 +173,7 @@ static void test_tls_server_refuses_a_client_it_cannot_verify(void **state)
 {
     (void)state;
     tu_proc server, client;
-    char *server_argv[] = {(char *)tu_example("tls_server"), NULL};
-    char *server_env[] = {"UPYSOCK_REMAP=192.168.0.234:6543=127.0.0.1:0", "UPYSOCK_LOG=fd:3",
-                          "UPYSOCK_FLASH=" FLASH("flash"), NULL};
-    tu_proc_start(&server, server_argv, server_env);
-    int port = tu_proc_listen_port(&server, WAIT_MS);
-    assert_true(port > 0);
+    int port = start_tls_server(&server);
     /* The client trusts the wrong CA: it rejects the server (and alerts it). */
     start_client(&client, port, FLASH("flash-otherca"), "pycom-1.20.2");
     assert_exit(&client, 1);
