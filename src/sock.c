@@ -271,11 +271,6 @@ void sock_took_eof(struct ucore *c)
     pthread_mutex_unlock(&c->lock);
 }
 
-int sock_fail(struct ucore *c, int err)
-{
-    return upy_raise_os(sock_mark_failed(c, err));
-}
-
 int sock_refresh_connect(struct ucore *c)
 {
     int rc = host_connect_result(c->fd);

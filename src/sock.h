@@ -121,9 +121,6 @@ int sock_mark_failed(struct ucore *c, int err);
 /* A read returned the peer's end of stream (FIN, or a TLS close). Watchers hear of it once. */
 void sock_took_eof(struct ucore *c);
 
-/* sock_mark_failed, then raise the sticky errno; returns -1. */
-int sock_fail(struct ucore *c, int err);
-
 /* Brings a CONNECTING socket up to date (non-blocking connects finish behind our back) and
  * returns its state; a failed connect becomes SOCK_FAILED with its sticky errno (not raised). */
 int sock_refresh_connect(struct ucore *c);

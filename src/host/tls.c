@@ -664,11 +664,6 @@ int tls_version(const tls_conn *t)
     return SSL_is_init_finished(t->ssl) ? SSL_version(t->ssl) : 0;
 }
 
-bool tls_session_reused(const tls_conn *t)
-{
-    return SSL_session_reused(t->ssl) == 1;
-}
-
 tls_session *tls_session_get(const tls_conn *t)
 {
     return (tls_session *)SSL_get1_session(t->ssl);

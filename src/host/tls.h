@@ -76,8 +76,6 @@ size_t tls_pending(const tls_conn *t);
 /* The negotiated protocol version (0x0303 for TLS 1.2), 0 before the handshake. */
 int tls_version(const tls_conn *t);
 
-/* Whether this connection's handshake resumed an earlier session. */
-bool tls_session_reused(const tls_conn *t);
 
 /* The connection's session (a new reference), NULL when it has none. */
 tls_session *tls_session_get(const tls_conn *t);
