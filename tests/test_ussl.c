@@ -73,6 +73,15 @@ static int pair_connect(struct pair *p, int port, const ussl_options *o)
     return usocket_connect(p->ssl, &(usocket_addr){"127.0.0.1", port});
 }
 
+/* A peer playing sc, and a client pair connected to it with the default options: the peer. */
+static tu_tls_peer *connected_pair(const tu_tls_script *sc, struct pair *p)
+{
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(sc, &port);
+    assert_int_equal(pair_connect(p, port, NULL), 0);
+    return peer;
+}
+
 static void pair_release(struct pair *p)
 {
     usocket_release(p->ssl);
@@ -431,10 +440,8 @@ static void test_recv_returns_one_record_at_a_time(void **state)
     tu_tls_script sc = server();
     sc.replies = records;
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
-    int port;
-    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
     struct pair p;
-    assert_int_equal(pair_connect(&p, port, NULL), 0);
+    tu_tls_peer *peer = connected_pair(&sc, &p);
     char buf[100];
     assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 3);
     assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 4);
@@ -451,10 +458,8 @@ static void test_send_is_one_record_and_write_loops(void **state)
     (void)state;
     tu_tls_script sc = server();
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
-    int port;
-    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
     struct pair p;
-    assert_int_equal(pair_connect(&p, port, NULL), 0);
+    tu_tls_peer *peer = connected_pair(&sc, &p);
     /* send is one mbedtls_ssl_write: at most one record of 16384 bytes. */
     static char big[20000];
     assert_int_equal(usocket_send(p.ssl, big, sizeof big), 16384);
@@ -483,10 +488,8 @@ static void test_close_from_another_thread_wakes_recv(void **state)
     (void)state;
     tu_tls_script sc = server();
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
-    int port;
-    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
     struct pair p;
-    assert_int_equal(pair_connect(&p, port, NULL), 0);
+    tu_tls_peer *peer = connected_pair(&sc, &p);
     struct blocked_recv b = {.s = p.ssl};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, recv_in_thread, &b), 0);
@@ -509,10 +512,8 @@ static void test_send_while_another_thread_waits_in_recv(void **state)
     sc.read_first = true; /* answers only once our send arrived */
     sc.replies = pong;
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
-    int port;
-    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
     struct pair p;
-    assert_int_equal(pair_connect(&p, port, NULL), 0);
+    tu_tls_peer *peer = connected_pair(&sc, &p);
     struct blocked_recv b = {.s = p.ssl};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, recv_in_thread, &b), 0);
@@ -572,10 +573,8 @@ static void test_read_timeouts_on_r6(void **state)
     (void)state;
     tu_tls_script sc = server();
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
-    int port;
-    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
     struct pair p;
-    assert_int_equal(pair_connect(&p, port, NULL), 0);
+    tu_tls_peer *peer = connected_pair(&sc, &p);
     assert_int_equal(usocket_settimeout(p.ssl, 0.05), 0);
     char buf[8];
     uint64_t t0 = tu_now_ms();
@@ -872,10 +871,8 @@ static void test_plaintext_inside_tls_does_not_make_poll_readable(void **state)
     tu_tls_script sc = server();
     sc.replies = record;
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
-    int port;
-    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
     struct pair p;
-    assert_int_equal(pair_connect(&p, port, NULL), 0);
+    tu_tls_peer *peer = connected_pair(&sc, &p);
     uselect_poller *poller = uselect_poll();
     assert_non_null(poller);
     assert_int_equal(uselect_poll_register(poller, p.ssl, USELECT_POLLIN), 0);
