@@ -81,6 +81,7 @@ struct usocket {
     const struct sock_layer *layer; /* NULL for a plain socket */
     void *layer_ctx;
     usocket *wrapped;               /* the plain object a layered one holds on to */
+    void *_Atomic data;             /* the caller's (usocket_set_data) */
 };
 
 /* A new plain socket around a kernel fd (taken over, closed on failure). `slot_errno` is what

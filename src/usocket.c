@@ -544,6 +544,20 @@ int usocket_fileno(usocket *s)
     return c ? sock_fileno(c) : -1;
 }
 
+int usocket_set_data(usocket *s, void *data)
+{
+    if (!sock_core(s))
+        return -1;
+    atomic_store_explicit(&s->data, data, memory_order_release);
+    return 0;
+}
+
+void *usocket_get_data(const usocket *s)
+{
+    /* sock_core only reads the handle; it takes a mutable one because it may raise. */
+    return sock_core((usocket *)s) ? atomic_load_explicit(&s->data, memory_order_acquire) : NULL;
+}
+
 /* --- stream calls: loops on top of recv/send, None when nothing could move ---------------- */
 
 /* py/stream.c: a would-block or timeout before any byte → UPY_NONE; after some bytes → the
