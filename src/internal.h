@@ -68,7 +68,5 @@ const struct profile_sockopt *profile_sockopt(int level, int opt);
 void thread_wait_begin(bool (*forever)(const void *arg), const void *arg);
 void thread_wait_end(void);
 
-/* The virtual LAN's log fd, or -1. */
-int config_log_fd(void);
 
 #endif

@@ -112,6 +112,22 @@ usocket *usocket_socket(int af, int type, int proto)
                     profile()->socket_exhausted_errno);
 }
 
+usocket *usocket_ref(usocket *s)
+{
+    if (sock_core(s))
+        sock_hold(s);
+    return s;
+}
+
+void usocket_release(usocket *s)
+{
+    /* The last reference to a wrapped object drops one of the plain object it wraps. */
+    while (sock_is(s) && sock_drop(s)) {
+        usocket_close(s); /* the finaliser: __del__ is close */
+        s = sock_free(s);
+    }
+}
+
 int usocket_close(usocket *s)
 {
     struct ucore *c = sock_core(s);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "host/host.h"
+#include "host/tls.h"
 #include "internal.h"
 #include "upysock/uthread.h"
 
@@ -89,7 +90,7 @@ void uthread_set_unhandled_hook(uthread_unhandled_hook hook, void *user)
 static void thread_exiting(void *unused)
 {
     (void)unused;
-    host_thread_done();
+    tls_thread_done();
     thread_ended(self);
 }
 
