@@ -1,7 +1,8 @@
 /*
  * ssl (ussl): what the board does with TLS sockets (SEMANTICS §5, §10.3, §13). OpenSSL is
- * reached only through host/tls.h, which already answers in mbedTLS codes; this file decides when
- * handshakes run (per profile row), how read timeouts count and what each socket call reports.
+ * reached only through host/tls.h, whose neutral outcomes become the board's mbedTLS codes at the
+ * one place they enter (tlscode_of); this file decides when handshakes run (per profile row), how
+ * read timeouts count and what each socket call reports.
  *
  * Waiting follows mbedTLS's callbacks as the firmware installs them: a read waits for data up to
  * the read timeout (none: forever) whatever the fd's mode (mbedtls_net_recv_timeout selects
@@ -19,6 +20,7 @@
 #include "host/tls.h"
 #include "internal.h"
 #include "sock.h"
+#include "tlscode.h"
 #include "upysock/ussl.h"
 
 #define SESSION_MAGIC 0x7373736eu /* "sssn" */
@@ -67,17 +69,16 @@ static ssize_t drive(struct tls_sock *t, struct ucore *c, enum tls_op op, void *
         atomic_store_explicit(&t->over, tls_version(t->conn) != 0, memory_order_release);
         pthread_mutex_unlock(&t->lock);
         int ready;
-        if (r == UERRNO_MBEDTLS_ERR_SSL_WANT_READ)
+        if (r == TLS_WANT_READ)
             ready = host_wait_readable(c->fd, read_timeout_ms > 0 ? read_timeout_ms : -1);
-        else if (r == UERRNO_MBEDTLS_ERR_SSL_WANT_WRITE)
+        else if (r == TLS_WANT_WRITE)
             ready = host_wait_writable(c->fd, atomic_load_explicit(&c->kernel_mode, memory_order_relaxed));
         else
-            return r;
+            return tlscode_of((int)r);
         if (ready < 0) /* the wait itself failed: so would the socket */
-            return r == UERRNO_MBEDTLS_ERR_SSL_WANT_READ ? UERRNO_MBEDTLS_ERR_NET_RECV_FAILED
-                                                         : UERRNO_MBEDTLS_ERR_NET_SEND_FAILED;
+            return tlscode_of(r == TLS_WANT_READ ? TLS_RECV_FAILED : TLS_SEND_FAILED);
         if (ready == 0)
-            return r == UERRNO_MBEDTLS_ERR_SSL_WANT_READ ? UERRNO_MBEDTLS_ERR_SSL_TIMEOUT : r;
+            return r == TLS_WANT_READ ? UERRNO_MBEDTLS_ERR_SSL_TIMEOUT : tlscode_of((int)r);
     }
 }
 
@@ -103,7 +104,7 @@ static int handshake(struct tls_sock *t, struct ucore *c, int read_timeout_ms, i
     if (r < 0)
         return raise_code(c, r);
     pthread_mutex_lock(&t->lock);
-    unsigned flags = tls_verify_flags(t->conn);
+    unsigned flags = tlscode_flags(tls_verify_problems(t->conn));
     pthread_mutex_unlock(&t->lock);
     return flags ? upy_raise_os(flags_error ? flags_error : (int)flags) : 0;
 }
@@ -203,7 +204,7 @@ static void tls_closing(usocket *s)
     upy_exc saved = *upy_exc_current();
     struct ucore *c = sock_enter(s); /* fails only when another close won the race */
     if (c) {
-        drive(s->layer_ctx, c, TLS_CLOSE_NOTIFY, NULL, 0, 0, NULL);
+        drive(s->layer_ctx, c, TLS_CLOSE, NULL, 0, 0, NULL);
         sock_leave(c);
     }
     upy_raise(saved.type, saved.code, saved.has_code ? NULL : saved.message);
@@ -287,7 +288,7 @@ static struct tls_sock *tls_sock_new(struct ucore *c, const ussl_options *o)
         return NULL;
     }
     if (rc < 0) {
-        upy_raise_os(rc);
+        upy_raise_os(tlscode_of(rc));
         return NULL;
     }
     struct tls_sock *t = NULL;
@@ -295,8 +296,8 @@ static struct tls_sock *tls_sock_new(struct ucore *c, const ussl_options *o)
     if (o->saved_session && o->server_side) /* mbedtls_ssl_set_session is for clients */
         rc = UERRNO_MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
     else
-        rc = tls_conn_new(ctx, c->fd, o->server_side ? NULL : o->server_hostname,
-                          o->saved_session ? o->saved_session->tls : NULL, &conn);
+        rc = tlscode_of(tls_conn_new(ctx, c->fd, o->server_side ? NULL : o->server_hostname,
+                                     o->saved_session ? o->saved_session->tls : NULL, &conn));
     tls_ctx_release(ctx);
     if (rc == 0 && !(t = malloc(sizeof *t)))
         rc = UERRNO_MBEDTLS_ERR_SSL_ALLOC_FAILED;

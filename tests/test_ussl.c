@@ -180,9 +180,9 @@ static void test_unparsable_files_raise_mbedtls_codes(void **state)
 {
     (void)state;
     assert_wrap_os_code(&(ussl_options){.cert_reqs = USSL_CERT_REQUIRED, .ca_certs = "/flash/cert/garbage.pem"},
-                        TLS_ERR_X509_INVALID_FORMAT);
+                        UERRNO_MBEDTLS_ERR_X509_INVALID_FORMAT);
     assert_wrap_os_code(&(ussl_options){.certfile = "/flash/cert/garbage.pem", .keyfile = "/flash/cert/client.key"},
-                        TLS_ERR_X509_INVALID_FORMAT);
+                        UERRNO_MBEDTLS_ERR_X509_INVALID_FORMAT);
     assert_wrap_os_code(&(ussl_options){.certfile = "/flash/cert/client.pem", .keyfile = "/flash/cert/garbage.pem"},
                         UERRNO_MBEDTLS_ERR_PK_KEY_INVALID_FORMAT);
     assert_wrap_os_code(&(ussl_options){.certfile = "/flash/cert/client.pem", .keyfile = "/flash/cert/encrypted.key"},
