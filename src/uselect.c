@@ -28,17 +28,17 @@
 
 /* --- the rules --------------------------------------------------------------------------- */
 
-int uselect_interest(int state, bool closed, bool eof, int mask)
+int poll_interest(int state, bool closed, bool eof, int mask)
 {
     /* Nothing to report ever: a closed socket, one the kernel would misreport as hung up, or a
      * mask with no reportable bit (POLLERR alone, or a one-shot that fired). */
     if (closed || state == SOCK_FRESH || !(mask & DEVICE_BITS))
-        return USELECT_NO_INTEREST;
+        return POLL_NO_INTEREST;
     /* After the FIN was read only a later fatal error (HUP, which always comes) is readable. */
     return (mask & USELECT_POLLIN && !eof ? HOST_EV_IN : 0) | (mask & USELECT_POLLOUT ? HOST_EV_OUT : 0);
 }
 
-int uselect_revents(int host_events, int type, int mask)
+int poll_revents(int host_events, int type, int mask)
 {
     int r;
     if (type == USOCKET_SOCK_STREAM && (host_events & (HOST_EV_HUP | HOST_EV_ERR)))
@@ -86,8 +86,8 @@ static uint64_t key_of(const uselect_poller *p, const struct entry *e)
 static void rearm(struct sock_watcher *w, struct ucore *c)
 {
     struct entry *e = (struct entry *)w;
-    int want = uselect_interest(sock_state(c), sock_closed(c), atomic_load(&c->eof), atomic_load(&e->mask));
-    if (want == USELECT_NO_INTEREST) {
+    int want = poll_interest(sock_state(c), sock_closed(c), atomic_load(&c->eof), atomic_load(&e->mask));
+    if (want == POLL_NO_INTEREST) {
         if (e->armed)
             host_reactor_unwatch(e->poller->reactor, c->fd);
         e->armed = false;
@@ -322,7 +322,7 @@ static int translate(uselect_poller *p, const host_event *ev, struct entry **fou
     if (c->type == USOCKET_SOCK_DGRAM && (ev->events & HOST_EV_ERR))
         host_clear_error(c->fd); /* or the level-triggered set reports it forever */
     *found = e;
-    return uselect_revents(ev->events, c->type, atomic_load(&e->mask));
+    return poll_revents(ev->events, c->type, atomic_load(&e->mask));
 }
 
 static void disarm(struct entry *e)
@@ -386,8 +386,8 @@ static bool nothing_can_fire(const void *arg)
         struct entry *e = p->slots[i];
         if (e) {
             struct ucore *c = e->obj->core;
-            none = uselect_interest(sock_state(c), sock_closed(c), atomic_load(&c->eof), atomic_load(&e->mask)) ==
-                   USELECT_NO_INTEREST;
+            none = poll_interest(sock_state(c), sock_closed(c), atomic_load(&c->eof), atomic_load(&e->mask)) ==
+                   POLL_NO_INTEREST;
         }
     }
     pthread_mutex_unlock(&p->lock);

@@ -74,19 +74,19 @@ static void test_interest_rules(void **state)
 {
     (void)state;
     /* Kept out of the kernel set: Linux would report them, the device does not. */
-    assert_int_equal(uselect_interest(SOCK_FRESH, false, false, IN | OUT | HUP), USELECT_NO_INTEREST);
-    assert_int_equal(uselect_interest(SOCK_CONNECTED, true, false, IN | OUT | HUP), USELECT_NO_INTEREST);
-    assert_int_equal(uselect_interest(SOCK_CONNECTED, false, false, ERR), USELECT_NO_INTEREST);
-    assert_int_equal(uselect_interest(SOCK_CONNECTED, false, false, 0), USELECT_NO_INTEREST);
+    assert_int_equal(poll_interest(SOCK_FRESH, false, false, IN | OUT | HUP), POLL_NO_INTEREST);
+    assert_int_equal(poll_interest(SOCK_CONNECTED, true, false, IN | OUT | HUP), POLL_NO_INTEREST);
+    assert_int_equal(poll_interest(SOCK_CONNECTED, false, false, ERR), POLL_NO_INTEREST);
+    assert_int_equal(poll_interest(SOCK_CONNECTED, false, false, 0), POLL_NO_INTEREST);
     /* Watched: HUP needs no bit of its own, the kernel always reports it. */
-    assert_int_equal(uselect_interest(SOCK_CONNECTING, false, false, IN | OUT | HUP | ERR), HOST_EV_IN | HOST_EV_OUT);
-    assert_int_equal(uselect_interest(SOCK_CONNECTED, false, false, HUP), 0);
-    assert_int_equal(uselect_interest(SOCK_LISTENING, false, false, IN), HOST_EV_IN);
-    assert_int_equal(uselect_interest(SOCK_DATAGRAM, false, false, OUT), HOST_EV_OUT);
-    assert_int_equal(uselect_interest(SOCK_FAILED, false, false, IN | HUP | ERR), HOST_EV_IN);
+    assert_int_equal(poll_interest(SOCK_CONNECTING, false, false, IN | OUT | HUP | ERR), HOST_EV_IN | HOST_EV_OUT);
+    assert_int_equal(poll_interest(SOCK_CONNECTED, false, false, HUP), 0);
+    assert_int_equal(poll_interest(SOCK_LISTENING, false, false, IN), HOST_EV_IN);
+    assert_int_equal(poll_interest(SOCK_DATAGRAM, false, false, OUT), HOST_EV_OUT);
+    assert_int_equal(poll_interest(SOCK_FAILED, false, false, IN | HUP | ERR), HOST_EV_IN);
     /* The FIN was read: readable no more (only a later fatal error, through HUP). */
-    assert_int_equal(uselect_interest(SOCK_CONNECTED, false, true, IN | OUT | HUP), HOST_EV_OUT);
-    assert_int_equal(uselect_interest(SOCK_CONNECTED, false, true, IN | HUP), 0);
+    assert_int_equal(poll_interest(SOCK_CONNECTED, false, true, IN | OUT | HUP), HOST_EV_OUT);
+    assert_int_equal(poll_interest(SOCK_CONNECTED, false, true, IN | HUP), 0);
 }
 
 static void test_revents_rules(void **state)
@@ -94,15 +94,15 @@ static void test_revents_rules(void **state)
     (void)state;
     int tcp_type = USOCKET_SOCK_STREAM, udp_type = USOCKET_SOCK_DGRAM;
     /* A dead TCP connection: IN|OUT|HUP of what was asked, never ERR. */
-    assert_int_equal(uselect_revents(HOST_EV_IN | HOST_EV_OUT | HOST_EV_HUP | HOST_EV_ERR, tcp_type, IN | OUT | HUP | ERR), 21);
-    assert_int_equal(uselect_revents(HOST_EV_HUP, tcp_type, IN | HUP | ERR), 17);
-    assert_int_equal(uselect_revents(HOST_EV_ERR, tcp_type, OUT), OUT);
+    assert_int_equal(poll_revents(HOST_EV_IN | HOST_EV_OUT | HOST_EV_HUP | HOST_EV_ERR, tcp_type, IN | OUT | HUP | ERR), 21);
+    assert_int_equal(poll_revents(HOST_EV_HUP, tcp_type, IN | HUP | ERR), 17);
+    assert_int_equal(poll_revents(HOST_EV_ERR, tcp_type, OUT), OUT);
     /* Plain readiness maps bit for bit, filtered by the mask. */
-    assert_int_equal(uselect_revents(HOST_EV_IN | HOST_EV_OUT, tcp_type, IN), IN);
-    assert_int_equal(uselect_revents(HOST_EV_IN | HOST_EV_OUT, tcp_type, IN | OUT | HUP | ERR), IN | OUT);
+    assert_int_equal(poll_revents(HOST_EV_IN | HOST_EV_OUT, tcp_type, IN), IN);
+    assert_int_equal(poll_revents(HOST_EV_IN | HOST_EV_OUT, tcp_type, IN | OUT | HUP | ERR), IN | OUT);
     /* UDP errors (ICMP) are not events on the device. */
-    assert_int_equal(uselect_revents(HOST_EV_OUT | HOST_EV_ERR, udp_type, IN | OUT | HUP | ERR), OUT);
-    assert_int_equal(uselect_revents(HOST_EV_ERR, udp_type, IN | HUP), 0);
+    assert_int_equal(poll_revents(HOST_EV_OUT | HOST_EV_ERR, udp_type, IN | OUT | HUP | ERR), OUT);
+    assert_int_equal(poll_revents(HOST_EV_ERR, udp_type, IN | HUP), 0);
 }
 
 /* --- API shapes ------------------------------------------------------------------------- */
