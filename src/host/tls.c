@@ -25,6 +25,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/proverr.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -61,7 +62,10 @@ enum origin {
     FROM_VERIFY,    /* an X509_V_ERR_* of one certificate check → an mbedTLS flag bit */
 };
 
-enum stage { ANY_STAGE, READING, WRITING, LOADING_CERT, LOADING_KEY };
+enum stage {
+    ANY_STAGE, READING, WRITING, LOADING_CERT, LOADING_KEY,
+    CLIENT_HELLO, /* a server that has not read a ClientHello yet */
+};
 
 #define ANY_VALUE INT_MIN
 #define SOCK_EOF (-1) /* recv returned 0 */
@@ -85,6 +89,14 @@ static const struct outcome {
     {FROM_SOCKET, READING, 0, ANY_VALUE, UERRNO_MBEDTLS_ERR_NET_RECV_FAILED},
     {FROM_SOCKET, WRITING, 0, ANY_VALUE, UERRNO_MBEDTLS_ERR_NET_SEND_FAILED},
 
+    /* A server's first record that is not a handshake record: ssl_parse_client_hello checks the
+     * type byte before any record-layer check (mbedTLS 2.16 library/ssl_srv.c). */
+    {FROM_REASON, CLIENT_HELLO, ERR_LIB_SSL, SSL_R_WRONG_VERSION_NUMBER, UERRNO_MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO},
+    {FROM_REASON, CLIENT_HELLO, ERR_LIB_SSL, SSL_R_HTTP_REQUEST, UERRNO_MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO},
+    {FROM_REASON, CLIENT_HELLO, ERR_LIB_SSL, SSL_R_UNEXPECTED_RECORD, UERRNO_MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO},
+    {FROM_REASON, CLIENT_HELLO, ERR_LIB_SSL, SSL_R_UNEXPECTED_MESSAGE, UERRNO_MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO},
+    {FROM_ALERT, CLIENT_HELLO, 0, ANY_VALUE, UERRNO_MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO},
+
     /* Handshake and record verdicts. */
     {FROM_REASON, ANY_STAGE, ERR_LIB_SSL, SSL_R_CERTIFICATE_VERIFY_FAILED, TLS_ERR_X509_CERT_VERIFY_FAILED},
     {FROM_REASON, ANY_STAGE, ERR_LIB_SSL, SSL_R_UNEXPECTED_EOF_WHILE_READING, UERRNO_MBEDTLS_ERR_SSL_CONN_EOF},
@@ -99,6 +111,9 @@ static const struct outcome {
     {FROM_REASON, ANY_STAGE, ERR_LIB_SSL, SSL_R_PACKET_LENGTH_TOO_LONG, UERRNO_MBEDTLS_ERR_SSL_INVALID_RECORD},
     {FROM_REASON, ANY_STAGE, ERR_LIB_SSL, SSL_R_RECORD_LENGTH_MISMATCH, UERRNO_MBEDTLS_ERR_SSL_INVALID_RECORD},
     {FROM_REASON, ANY_STAGE, ERR_LIB_SSL, SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC, UERRNO_MBEDTLS_ERR_SSL_INVALID_MAC},
+    /* An AEAD record too short to hold its tag (OpenSSL's provider refuses it; mbedTLS's
+     * ssl_decrypt_buf length check says INVALID_MAC). */
+    {FROM_REASON, ANY_STAGE, ERR_LIB_PROV, PROV_R_INVALID_AAD, UERRNO_MBEDTLS_ERR_SSL_INVALID_MAC},
     {FROM_REASON, ANY_STAGE, ERR_LIB_SSL, SSL_R_UNEXPECTED_MESSAGE, UERRNO_MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE},
     {FROM_ALERT, ANY_STAGE, 0, ANY_VALUE, UERRNO_MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE},
 
@@ -588,7 +603,8 @@ void host_thread_done(void)
 static int outcome(tls_conn *t, int ret)
 {
     int e = SSL_get_error(t->ssl, ret);
-    int code = e == SSL_ERROR_SSL ? from_queue(ANY_STAGE, false) : 0;
+    enum stage stage = t->server && SSL_get_state(t->ssl) == TLS_ST_BEFORE ? CLIENT_HELLO : ANY_STAGE;
+    int code = e == SSL_ERROR_SSL ? from_queue(stage, false) : 0;
     if (!code && (e == SSL_ERROR_SSL || e == SSL_ERROR_SYSCALL) && t->sock_errno)
         code = lookup(FROM_SOCKET, 0, t->sock_errno, t->sock_writing ? WRITING : READING, false);
     if (!code)
