@@ -52,6 +52,7 @@ static const int codes[] = {
     [-TLS_CERT_INVALID] = UERRNO_MBEDTLS_ERR_X509_INVALID_FORMAT, /* mbedtls_x509_crt_parse */
     [-TLS_REFUSED] = UERRNO_MBEDTLS_ERR_SSL_INTERNAL_ERROR,
     [-TLS_NO_MEMORY] = UERRNO_MBEDTLS_ERR_SSL_ALLOC_FAILED,
+    [-TLS_BAD_HELLO] = UERRNO_MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO, /* ssl_srv.c ssl_parse_client_hello */
 };
 
 int tlscode_of(int outcome)

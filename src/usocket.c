@@ -273,6 +273,8 @@ int usocket_connect(usocket *s, const usocket_addr *addr)
     if (!c)
         return -1;
     int rc = connect_plain(s, c, to);
+    if (rc == 0 && sock_closed(c)) /* close() from another thread ended the wait */
+        rc = lwip_raise(UERRNO_EBADF);
     if (rc == 0) {
         vnet_log("connect", addr, to);
         if (s->layer && s->layer->connected)

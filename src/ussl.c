@@ -126,7 +126,8 @@ static int tls_connected(usocket *s)
 }
 
 /* recv (§5.5): one mbedtls_ssl_read. close_notify → b''; the read timeout → b'' or TimeoutError
- * by the Python timeout; FIN without close_notify → -29312; reset → -80; anything else → -76. */
+ * by the Python timeout; any other failure raises mbedTLS's code as it is (lwipsocket_socket_recv:
+ * `*_errno = ret`): FIN without close_notify → -29312, reset → -80, a bad record → -29184 ... */
 static ssize_t tls_recv(usocket *s, void *buf, size_t len)
 {
     struct tls_sock *t = s->layer_ctx;
@@ -145,11 +146,9 @@ static ssize_t tls_recv(usocket *s, void *buf, size_t len)
     case UERRNO_MBEDTLS_ERR_SSL_CONN_EOF:
         sock_took_eof(c); /* mbedTLS read the FIN: the raw fd stops polling readable */
         break;
-    case UERRNO_MBEDTLS_ERR_NET_CONN_RESET: break;
     default:
         if (r >= 0)
             return r;
-        r = UERRNO_MBEDTLS_ERR_NET_RECV_FAILED;
     }
     if (!sock_closed(c))
         atomic_store_explicit(&t->fatal, (int)r, memory_order_relaxed);

@@ -45,6 +45,7 @@ enum tls_outcome {
     TLS_REFUSED = -20,        /* anything else the TLS library refuses */
     TLS_NO_MEMORY = -21,      /* out of memory */
     TLS_FILE_MISSING = -22,   /* a file cannot be read (tls_ctx_get says which) */
+    TLS_BAD_HELLO = -23,      /* a server's first record is not a ClientHello */
 };
 
 /* Problems with the peer's certificate chain, as bits (tls_verify_problems). */

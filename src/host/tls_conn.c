@@ -167,7 +167,8 @@ void tls_thread_done(void)
 static int outcome(tls_conn *t, int ret)
 {
     int e = SSL_get_error(t->ssl, ret);
-    int code = e == SSL_ERROR_SSL ? tls_outcome_from_queue(TLS_ANY_STAGE, false) : 0;
+    enum tls_stage stage = t->server && SSL_get_state(t->ssl) == TLS_ST_BEFORE ? TLS_CLIENT_HELLO : TLS_ANY_STAGE;
+    int code = e == SSL_ERROR_SSL ? tls_outcome_from_queue(stage, false) : 0;
     if (!code && (e == SSL_ERROR_SSL || e == SSL_ERROR_SYSCALL) && t->sock_errno)
         code = tls_outcome_from_socket(t->sock_errno, t->sock_writing);
     if (!code)

@@ -13,7 +13,10 @@
 #include "tls.h"
 
 /* Where an error came from, which decides between outcomes that share an OpenSSL reason. */
-enum tls_stage { TLS_ANY_STAGE, TLS_READING, TLS_WRITING, TLS_LOADING_CERT, TLS_LOADING_KEY };
+enum tls_stage {
+    TLS_ANY_STAGE, TLS_READING, TLS_WRITING, TLS_LOADING_CERT, TLS_LOADING_KEY,
+    TLS_CLIENT_HELLO, /* a server that has not read a ClientHello yet */
+};
 
 /* recv() returned 0 (the socket's end of stream), in place of an errno. */
 #define TLS_SOCK_EOF (-1)

@@ -8,6 +8,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/proverr.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
@@ -42,6 +43,14 @@ static const struct row {
     {FROM_SOCKET, TLS_READING, 0, ANY_VALUE, TLS_RECV_FAILED},
     {FROM_SOCKET, TLS_WRITING, 0, ANY_VALUE, TLS_SEND_FAILED},
 
+    /* A server's first record that is not a handshake record: mbedTLS checks the type byte
+     * before any record-layer check (ssl_parse_client_hello). */
+    {FROM_REASON, TLS_CLIENT_HELLO, ERR_LIB_SSL, SSL_R_WRONG_VERSION_NUMBER, TLS_BAD_HELLO},
+    {FROM_REASON, TLS_CLIENT_HELLO, ERR_LIB_SSL, SSL_R_HTTP_REQUEST, TLS_BAD_HELLO},
+    {FROM_REASON, TLS_CLIENT_HELLO, ERR_LIB_SSL, SSL_R_UNEXPECTED_RECORD, TLS_BAD_HELLO},
+    {FROM_REASON, TLS_CLIENT_HELLO, ERR_LIB_SSL, SSL_R_UNEXPECTED_MESSAGE, TLS_BAD_HELLO},
+    {FROM_ALERT, TLS_CLIENT_HELLO, 0, ANY_VALUE, TLS_BAD_HELLO},
+
     /* Handshake and record verdicts. */
     {FROM_REASON, TLS_ANY_STAGE, ERR_LIB_SSL, SSL_R_CERTIFICATE_VERIFY_FAILED, TLS_PEER_UNTRUSTED},
     {FROM_REASON, TLS_ANY_STAGE, ERR_LIB_SSL, SSL_R_UNEXPECTED_EOF_WHILE_READING, TLS_PEER_EOF},
@@ -55,6 +64,9 @@ static const struct row {
     {FROM_REASON, TLS_ANY_STAGE, ERR_LIB_SSL, SSL_R_PACKET_LENGTH_TOO_LONG, TLS_BAD_RECORD},
     {FROM_REASON, TLS_ANY_STAGE, ERR_LIB_SSL, SSL_R_RECORD_LENGTH_MISMATCH, TLS_BAD_RECORD},
     {FROM_REASON, TLS_ANY_STAGE, ERR_LIB_SSL, SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC, TLS_BAD_MAC},
+    /* An AEAD record too short to hold its tag: OpenSSL's provider refuses it, mbedTLS's
+     * ssl_decrypt_buf length check says INVALID_MAC. */
+    {FROM_REASON, TLS_ANY_STAGE, ERR_LIB_PROV, PROV_R_INVALID_AAD, TLS_BAD_MAC},
     {FROM_REASON, TLS_ANY_STAGE, ERR_LIB_SSL, SSL_R_UNEXPECTED_MESSAGE, TLS_UNEXPECTED},
     {FROM_ALERT, TLS_ANY_STAGE, 0, ANY_VALUE, TLS_ALERT},
 

@@ -441,6 +441,7 @@ int tu_accept_queue(int fd)
 static void *bg_main(void *arg)
 {
     tu_bg *bg = arg;
+    __atomic_store_n(&bg->tid, (int)gettid(), __ATOMIC_RELEASE);
     upy_exc_clear();
     bg->result = bg->call(bg);
     bg->exc = *upy_exc_current();
@@ -450,10 +451,11 @@ static void *bg_main(void *arg)
     return NULL;
 }
 
-static void bg_start(tu_bg *bg, ssize_t (*call)(tu_bg *bg))
+void tu_bg_start(tu_bg *bg, ssize_t (*call)(tu_bg *bg))
 {
     bg->call = call;
     bg->accepted = NULL;
+    bg->tid = 0;
     assert_int_equal(pipe2(bg->done, O_CLOEXEC), 0);
     assert_int_equal(pthread_create(&bg->thread, NULL, bg_main, bg), 0);
 }
@@ -477,19 +479,19 @@ static ssize_t bg_accept(tu_bg *bg)
 void tu_bg_recv(tu_bg *bg, usocket *s, void *buf, size_t len)
 {
     bg->s = s, bg->buf = buf, bg->len = len;
-    bg_start(bg, bg_recv);
+    tu_bg_start(bg, bg_recv);
 }
 
 void tu_bg_accept(tu_bg *bg, usocket *s)
 {
     bg->s = s;
-    bg_start(bg, bg_accept);
+    tu_bg_start(bg, bg_accept);
 }
 
 void tu_bg_read(tu_bg *bg, usocket *s, void *buf, size_t len)
 {
     bg->s = s, bg->buf = buf, bg->len = len;
-    bg_start(bg, bg_read);
+    tu_bg_start(bg, bg_read);
 }
 
 bool tu_bg_wait(tu_bg *bg, int timeout_ms)
@@ -504,4 +506,41 @@ bool tu_bg_wait(tu_bg *bg, int timeout_ms)
     else
         upy_raise(bg->exc.type, bg->exc.code, bg->exc.has_code ? NULL : bg->exc.message);
     return true;
+}
+
+/* The thread sleeps in the kernel, and not on a lock. */
+static bool thread_waits(int tid)
+{
+    char path[64], stat[512], wchan[64] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[n] = '\0';
+    const char *state = strrchr(stat, ')'); /* the name may hold spaces and parentheses */
+    if (!state || state[1] != ' ' || state[2] != 'S')
+        return false;
+    snprintf(path, sizeof path, "/proc/self/task/%d/wchan", tid);
+    f = fopen(path, "r");
+    if (!f)
+        return false;
+    n = fread(wchan, 1, sizeof wchan - 1, f);
+    fclose(f);
+    wchan[n] = '\0';
+    return n > 0 && strcmp(wchan, "0") != 0 && !strstr(wchan, "futex");
+}
+
+bool tu_bg_blocked(tu_bg *bg, int timeout_ms)
+{
+    uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+    do {
+        int tid = __atomic_load_n(&bg->tid, __ATOMIC_ACQUIRE);
+        if (tid && thread_waits(tid))
+            return true;
+        if (tu_readable(bg->done[0], 1)) /* returned instead: the 1 ms is the retry's pace */
+            return false;
+    } while (tu_now_ms() < deadline);
+    return false;
 }

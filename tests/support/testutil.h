@@ -173,11 +173,16 @@ typedef struct tu_bg {
     size_t len;
     ssize_t result;    /* what the call returned */
     usocket *accepted; /* tu_bg_accept: the new socket, or NULL */
+    void *arg;         /* for calls started with tu_bg_start */
     ssize_t (*call)(struct tu_bg *bg);
     upy_exc exc;
     pthread_t thread;
+    int tid;           /* the thread's kernel id, once it runs (atomic) */
     int done[2];
 } tu_bg;
+
+/* Run call(bg) in a new thread; bg->s, buf, len and arg are the call's to use. */
+void tu_bg_start(tu_bg *bg, ssize_t (*call)(tu_bg *bg));
 
 void tu_bg_recv(tu_bg *bg, usocket *s, void *buf, size_t len); /* usocket_recv */
 void tu_bg_accept(tu_bg *bg, usocket *s);                        /* usocket_accept */
@@ -187,5 +192,10 @@ void tu_bg_read(tu_bg *bg, usocket *s, void *buf, size_t len); /* usocket_read *
  * exception it raised becomes the caller's current one (so assert_oserror applies). While it
  * has not, the bg and what it uses must stay alive: clean up (close the socket) before failing. */
 bool tu_bg_wait(tu_bg *bg, int timeout_ms);
+
+/* Wait at most timeout_ms until the call's thread sleeps in the kernel on something other than
+ * a lock (/proc/self/task/<tid>: state S, a wait channel that is not a futex): blocked in the
+ * call's wait, so a test can act on a blocked call without sleeping for it. */
+bool tu_bg_blocked(tu_bg *bg, int timeout_ms);
 
 #endif
