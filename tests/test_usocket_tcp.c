@@ -589,24 +589,21 @@ static void test_blocking_send_returns_the_whole_length(void **state)
     close(peer);
 }
 
-/* More than loopback's kernel buffers take while the peer does not read. */
-#define MORE_THAN_LOOPBACK_HOLDS (32u << 20)
-
 static void test_timed_send_returns_the_partial_count_then_timeouterror(void **state)
 {
     (void)state;
     int peer;
     usocket *s = tu_usock_connected(&peer);
     assert_int_equal(usocket_settimeout(s, 0.05), 0);
-    char *big = calloc(1, MORE_THAN_LOOPBACK_HOLDS);
+    char *big = calloc(1, TU_MORE_THAN_LOOPBACK_HOLDS);
     assert_non_null(big);
-    ssize_t n = usocket_send(s, big, MORE_THAN_LOOPBACK_HOLDS);
-    assert_true(n > 0 && n < (ssize_t)MORE_THAN_LOOPBACK_HOLDS);
+    ssize_t n = usocket_send(s, big, TU_MORE_THAN_LOOPBACK_HOLDS);
+    assert_true(n > 0 && n < (ssize_t)TU_MORE_THAN_LOOPBACK_HOLDS);
     /* The kernel may still find room for a little more (its buffers grow); then nothing fits. */
     uint64_t start = tu_now_ms();
     for (int i = 0; i < 100 && n > 0; i++) {
         start = tu_now_ms();
-        n = usocket_send(s, big, MORE_THAN_LOOPBACK_HOLDS);
+        n = usocket_send(s, big, TU_MORE_THAN_LOOPBACK_HOLDS);
     }
     assert_int_equal(n, -1);
     assert_exc_msg(UPY_EXC_TIMEOUTERROR, "timed out");

@@ -137,6 +137,10 @@ ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms);
 
 #include <upysock/usocket.h>
 
+/* More bytes than loopback's kernel buffers take while the peer does not read: a timed send or
+ * write of this many stops part-way. */
+#define TU_MORE_THAN_LOOPBACK_HOLDS (32u << 20)
+
 /* ("127.0.0.1", port). */
 usocket_addr tu_loopback(int port);
 
