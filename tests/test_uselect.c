@@ -1,11 +1,8 @@
 /* uselect: the device's event rules (SEMANTICS §4.3), each asserted as the exact revents. */
-#define _GNU_SOURCE /* pthread_timedjoin_np */
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +13,9 @@
 #include "upysock/uselect.h"
 #include "upysock/usocket.h"
 #include "uselect_rules.h"
+
+/* Long enough to tell "waits" from a short timeout firing, short enough to keep the suite fast. */
+#define STILL_WAITING_MS 250
 
 enum { IN = USELECT_POLLIN, OUT = USELECT_POLLOUT, ERR = USELECT_POLLERR, HUP = USELECT_POLLHUP };
 
@@ -475,19 +475,6 @@ static void *poll_forever(void *arg)
     return NULL;
 }
 
-/* Long enough to tell "waits" from a short timeout firing, short enough to keep the suite fast. */
-#define STILL_WAITING_MS 250
-
-/* Whether thread t is still running STILL_WAITING_MS from now (if not, it has been joined). */
-static bool still_running(pthread_t t)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += STILL_WAITING_MS * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
-    return pthread_timedjoin_np(t, NULL, &until) == ETIMEDOUT;
-}
 
 static void test_register_from_another_thread_wakes_poll(void **state)
 {
@@ -545,7 +532,7 @@ static void test_poll_forever_with_only_closed_sockets_never_returns(void **stat
     assert_int_equal(usocket_close(s), 0);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, poll_forever, &w), 0);
-    bool waited = still_running(t);
+    bool waited = tu_thread_still_running(t, STILL_WAITING_MS);
     /* End the wait the only way the board's program could: give the poller something live. */
     int peer2;
     usocket *other = tu_usock_connected(&peer2);
@@ -586,7 +573,7 @@ static void test_select_with_a_negative_timeout_waits_forever(void **state)
     struct selector sel = {.r = {s}, .nr = 1, .timeout_s = -1.0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, select_in_thread, &sel), 0);
-    bool waited = still_running(t);
+    bool waited = tu_thread_still_running(t, STILL_WAITING_MS);
     assert_int_equal(write(peer, "x", 1), 1);
     if (waited)
         pthread_join(t, NULL);

@@ -192,4 +192,8 @@ void tu_bg_read(tu_bg *bg, usocket *s, void *buf, size_t len); /* usocket_read *
  * has not, the bg and what it uses must stay alive: clean up (close the socket) before failing. */
 bool tu_bg_wait(tu_bg *bg, int timeout_ms);
 
+/* Whether thread t is still running timeout_ms from now; if it ended, it has been joined. For a
+ * call that must keep waiting: the test then ends the wait itself, and joins. */
+bool tu_thread_still_running(pthread_t t, int timeout_ms);
+
 #endif
