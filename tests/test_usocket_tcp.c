@@ -494,6 +494,40 @@ static void test_timed_connect_keeps_the_timeout(void **state)
     close(listener);
 }
 
+/* Run one netns_probe case: its output line, or skip the test where namespaces are refused. */
+static const char *in_own_netns(const char *name)
+{
+    static tu_proc p;
+    char *argv[] = {(char *)tu_test_bin("netns_probe"), (char *)name, NULL};
+    int status = tu_run(&p, argv, NULL, 20000);
+    if (status == 77) {
+        print_message("%s", p.out);
+        skip();
+    }
+    assert_int_equal(status, 0);
+    return p.out;
+}
+
+static void test_blocking_connect_whose_syns_go_unanswered_is_econnaborted(void **state)
+{
+    (void)state;
+    /* lwIP gives up with ERR_ABRT after its SYN retries; Linux with ETIMEDOUT (after one retry
+     * in the probe's namespace). */
+    assert_string_equal(in_own_netns("syn_timeout"), "syn_timeout: OSError: [Errno 113] ECONNABORTED\n");
+}
+
+static void test_blocking_connect_without_a_route_is_ehostunreach(void **state)
+{
+    (void)state;
+    assert_string_equal(in_own_netns("no_route"), "no_route: OSError: [Errno 118] EHOSTUNREACH\n");
+}
+
+static void test_recv_after_keepalive_gives_up_is_econnaborted(void **state)
+{
+    (void)state;
+    assert_string_equal(in_own_netns("keepalive"), "keepalive: OSError: [Errno 113] ECONNABORTED\n");
+}
+
 /* --- send ---------------------------------------------------------------------------------- */
 
 static void test_send_str_returns_12(void **state)
@@ -924,6 +958,9 @@ int main(void)
         T(test_timed_connect_expiry_closes_the_socket),
         T(test_timed_connect_refused_succeeds_and_io_is_econnreset),
         T(test_timed_connect_keeps_the_timeout),
+        T(test_blocking_connect_whose_syns_go_unanswered_is_econnaborted),
+        T(test_blocking_connect_without_a_route_is_ehostunreach),
+        T(test_recv_after_keepalive_gives_up_is_econnaborted),
         T(test_send_str_returns_12),
         T(test_send_before_connect_is_enotconn),
         T(test_nonblocking_send_is_capped_then_eagain),
