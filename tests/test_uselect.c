@@ -14,6 +14,9 @@
 #include "upysock/usocket.h"
 #include "uselect_rules.h"
 
+/* Long enough to tell "waits" from a short timeout firing, short enough to keep the suite fast. */
+#define STILL_WAITING_MS 250
+
 enum { IN = USELECT_POLLIN, OUT = USELECT_POLLOUT, ERR = USELECT_POLLERR, HUP = USELECT_POLLHUP };
 
 /* poll for one object: its revents, or 0 when nothing was reported within timeout_ms. */
@@ -130,6 +133,17 @@ static void test_register_modify_unregister_errors(void **state)
     assert_int_equal(upy_exc_current()->type, UPY_EXC_TYPEERROR);
     usocket_release(s);
     uselect_poll_free(p);
+}
+
+static void test_mask_is_stored_unvalidated(void **state)
+{
+    struct fixture *f = *state;
+    /* Bits the device never produces are accepted and kept; only the known ones can be reported. */
+    assert_int_equal(uselect_poll_register(f->p, f->s, IN | 0x100 | 0x4000), 0);
+    assert_int_equal(write(f->peer, "x", 1), 1);
+    assert_int_equal(revents_of(f->p, f->s, 5000), IN);
+    assert_int_equal(uselect_poll_modify(f->p, f->s, 0x100), 0);
+    assert_int_equal(revents_of(f->p, f->s, 0), 0);
 }
 
 static void test_reregister_replaces_mask(void **state)
@@ -449,6 +463,7 @@ static void test_select_merges_and_splits(void **state)
 
 struct waiter {
     uselect_poller *p;
+    int timeout_ms; /* 0: 10 s, a bound for tests that expect an early return */
     int n;
     uselect_event ev[4];
 };
@@ -456,9 +471,10 @@ struct waiter {
 static void *poll_forever(void *arg)
 {
     struct waiter *w = arg;
-    w->n = uselect_poll_poll(w->p, 10000, 0, w->ev, 4);
+    w->n = uselect_poll_poll(w->p, w->timeout_ms ? w->timeout_ms : 10000, 0, w->ev, 4);
     return NULL;
 }
+
 
 static void test_register_from_another_thread_wakes_poll(void **state)
 {
@@ -504,6 +520,69 @@ static void test_close_from_another_thread_is_never_reported(void **state)
     usocket_release(s);
     usocket_release(other);
     close(peer2);
+}
+
+static void test_poll_forever_with_only_closed_sockets_never_returns(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    struct waiter w = {.p = uselect_poll(), .timeout_ms = -1};
+    assert_int_equal(uselect_poll_register(w.p, s, IN | OUT | HUP), 0);
+    assert_int_equal(usocket_close(s), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, poll_forever, &w), 0);
+    bool waited = tu_thread_still_running(t, STILL_WAITING_MS);
+    /* End the wait the only way the board's program could: give the poller something live. */
+    int peer2;
+    usocket *other = tu_usock_connected(&peer2);
+    assert_int_equal(write(peer2, "y", 1), 1);
+    assert_int_equal(uselect_poll_register(w.p, other, IN), 0);
+    if (waited)
+        pthread_join(t, NULL);
+    assert_true(waited);
+    assert_int_equal(w.n, 1);
+    assert_ptr_equal(w.ev[0].obj, other);
+    uselect_poll_free(w.p);
+    usocket_release(s);
+    usocket_release(other);
+    close(peer);
+    close(peer2);
+}
+
+struct selector {
+    usocket *r[1];
+    int nr;
+    double timeout_s;
+    int n;
+};
+
+static void *select_in_thread(void *arg)
+{
+    struct selector *sel = arg;
+    int zero = 0;
+    sel->n = uselect_select(sel->r, &sel->nr, NULL, &zero, NULL, &zero, sel->timeout_s);
+    return NULL;
+}
+
+static void test_select_with_a_negative_timeout_waits_forever(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    struct selector sel = {.r = {s}, .nr = 1, .timeout_s = -1.0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, select_in_thread, &sel), 0);
+    bool waited = tu_thread_still_running(t, STILL_WAITING_MS);
+    assert_int_equal(write(peer, "x", 1), 1);
+    if (waited)
+        pthread_join(t, NULL);
+    assert_true(waited);
+    assert_int_equal(sel.n, 1);
+    assert_int_equal(sel.nr, 1);
+    assert_ptr_equal(sel.r[0], s);
+    usocket_release(s);
+    close(peer);
 }
 
 /* --- scale ------------------------------------------------------------------------------ */
@@ -570,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_interest_rules),
         cmocka_unit_test(test_revents_rules),
         cmocka_unit_test(test_register_modify_unregister_errors),
+        cmocka_unit_test_setup_teardown(test_mask_is_stored_unvalidated, setup_connected, teardown),
         cmocka_unit_test_setup_teardown(test_reregister_replaces_mask, setup_connected, teardown),
         cmocka_unit_test_setup_teardown(test_fresh_socket_reports_nothing, setup_fresh, teardown),
         cmocka_unit_test_setup_teardown(test_connect_in_progress_reports_nothing, setup_fresh, teardown),
@@ -588,6 +668,8 @@ int main(void)
         cmocka_unit_test(test_select_merges_and_splits),
         cmocka_unit_test(test_register_from_another_thread_wakes_poll),
         cmocka_unit_test(test_close_from_another_thread_is_never_reported),
+        cmocka_unit_test(test_poll_forever_with_only_closed_sockets_never_returns),
+        cmocka_unit_test(test_select_with_a_negative_timeout_waits_forever),
         cmocka_unit_test(test_thousand_idle_sockets_one_active_pair),
         cmocka_unit_test(test_poll_object_and_result_lead_back_to_the_callers_objects),
     };

@@ -1,6 +1,8 @@
 /* usocket over TCP: bind, listen, accept, the three connect paths, send and recv
  * (SEMANTICS §3.2, §3.4–§3.7; firmware-notes §0.1 for send(b'')). */
 #include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -76,6 +78,19 @@ static void test_bind_to_a_listening_port_is_eaddrinuse(void **state)
     assert_oserror(UERRNO_EADDRINUSE);
     usocket_release(s);
     usocket_release(l);
+}
+
+static void test_bind_to_port_zero_takes_an_ephemeral_port(void **state)
+{
+    (void)state;
+    usocket *s = tu_tcp();
+    usocket_addr a = at(0);
+    assert_int_equal(usocket_bind(s, &a), 0);
+    assert_int_equal(usocket_listen(s, 1), 0);
+    int port = tu_usock_port(s);
+    assert_true(port >= 1024 && port <= 65535);
+    close(tu_connect(port)); /* something listens there */
+    usocket_release(s);
 }
 
 /* --- listen -------------------------------------------------------------------------------- */
@@ -223,6 +238,58 @@ static void assert_child_blocks(usocket *child, int client)
     assert_int_equal(b[0], 'x');
 }
 
+static void test_a_new_socket_blocks(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer); /* no settimeout or setblocking: the default */
+    assert_child_blocks(s, peer);
+    usocket_release(s);
+    close(peer);
+}
+
+/* Whether a connection on loopback `port` is in TIME_WAIT, waiting up to timeout_ms for the
+ * last ACK of its close to land (a bounded poll of the kernel's table). */
+static bool time_wait_on(int port, int timeout_ms)
+{
+    uint64_t until = tu_now_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        FILE *f = fopen("/proc/net/tcp", "r");
+        assert_non_null(f);
+        char line[256];
+        bool found = false;
+        while (!found && fgets(line, sizeof line, f)) {
+            unsigned local, remote, st;
+            found = sscanf(line, " %*d: %*x:%x %*x:%x %x", &local, &remote, &st) == 3 && st == 0x06
+                    && ((int)local == port || (int)remote == port);
+        }
+        fclose(f);
+        if (found || tu_now_ms() >= until)
+            return found;
+        poll(NULL, 0, 1);
+    }
+}
+
+static void test_bind_ignores_connections_in_time_wait(void **state)
+{
+    (void)state;
+    int port, client;
+    usocket *l = tu_usock_listener(1, &port);
+    usocket *child = accept_one(l, port, &client);
+    /* The server closes first, so its end of the connection waits in TIME_WAIT on the port. */
+    usocket_release(child);
+    usocket_release(l);
+    char b[4];
+    assert_int_equal(tu_read_to_eof(client, b, sizeof b, 5000), 0);
+    close(client);
+    assert_true(time_wait_on(port, 5000));
+    usocket *again = tu_tcp();
+    usocket_addr a = at(port);
+    assert_int_equal(usocket_bind(again, &a), 0);
+    assert_int_equal(usocket_listen(again, 1), 0);
+    usocket_release(again);
+}
+
 static void test_accepted_socket_blocks_whatever_the_listener_timeout(void **state)
 {
     (void)state;
@@ -288,6 +355,21 @@ static void test_blocking_connect_refused_is_econnreset_then_enotconn(void **sta
     char b[4];
     assert_int_equal(usocket_recv(s, b, sizeof b), -1);
     assert_oserror(UERRNO_ECONNRESET);
+    usocket_release(s);
+}
+
+static void test_connect_takes_only_dotted_quads(void **state)
+{
+    (void)state;
+    usocket *s = tu_tcp();
+    const char *bad[] = {"localhost", "example.com", "1.2.3", "::1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        usocket_addr a = {"", 80};
+        strcpy(a.ip, bad[i]);
+        assert_int_equal(usocket_connect(s, &a), -1);
+        assert_exc_msg(UPY_EXC_VALUEERROR, "invalid arguments");
+    }
+    assert_true(usocket_fileno(s) >= 54); /* a bad address leaves the socket open */
     usocket_release(s);
 }
 
@@ -412,6 +494,40 @@ static void test_timed_connect_keeps_the_timeout(void **state)
     close(listener);
 }
 
+/* Run one netns_probe case: its output line, or skip the test where namespaces are refused. */
+static const char *in_own_netns(const char *name)
+{
+    static tu_proc p;
+    char *argv[] = {(char *)tu_test_bin("netns_probe"), (char *)name, NULL};
+    int status = tu_run(&p, argv, NULL, 20000);
+    if (status == 77) {
+        print_message("%s", p.out);
+        skip();
+    }
+    assert_int_equal(status, 0);
+    return p.out;
+}
+
+static void test_blocking_connect_whose_syns_go_unanswered_is_econnaborted(void **state)
+{
+    (void)state;
+    /* lwIP gives up with ERR_ABRT after its SYN retries; Linux with ETIMEDOUT (after one retry
+     * in the probe's namespace). */
+    assert_string_equal(in_own_netns("syn_timeout"), "syn_timeout: OSError: [Errno 113] ECONNABORTED\n");
+}
+
+static void test_blocking_connect_without_a_route_is_ehostunreach(void **state)
+{
+    (void)state;
+    assert_string_equal(in_own_netns("no_route"), "no_route: OSError: [Errno 118] EHOSTUNREACH\n");
+}
+
+static void test_recv_after_keepalive_gives_up_is_econnaborted(void **state)
+{
+    (void)state;
+    assert_string_equal(in_own_netns("keepalive"), "keepalive: OSError: [Errno 113] ECONNABORTED\n");
+}
+
 /* --- send ---------------------------------------------------------------------------------- */
 
 static void test_send_str_returns_12(void **state)
@@ -478,6 +594,75 @@ static void test_nonblocking_send_is_capped_then_eagain(void **state)
     assert_int_equal(got, total);
     usocket_release(s);
     close(peer);
+}
+
+static void test_sendall_is_send_and_may_be_short(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    assert_int_equal(usocket_setblocking(s, false), 0);
+    static char chunk[16384];
+    assert_int_equal(usocket_sendall(s, chunk, sizeof chunk), 5744); /* the send buffer's worth */
+    usocket_release(s);
+    close(peer);
+}
+
+static void test_blocking_send_returns_the_whole_length(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    static char out[100000], in[100000];
+    for (size_t i = 0; i < sizeof out; i++)
+        out[i] = (char)(i * 13);
+    assert_int_equal(usocket_send(s, out, sizeof out), sizeof out); /* far past the 5744 cap */
+    assert_int_equal(tu_read_exact(peer, in, sizeof in, 5000), sizeof in);
+    assert_memory_equal(in, out, sizeof out);
+    usocket_release(s);
+    close(peer);
+}
+
+static void test_timed_send_returns_the_partial_count_then_timeouterror(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    assert_int_equal(usocket_settimeout(s, 0.05), 0);
+    char *big = calloc(1, TU_MORE_THAN_LOOPBACK_HOLDS);
+    assert_non_null(big);
+    ssize_t n = usocket_send(s, big, TU_MORE_THAN_LOOPBACK_HOLDS);
+    assert_true(n > 0 && n < (ssize_t)TU_MORE_THAN_LOOPBACK_HOLDS);
+    /* The kernel may still find room for a little more (its buffers grow); then nothing fits. */
+    uint64_t start = tu_now_ms();
+    for (int i = 0; i < 100 && n > 0; i++) {
+        start = tu_now_ms();
+        n = usocket_send(s, big, TU_MORE_THAN_LOOPBACK_HOLDS);
+    }
+    assert_int_equal(n, -1);
+    assert_exc_msg(UPY_EXC_TIMEOUTERROR, "timed out");
+    assert_true(tu_now_ms() - start >= 45);
+    free(big);
+    usocket_release(s);
+    close(peer);
+}
+
+static void test_send_after_the_peer_closed_succeeds_once_then_econnreset(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    close(peer);
+    char b[4];
+    assert_int_equal(usocket_recv(s, b, sizeof b), 0); /* the FIN */
+    assert_int_equal(usocket_send(s, "x", 1), 1);      /* the peer's kernel answers with RST */
+    assert_true(tu_usock_ready(s, 0, 5000));           /* POLLERR/POLLHUP only: the RST is in */
+    assert_int_equal(usocket_send(s, "x", 1), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    /* Linux now answers EPIPE, which lwIP has no counterpart for: still 104. */
+    assert_int_equal(usocket_send(s, "x", 1), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    usocket_release(s);
 }
 
 struct fresh_thread {
@@ -624,6 +809,31 @@ static void test_recv_timeout_is_timeouterror(void **state)
     close(peer);
 }
 
+static void test_recv_zero_is_empty_and_leaves_the_data_queued(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    char b[8];
+    /* Blocking: lwIP waits for data, copies none of it, and returns b''. */
+    tu_bg bg;
+    tu_bg_recv(&bg, s, b, 0);
+    bool returned_early = tu_bg_wait(&bg, STILL_BLOCKED_MS);
+    if (!returned_early)
+        assert_int_equal(write(peer, "abc", 3), 3);
+    assert_true(returned_early || tu_bg_wait(&bg, 5000));
+    assert_false(returned_early);
+    assert_int_equal(bg.result, 0);
+    assert_int_equal(usocket_recv(s, b, 0), 0);
+    assert_int_equal(usocket_recv(s, b, sizeof b), 3);
+    assert_memory_equal(b, "abc", 3);
+    /* Non-blocking with nothing queued: EWOULDBLOCK, read as b''. */
+    assert_int_equal(usocket_setblocking(s, false), 0);
+    assert_int_equal(usocket_recv(s, b, 0), 0);
+    usocket_release(s);
+    close(peer);
+}
+
 static void test_reset_is_econnreset_and_sticky(void **state)
 {
     (void)state;
@@ -727,6 +937,7 @@ int main(void)
         T(test_bind_to_a_foreign_address_succeeds),
         T(test_second_bind_is_einval),
         T(test_bind_to_a_listening_port_is_eaddrinuse),
+        T(test_bind_to_port_zero_takes_an_ephemeral_port),
         T(test_listen_on_udp_is_eopnotsupp),
         T(test_listen_backlog_is_the_number_held_unaccepted),
         T(test_listen_zero_or_negative_is_one),
@@ -734,25 +945,36 @@ int main(void)
         T(test_accept_returns_the_peer_address),
         T(test_nonblocking_accept_with_nothing_pending_is_eagain),
         T(test_timed_accept_is_eagain_not_timeouterror),
+        T(test_a_new_socket_blocks),
+        T(test_bind_ignores_connections_in_time_wait),
         T(test_accepted_socket_blocks_whatever_the_listener_timeout),
         T(test_accepted_socket_blocks_after_listener_went_nonblocking),
         T(test_accepted_socket_ignores_listener_rcvtimeo_option),
         T(test_blocking_connect_refused_is_econnreset_then_enotconn),
+        T(test_connect_takes_only_dotted_quads),
         T(test_nonblocking_connect_pending),
         T(test_nonblocking_connect_completes_then_eisconn),
         T(test_nonblocking_connect_refused_then_enotconn),
         T(test_timed_connect_expiry_closes_the_socket),
         T(test_timed_connect_refused_succeeds_and_io_is_econnreset),
         T(test_timed_connect_keeps_the_timeout),
+        T(test_blocking_connect_whose_syns_go_unanswered_is_econnaborted),
+        T(test_blocking_connect_without_a_route_is_ehostunreach),
+        T(test_recv_after_keepalive_gives_up_is_econnaborted),
         T(test_send_str_returns_12),
         T(test_send_before_connect_is_enotconn),
         T(test_nonblocking_send_is_capped_then_eagain),
+        T(test_sendall_is_send_and_may_be_short),
+        T(test_blocking_send_returns_the_whole_length),
+        T(test_timed_send_returns_the_partial_count_then_timeouterror),
+        T(test_send_after_the_peer_closed_succeeds_once_then_econnreset),
         T(test_send_empty_raises_the_stale_errno),
         T(test_send_empty_after_a_full_buffer_is_eagain),
         T(test_recv_takes_at_most_2048_per_call),
         T(test_recv_eof_is_empty_every_time),
         T(test_nonblocking_recv_without_data_is_empty),
         T(test_recv_timeout_is_timeouterror),
+        T(test_recv_zero_is_empty_and_leaves_the_data_queued),
         T(test_reset_is_econnreset_and_sticky),
         T(test_send_after_reset_is_econnreset),
         T(test_recv_on_a_never_connected_socket),

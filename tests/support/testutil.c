@@ -544,3 +544,13 @@ bool tu_bg_blocked(tu_bg *bg, int timeout_ms)
     } while (tu_now_ms() < deadline);
     return false;
 }
+
+bool tu_thread_still_running(pthread_t t, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)timeout_ms * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    return pthread_timedjoin_np(t, NULL, &until) == ETIMEDOUT;
+}

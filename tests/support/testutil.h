@@ -137,6 +137,10 @@ ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms);
 
 #include <upysock/usocket.h>
 
+/* More bytes than loopback's kernel buffers take while the peer does not read: a timed send or
+ * write of this many stops part-way. */
+#define TU_MORE_THAN_LOOPBACK_HOLDS (32u << 20)
+
 /* ("127.0.0.1", port). */
 usocket_addr tu_loopback(int port);
 
@@ -197,5 +201,9 @@ bool tu_bg_wait(tu_bg *bg, int timeout_ms);
  * a lock (/proc/self/task/<tid>: state S, a wait channel that is not a futex): blocked in the
  * call's wait, so a test can act on a blocked call without sleeping for it. */
 bool tu_bg_blocked(tu_bg *bg, int timeout_ms);
+
+/* Whether thread t is still running timeout_ms from now; if it ended, it has been joined. For a
+ * call that must keep waiting: the test then ends the wait itself, and joins. */
+bool tu_thread_still_running(pthread_t t, int timeout_ms);
 
 #endif
