@@ -292,8 +292,7 @@ UPY_HOT_INLINE ssize_t plain_send(struct ucore *c, const void *buf, size_t len)
     /* The profile only for a non-blocking stream: a blocking send touches nothing it need not. */
     int sndbuf = mode == 0 && c->type == USOCKET_SOCK_STREAM ? profile()->tcp_sndbuf : 0;
     if (sndbuf > 0) {
-        int queued = host_unsent_bytes(c->fd);
-        size_t room = queued < 0 || queued >= sndbuf ? 0 : (size_t)(sndbuf - queued);
+        size_t room = (size_t)sock_send_room(c, sndbuf);
         if (room == 0)
             return SOCK_WOULD_BLOCK;
         len = len < room ? len : room;

@@ -440,24 +440,6 @@ static void test_send_before_connect_is_enotconn(void **state)
     usocket_release(s);
 }
 
-/* Non-blocking sends into a peer that does not read, until OSError(11): the bytes queued. */
-static size_t fill_until_eagain(usocket *s)
-{
-    static char chunk[16384];
-    size_t total = 0;
-    for (int i = 0; i < 100000; i++) {
-        ssize_t n = usocket_send(s, chunk, sizeof chunk);
-        if (n < 0) {
-            assert_oserror(UERRNO_EAGAIN);
-            return total;
-        }
-        assert_true(n > 0 && n <= 5744); /* never more than tcp_sndbuf in one call */
-        total += (size_t)n;
-    }
-    fail_msg("the send buffer never filled");
-    return 0;
-}
-
 static void test_nonblocking_send_is_capped_then_eagain(void **state)
 {
     (void)state;
@@ -466,7 +448,7 @@ static void test_nonblocking_send_is_capped_then_eagain(void **state)
     assert_int_equal(usocket_setblocking(s, false), 0);
     static char chunk[16384];
     assert_int_equal(usocket_send(s, chunk, sizeof chunk), 5744);
-    size_t total = 5744 + fill_until_eagain(s);
+    size_t total = 5744 + tu_usock_fill(s, peer);
     /* Everything counted did go out. */
     static char sink[1 << 16];
     size_t got = 0;
@@ -545,7 +527,7 @@ static void test_send_empty_after_a_full_buffer_is_eagain(void **state)
     assert_int_equal(usocket_setblocking(other, false), 0);
     assert_int_equal(usocket_connect(other, &a), -1); /* errno 119 */
     assert_int_equal(usocket_setblocking(s, false), 0);
-    fill_until_eagain(s); /* lwIP set errno 11 for the send that found no room */
+    tu_usock_fill(s, peer); /* lwIP set errno 11 for the send that found no room */
     assert_int_equal(usocket_send(s, "", 0), -1);
     assert_oserror(UERRNO_EAGAIN);
     usocket_release(other);
