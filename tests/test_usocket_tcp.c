@@ -395,6 +395,69 @@ static void test_timed_connect_refused_succeeds_and_io_is_econnreset(void **stat
     usocket_release(s);
 }
 
+/* The socket is closed for good: fileno -1, every call OSError(9). */
+static void assert_closed(usocket *s)
+{
+    assert_int_equal(usocket_fileno(s), -1);
+    assert_int_equal(usocket_send(s, "x", 1), -1);
+    assert_oserror(UERRNO_EBADF);
+}
+
+/* A timed connect that lwIP refuses at once raises that error and closes the socket, as the
+ * firmware's helper-task path does; an untimed one leaves the socket as it was. */
+static void timed_connect_again(usocket *s, usocket_addr a, int err)
+{
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(err);
+    assert_true(usocket_fileno(s) >= 54);
+    assert_int_equal(usocket_settimeout(s, 1.0), 0);
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(err);
+    assert_closed(s);
+    usocket_release(s);
+}
+
+static void test_timed_connect_when_connected_is_eisconn_and_closes(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    timed_connect_again(s, at(tu_closed_port()), 127);
+    close(peer);
+}
+
+static void test_timed_connect_in_progress_is_ealready_and_closes(void **state)
+{
+    (void)state;
+    int port, filler, hole = tu_blackhole(&port, &filler);
+    usocket *s = tu_tcp();
+    assert_int_equal(usocket_setblocking(s, false), 0);
+    usocket_addr a = at(port);
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    timed_connect_again(s, a, UERRNO_EALREADY);
+    close(filler);
+    close(hole);
+}
+
+static void test_timed_connect_after_a_failed_one_is_enotconn_and_closes(void **state)
+{
+    (void)state;
+    usocket *s = tu_tcp();
+    usocket_addr a = at(tu_closed_port());
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    timed_connect_again(s, a, UERRNO_ENOTCONN);
+}
+
+static void test_connect_on_a_listening_socket_is_eisconn(void **state)
+{
+    (void)state;
+    int port;
+    usocket *s = tu_usock_listener(2, &port);
+    timed_connect_again(s, at(port), 127); /* lwIP: the listening netconn is not NETCONN_NONE */
+}
+
 static void test_timed_connect_keeps_the_timeout(void **state)
 {
     (void)state;
@@ -726,6 +789,10 @@ int main(void)
         T(test_timed_connect_expiry_closes_the_socket),
         T(test_timed_connect_refused_succeeds_and_io_is_econnreset),
         T(test_timed_connect_keeps_the_timeout),
+        T(test_timed_connect_when_connected_is_eisconn_and_closes),
+        T(test_timed_connect_in_progress_is_ealready_and_closes),
+        T(test_timed_connect_after_a_failed_one_is_enotconn_and_closes),
+        T(test_connect_on_a_listening_socket_is_eisconn),
         T(test_send_str_returns_12),
         T(test_send_before_connect_is_enotconn),
         T(test_nonblocking_send_is_capped_then_eagain),
