@@ -26,6 +26,7 @@
     .accept_exhausted_errno = UERRNO_ENFILE,  /* alloc_socket fails in lwip_accept */              \
     .recv_cap = 2048,                      /* WLAN_MAX_RX_SIZE in lwipsocket.c */                  \
     .tcp_sndbuf = 5744,                    /* TCP_SND_BUF = 4 * TCP_MSS 1436 */                    \
+    .tcp_mss = 1436,                       /* CONFIG_TCP_MSS (sdkconfig.h); for TCP_SNDLOWAT */    \
     .backlog_min = 1,                      /* tcp_backlog_set: 0 becomes 1 */                      \
     .backlog_max = 255,                    /* backlog is a u8_t */                                 \
     .poll_tls_buffered_readable = 0,       /* SSL sockets are polled on the raw fd */              \

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "host/host.h"
 #include "host/tls.h"
@@ -24,6 +25,7 @@
 #include "upysock/ussl.h"
 
 #define SESSION_MAGIC 0x7373736eu /* "sssn" */
+#define MAX_HOST_NAME_LEN 255     /* MBEDTLS_SSL_MAX_HOST_NAME_LEN: longer names are BAD_INPUT_DATA */
 #define SESSION_DEAD 0xdeadbeefu
 
 struct ussl_session {
@@ -294,6 +296,8 @@ static struct tls_sock *tls_sock_new(struct ucore *c, const ussl_options *o)
     tls_conn *conn = NULL;
     if (o->saved_session && o->server_side) /* mbedtls_ssl_set_session is for clients */
         rc = UERRNO_MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    else if (o->server_hostname && strlen(o->server_hostname) > MAX_HOST_NAME_LEN)
+        rc = UERRNO_MBEDTLS_ERR_SSL_BAD_INPUT_DATA; /* mbedtls_ssl_set_hostname, on either side */
     else
         rc = tlscode_of(tls_conn_new(ctx, c->fd, o->server_side ? NULL : o->server_hostname,
                                      o->saved_session ? o->saved_session->tls : NULL, &conn));

@@ -19,6 +19,7 @@ static void assert_pycom_sockets(const upy_profile *p)
     assert_int_equal(p->accept_exhausted_errno, 23);
     assert_int_equal(p->recv_cap, 2048);
     assert_int_equal(p->tcp_sndbuf, 5744);
+    assert_int_equal(p->tcp_mss, 1436);
     assert_int_equal(p->backlog_min, 1);
     assert_int_equal(p->backlog_max, 255);
     assert_int_equal(p->poll_tls_buffered_readable, 0);

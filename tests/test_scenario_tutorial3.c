@@ -109,7 +109,7 @@ static void test_client_with_an_unrelated_ca_fails_the_handshake(void **state)
     s_server_start(&server, false);
     tu_proc client;
     start_client(&client, server.port, FLASH("flash-otherca"), "pycom-1.20.2");
-    /* connect() raises MBEDUERRNO_MBEDTLS_ERR_X509_CERT_VERIFY_FAILED and the script re-raises it. */
+    /* connect() raises MBEDTLS_ERR_X509_CERT_VERIFY_FAILED and the script re-raises it. */
     assert_exit(&client, 1);
     assert_string_equal(client.out, "OSError: -9984\n");
     s_server_stop(&server);

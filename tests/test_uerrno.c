@@ -151,7 +151,7 @@ static void test_errorcode_is_null_for_unlisted_codes(void **state)
         127,   /* EISCONN */
         23,    /* ENFILE */
         109,   /* ENOPROTOOPT */
-        -9984, /* MBEDUERRNO_MBEDTLS_ERR_X509_CERT_VERIFY_FAILED */
+        -9984, /* MBEDTLS_ERR_X509_CERT_VERIFY_FAILED */
         32, 106, 114, 125, 0, 3, 134, 142, 199, 205, 256, 268,
         -17,    /* below lwIP's ERR_ARG */
         -0x6480, /* MBEDTLS_ERR_SSL_EARLY_MESSAGE: in mbedTLS 2.16, not in the list */

@@ -345,6 +345,58 @@ static void test_listening_socket_pending_is_pollin(void **state)
     close(c);
 }
 
+/* A raw peer reading `len` bytes in another thread (the drain that makes room again). */
+struct drain {
+    int peer;
+    size_t len;
+    ssize_t got;
+    pthread_t thread;
+};
+
+static void *drain_peer(void *arg)
+{
+    struct drain *d = arg;
+    static char sink[1 << 16];
+    d->got = 0;
+    while ((size_t)d->got < d->len) {
+        size_t want = d->len - (size_t)d->got < sizeof sink ? d->len - (size_t)d->got : sizeof sink;
+        ssize_t n = tu_read_exact(d->peer, sink, want, 10000);
+        if (n <= 0)
+            break;
+        d->got += n;
+    }
+    return NULL;
+}
+
+/* lwIP's sendevent: past TCP_SNDLOWAT (2873 bytes of room in 5744) a socket is not writable,
+ * whatever the kernel says, so "poll for POLLOUT, then send" never meets OSError(11). A poll
+ * waiting on a full buffer sleeps, and sees the room come back when the peer reads. */
+static void test_full_send_buffer_is_not_pollout(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(usocket_setblocking(f->s, false), 0);
+    size_t total = tu_usock_fill(f->s, f->peer);
+    assert_int_equal(uselect_poll_register(f->p, f->s, IN | OUT), 0);
+    assert_int_equal(revents_of(f->p, f->s, 0), 0);
+    usocket *w[] = {f->s}, *none[1];
+    int nr = 0, nw = 1, nx = 0;
+    assert_int_equal(uselect_select(none, &nr, w, &nw, none, &nx, 0), 0);
+    assert_int_equal(nw, 0);
+    /* A timed wait sleeps: a few wake-ups to look at the room, not a spin. */
+    uint64_t cpu = tu_cpu_ms(), start = tu_now_ms();
+    assert_int_equal(revents_of(f->p, f->s, 300), 0);
+    assert_true(tu_now_ms() - start >= 300);
+    assert_true(tu_cpu_ms() - cpu < 30);
+    /* The peer reads everything while a poll waits: POLLOUT again, and send takes bytes. */
+    struct drain d = {.peer = f->peer, .len = total};
+    assert_int_equal(pthread_create(&d.thread, NULL, drain_peer, &d), 0);
+    int revents = revents_of(f->p, f->s, 10000);
+    pthread_join(d.thread, NULL);
+    assert_int_equal(d.got, (ssize_t)total);
+    assert_int_equal(revents, OUT);
+    assert_int_equal(usocket_send(f->s, "x", 1), 1);
+}
+
 static void test_udp_always_writable(void **state)
 {
     (void)state;
@@ -661,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_reused_fd_never_reported_under_old_object),
         cmocka_unit_test(test_listening_socket_pending_is_pollin),
         cmocka_unit_test(test_udp_always_writable),
+        cmocka_unit_test_setup_teardown(test_full_send_buffer_is_not_pollout, setup_connected, teardown),
         cmocka_unit_test_setup_teardown(test_poll_zero_sees_data_already_there, setup_connected, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_accuracy, setup_fresh, teardown),
         cmocka_unit_test_setup_teardown(test_oneshot_disarms_until_modify, setup_connected, teardown),

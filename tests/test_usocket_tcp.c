@@ -477,6 +477,69 @@ static void test_timed_connect_refused_succeeds_and_io_is_econnreset(void **stat
     usocket_release(s);
 }
 
+/* The socket is closed for good: fileno -1, every call OSError(9). */
+static void assert_closed(usocket *s)
+{
+    assert_int_equal(usocket_fileno(s), -1);
+    assert_int_equal(usocket_send(s, "x", 1), -1);
+    assert_oserror(UERRNO_EBADF);
+}
+
+/* A timed connect that lwIP refuses at once raises that error and closes the socket, as the
+ * firmware's helper-task path does; an untimed one leaves the socket as it was. */
+static void timed_connect_again(usocket *s, usocket_addr a, int err)
+{
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(err);
+    assert_true(usocket_fileno(s) >= 54);
+    assert_int_equal(usocket_settimeout(s, 1.0), 0);
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(err);
+    assert_closed(s);
+    usocket_release(s);
+}
+
+static void test_timed_connect_when_connected_is_eisconn_and_closes(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    timed_connect_again(s, at(tu_closed_port()), 127);
+    close(peer);
+}
+
+static void test_timed_connect_in_progress_is_ealready_and_closes(void **state)
+{
+    (void)state;
+    int port, filler, hole = tu_blackhole(&port, &filler);
+    usocket *s = tu_tcp();
+    assert_int_equal(usocket_setblocking(s, false), 0);
+    usocket_addr a = at(port);
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    timed_connect_again(s, a, UERRNO_EALREADY);
+    close(filler);
+    close(hole);
+}
+
+static void test_timed_connect_after_a_failed_one_is_enotconn_and_closes(void **state)
+{
+    (void)state;
+    usocket *s = tu_tcp();
+    usocket_addr a = at(tu_closed_port());
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    timed_connect_again(s, a, UERRNO_ENOTCONN);
+}
+
+static void test_connect_on_a_listening_socket_is_eisconn(void **state)
+{
+    (void)state;
+    int port;
+    usocket *s = tu_usock_listener(2, &port);
+    timed_connect_again(s, at(port), 127); /* lwIP: the listening netconn is not NETCONN_NONE */
+}
+
 static void test_timed_connect_keeps_the_timeout(void **state)
 {
     (void)state;
@@ -556,24 +619,6 @@ static void test_send_before_connect_is_enotconn(void **state)
     usocket_release(s);
 }
 
-/* Non-blocking sends into a peer that does not read, until OSError(11): the bytes queued. */
-static size_t fill_until_eagain(usocket *s)
-{
-    static char chunk[16384];
-    size_t total = 0;
-    for (int i = 0; i < 100000; i++) {
-        ssize_t n = usocket_send(s, chunk, sizeof chunk);
-        if (n < 0) {
-            assert_oserror(UERRNO_EAGAIN);
-            return total;
-        }
-        assert_true(n > 0 && n <= 5744); /* never more than tcp_sndbuf in one call */
-        total += (size_t)n;
-    }
-    fail_msg("the send buffer never filled");
-    return 0;
-}
-
 static void test_nonblocking_send_is_capped_then_eagain(void **state)
 {
     (void)state;
@@ -582,7 +627,7 @@ static void test_nonblocking_send_is_capped_then_eagain(void **state)
     assert_int_equal(usocket_setblocking(s, false), 0);
     static char chunk[16384];
     assert_int_equal(usocket_send(s, chunk, sizeof chunk), 5744);
-    size_t total = 5744 + fill_until_eagain(s);
+    size_t total = 5744 + tu_usock_fill(s, peer);
     /* Everything counted did go out. */
     static char sink[1 << 16];
     size_t got = 0;
@@ -730,7 +775,7 @@ static void test_send_empty_after_a_full_buffer_is_eagain(void **state)
     assert_int_equal(usocket_setblocking(other, false), 0);
     assert_int_equal(usocket_connect(other, &a), -1); /* errno 119 */
     assert_int_equal(usocket_setblocking(s, false), 0);
-    fill_until_eagain(s); /* lwIP set errno 11 for the send that found no room */
+    tu_usock_fill(s, peer); /* lwIP set errno 11 for the send that found no room */
     assert_int_equal(usocket_send(s, "", 0), -1);
     assert_oserror(UERRNO_EAGAIN);
     usocket_release(other);
@@ -961,6 +1006,10 @@ int main(void)
         T(test_blocking_connect_whose_syns_go_unanswered_is_econnaborted),
         T(test_blocking_connect_without_a_route_is_ehostunreach),
         T(test_recv_after_keepalive_gives_up_is_econnaborted),
+        T(test_timed_connect_when_connected_is_eisconn_and_closes),
+        T(test_timed_connect_in_progress_is_ealready_and_closes),
+        T(test_timed_connect_after_a_failed_one_is_enotconn_and_closes),
+        T(test_connect_on_a_listening_socket_is_eisconn),
         T(test_send_str_returns_12),
         T(test_send_before_connect_is_enotconn),
         T(test_nonblocking_send_is_capped_then_eagain),

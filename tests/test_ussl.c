@@ -302,7 +302,7 @@ static void test_untrusted_chain(void **state)
     (void)state;
     tu_tls_report r;
     const char *other = "/flash/cert/other_ca.pem";
-    /* CERT_REQUIRED: the handshake fails (MBEDUERRNO_MBEDTLS_ERR_X509_CERT_VERIFY_FAILED). */
+    /* CERT_REQUIRED: the handshake fails (MBEDTLS_ERR_X509_CERT_VERIFY_FAILED). */
     assert_int_equal(handshake_against("server.pem", &(ussl_options){.cert_reqs = USSL_CERT_REQUIRED, .ca_certs = other}, &r), -1);
     assert_oserror(-9984);
     assert_string_equal(tu_exc_text(), "OSError: -9984");
@@ -403,6 +403,36 @@ static void test_hostname_is_checked_only_when_given(void **state)
     o.server_hostname = "127.0.0.1";
     assert_int_equal(handshake_against("server.pem", &o, &r), -1);
     assert_oserror(4);
+}
+
+/* mbedtls_ssl_set_hostname takes "" (and checks the certificate against it: nothing matches)
+ * and refuses a name over 255 bytes with MBEDTLS_ERR_SSL_BAD_INPUT_DATA, before any handshake. */
+static void test_hostname_empty_or_too_long(void **state)
+{
+    (void)state;
+    tu_tls_report r;
+    ussl_options o = verified;
+    o.server_hostname = "";
+    assert_int_equal(handshake_against("server.pem", &o, &r), -1);
+    assert_oserror(-9984);
+    o.cert_reqs = USSL_CERT_OPTIONAL;
+    assert_int_equal(handshake_against("server.pem", &o, &r), -1);
+    assert_oserror(4); /* MBEDTLS_X509_BADCERT_CN_MISMATCH */
+    o.cert_reqs = USSL_CERT_NONE;
+    assert_int_equal(handshake_against("server.pem", &o, &r), 0);
+    assert_string_equal(r.sni, "");
+    char name[257];
+    memset(name, 'a', 256);
+    name[256] = '\0';
+    o = verified;
+    o.server_hostname = name;
+    usocket *plain = tcp_socket();
+    assert_null(ussl_wrap_socket(plain, &o));
+    assert_oserror(-28928);
+    usocket_release(plain);
+    name[255] = '\0'; /* 255 bytes: taken, and it is simply the wrong name */
+    assert_int_equal(handshake_against("server.pem", &o, &r), -1);
+    assert_oserror(-9984);
 }
 
 static void test_expired_certificate(void **state)
@@ -1156,6 +1186,7 @@ int main(void)
         cmocka_unit_test_setup(test_wrapping_a_connected_socket_raises_minus_1_when_optional_checks_fail, setup),
         cmocka_unit_test_setup(test_optional_flags_are_rechecked_by_do_handshake, setup),
         cmocka_unit_test_setup(test_hostname_is_checked_only_when_given, setup),
+        cmocka_unit_test_setup(test_hostname_empty_or_too_long, setup),
         cmocka_unit_test_setup(test_expired_certificate, setup),
         cmocka_unit_test_setup(test_fatal_alert_received, setup),
         cmocka_unit_test_setup(test_eof_and_reset_during_the_handshake, setup),

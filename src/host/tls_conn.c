@@ -33,6 +33,8 @@ struct tls_conn {
     bool checks;       /* the peer's certificate is checked (authmode != none) */
     bool required;     /* ... and a failed check fails the handshake (CERT_REQUIRED) */
     bool server;
+    bool nameless;     /* server_hostname "": mbedTLS checks the certificate against "", which
+                          no name matches (x509_crt_verify_name) */
     int io_flags;      /* this step's recv/send flags: MSG_DONTWAIT unless it may block */
     int close_state;   /* close_notify: 0 not yet, 1 queued (the socket was full), 2 done */
     unsigned problems; /* enum tls_problem bits gathered by on_verify */
@@ -102,6 +104,10 @@ static int on_verify(int ok, X509_STORE_CTX *store)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
     tls_conn *t = SSL_get_app_data(ssl);
+    if (ok && t->nameless && X509_STORE_CTX_get_error_depth(store) == 0) {
+        X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
+        ok = 0;
+    }
     if (!ok)
         t->problems |= tls_outcome_problem(X509_STORE_CTX_get_error(store));
     return ok || !t->required;
@@ -132,8 +138,10 @@ int tls_conn_new(tls_ctx *ctx, int fd, const char *hostname, tls_session *resume
     } else {
         SSL_set_connect_state(ssl);
         /* mbedtls_ssl_set_hostname: SNI and the name checked (CN, or the DNS names when the
-         * certificate has them). Without it nothing is checked, as on the device. */
-        if (hostname && (!SSL_set_tlsext_host_name(ssl, hostname) ||
+         * certificate has them). Without it nothing is checked, as on the device. OpenSSL can
+         * neither send nor check an empty name: "" goes without SNI and fails the check. */
+        t->nameless = hostname && !*hostname;
+        if (hostname && *hostname && (!SSL_set_tlsext_host_name(ssl, hostname) ||
                          !X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), hostname, 0))) {
             tls_conn_free(t);
             ERR_clear_error();

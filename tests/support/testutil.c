@@ -1,9 +1,12 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <upysock/uerrno.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +17,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 extern char **environ;
 
@@ -385,6 +389,38 @@ bool tu_usock_ready(usocket *s, short events, int timeout_ms)
 {
     struct pollfd p = {s->core->fd, events, 0};
     return poll(&p, 1, timeout_ms) == 1;
+}
+
+size_t tu_usock_fill(usocket *s, int peer)
+{
+    static char chunk[16384];
+    int small = 4096;
+    setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    size_t total = 0;
+    uint64_t deadline = tu_now_ms() + 10000;
+    while (tu_now_ms() < deadline) {
+        ssize_t n = usocket_send(s, chunk, sizeof chunk);
+        if (n > 0) {
+            assert_true(n <= 5744); /* never more than tcp_sndbuf in one call */
+            total += (size_t)n;
+            continue;
+        }
+        assert_int_equal(n, -1);
+        assert_oserror(UERRNO_EAGAIN);
+        /* Full for good once the peer stops acknowledging: the window shut (probes) or what
+         * came is dropped (retransmits). Else an ACK is only delayed: wait for it, send more. */
+        struct tcp_info info;
+        socklen_t len = sizeof info;
+        int queued = 0;
+        while (ioctl(s->core->fd, SIOCOUTQ, &queued) == 0 && queued >= 5744 && tu_now_ms() < deadline) {
+            if (getsockopt(s->core->fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
+                (info.tcpi_total_retrans > 0 || info.tcpi_probes > 0))
+                return total;
+            poll(NULL, 0, 1);
+        }
+    }
+    fail_msg("the send buffer never filled");
+    return 0;
 }
 
 bool tu_usock_queued(usocket *s, int n, int timeout_ms)

@@ -161,6 +161,13 @@ bool tu_usock_queued(usocket *s, int n, int timeout_ms);
 /* A blocking socket connected to a raw kernel peer on loopback; *peer is the peer's fd. */
 usocket *tu_usock_connected(int *peer);
 
+/* Non-blocking sends into the raw `peer`, which does not read, until the device's send buffer
+ * (5744 bytes) is full for good: the last send raised OSError(11) and everything queued sits
+ * behind the peer's shut window (bytes merely awaiting a delayed ACK would free themselves).
+ * Shrinks the peer's receive buffer to get there quickly. Returns the bytes sent; each send took
+ * at most 5744. The test fails if that does not happen within 10 s. */
+size_t tu_usock_fill(usocket *s, int peer);
+
 /* A socket bound to 127.0.0.1 and listening with `backlog`; its port in *port. */
 usocket *tu_usock_listener(int backlog, int *port);
 
