@@ -163,15 +163,10 @@ static void test_stack_size_records_and_resets(void **state)
 /* Fidelity row S2.2-48. A stack no memory can hold: on the board heap_caps_malloc returns NULL
  * and mp_thread_create_ex raises MemoryError("can't create thread") (FW esp32/mpthreadport.c,
  * memory_error; the OSError branch needs xTaskCreateStatic to fail, which it cannot with a
- * stack in hand). Here pthread_create refuses a stack larger than the address space.
- * DIFFERS: the library raises OSError("can't create thread") for every host refusal; skipped
- * until the lead decides (the assertion below is the board's value). */
+ * stack in hand). Here pthread_create refuses a stack larger than the address space. */
 static void test_a_stack_no_memory_can_hold_is_memoryerror(void **state)
 {
     (void)state;
-    print_message("skipped: fidelity row S2.2-48, the library raises OSError where the board raises "
-                  "MemoryError\n");
-    skip();
     static int values[2] = {1, 0};
     assert_int_equal(uthread_set_stack_size(1L << 47), 0);
     assert_int_equal(uthread_start_new_thread(doubler, values), -1);
