@@ -299,12 +299,12 @@ static void test_reused_fd_never_reported_under_old_object(void **state)
     (void)state;
     int peer1, port, listener = tu_listener(&port);
     usocket *old = tu_usock_connected(&peer1);
-    int old_fd = old->core->fd;
+    int old_fd = tu_kernel_fd(old);
     uselect_poller *p = uselect_poll();
     assert_int_equal(uselect_poll_register(p, old, IN), 0);
     assert_int_equal(usocket_close(old), 0);
     usocket *fresh = tu_tcp(); /* the kernel hands out the lowest free fd: old's */
-    assert_int_equal(fresh->core->fd, old_fd);
+    assert_int_equal(tu_kernel_fd(fresh), old_fd);
     usocket_addr a = tu_loopback(port);
     assert_int_equal(usocket_connect(fresh, &a), 0);
     int peer2 = tu_accept(listener, 5000);

@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "sock.h"
 #include "testutil.h"
 #include "upysock/uerrno.h"
 #include "upysock/usocket.h"
@@ -126,7 +125,7 @@ static void assert_holds(int backlog, int held)
         }
         assert_int_equal(poll(&p, 1, 5000), 1);
         uint64_t until = tu_now_ms() + 5000;
-        while (tu_accept_queue(l->core->fd) < n + 1) { /* the client's ACK is still on its way */
+        while (tu_accept_queue(tu_kernel_fd(l)) < n + 1) { /* the client's ACK is still on its way */
             assert_true(tu_now_ms() < until);
             tu_usock_ready(l, POLLIN, 1);
         }

@@ -17,7 +17,6 @@
 
 #include "host/tls.h"
 #include "internal.h"
-#include "sock.h"
 #include "testutil.h"
 #include "tlspeer.h"
 #include <upysock/uselect.h>
@@ -953,7 +952,7 @@ static usocket *listening(int *port)
     assert_int_equal(usocket_bind(l, &any), 0);
     assert_int_equal(usocket_listen(l, 2), 0);
     host_addr a;
-    assert_int_equal(host_local_addr(sock_core(l)->fd, &a), 0);
+    assert_int_equal(host_local_addr(tu_kernel_fd(l), &a), 0);
     *port = a.port;
     return l;
 }

@@ -358,6 +358,11 @@ ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms)
 #include "host/host.h"
 #include "sock.h"
 
+int tu_kernel_fd(usocket *s)
+{
+    return s->core->fd;
+}
+
 usocket_addr tu_loopback(int port)
 {
     usocket_addr a = {"127.0.0.1", port};
@@ -381,13 +386,13 @@ usocket *tu_udp(void)
 int tu_usock_port(usocket *s)
 {
     host_addr local;
-    assert_int_equal(host_local_addr(s->core->fd, &local), 0);
+    assert_int_equal(host_local_addr(tu_kernel_fd(s), &local), 0);
     return local.port;
 }
 
 bool tu_usock_ready(usocket *s, short events, int timeout_ms)
 {
-    struct pollfd p = {s->core->fd, events, 0};
+    struct pollfd p = {tu_kernel_fd(s), events, 0};
     return poll(&p, 1, timeout_ms) == 1;
 }
 
@@ -412,8 +417,8 @@ size_t tu_usock_fill(usocket *s, int peer)
         struct tcp_info info;
         socklen_t len = sizeof info;
         int queued = 0;
-        while (ioctl(s->core->fd, SIOCOUTQ, &queued) == 0 && queued >= 5744 && tu_now_ms() < deadline) {
-            if (getsockopt(s->core->fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
+        while (ioctl(tu_kernel_fd(s), SIOCOUTQ, &queued) == 0 && queued >= 5744 && tu_now_ms() < deadline) {
+            if (getsockopt(tu_kernel_fd(s), IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
                 (info.tcpi_total_retrans > 0 || info.tcpi_probes > 0))
                 return total;
             poll(NULL, 0, 1);
@@ -428,7 +433,7 @@ bool tu_usock_queued(usocket *s, int n, int timeout_ms)
     uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
     for (;;) {
         int queued = 0;
-        if (ioctl(s->core->fd, FIONREAD, &queued) == 0 && queued >= n)
+        if (ioctl(tu_kernel_fd(s), FIONREAD, &queued) == 0 && queued >= n)
             return true;
         if (tu_now_ms() >= deadline)
             return false;

@@ -141,6 +141,10 @@ ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms);
  * write of this many stops part-way. */
 #define TU_MORE_THAN_LOOPBACK_HOLDS (32u << 20)
 
+/* The kernel fd behind a socket object: how a test looks at what the kernel holds (options,
+ * queues, its port). The one place tests reach inside an object (testutil.c). */
+int tu_kernel_fd(usocket *s);
+
 /* ("127.0.0.1", port). */
 usocket_addr tu_loopback(int port);
 
