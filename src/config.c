@@ -4,6 +4,7 @@
  * error). A bad variable is kept as an error that config_ready() raises, so the first socket
  * call fails with ValueError naming it instead of running with a silently ignored setting.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,6 +41,20 @@ static void set_error(int var, const char *message)
     pthread_mutex_unlock(&error_lock);
 }
 
+bool config_parse_digits(const char *s, long *out)
+{
+    long v = 0;
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        v = v >= LONG_MAX / 10 ? LONG_MAX : v * 10 + (*s - '0');
+    }
+    *out = v;
+    return true;
+}
+
 /* UPYSOCK_LOG=stderr | fd:N | <path> */
 static int log_open(const char *spec, char *err, size_t errsize)
 {
@@ -47,9 +62,8 @@ static int log_open(const char *spec, char *err, size_t errsize)
     if (strcmp(spec, "stderr") == 0) {
         fd = 2;
     } else if (strncmp(spec, "fd:", 3) == 0) {
-        char *end;
-        long n = strtol(spec + 3, &end, 10);
-        fd = (end != spec + 3 && !*end && n >= 0 && n < 65536 && host_fd_is_open((int)n)) ? (int)n : -1;
+        long n;
+        fd = config_parse_digits(spec + 3, &n) && n < 65536 && host_fd_is_open((int)n) ? (int)n : -1;
     } else if (*spec) {
         fd = host_open_append(spec);
     }

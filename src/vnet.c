@@ -99,9 +99,8 @@ int vnet_parse(const usocket_addr *addr, uint32_t *ip, int *port)
 
 static bool parse_port(const char *s, int min, int *port)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < min || v > 65535)
+    long v;
+    if (!config_parse_digits(s, &v) || v < min || v > 65535)
         return false;
     *port = (int)v;
     return true;
