@@ -478,6 +478,7 @@ static void *bg_main(void *arg)
 {
     tu_bg *bg = arg;
     upy_exc_clear();
+    atomic_store(&bg->tid, (int)gettid());
     bg->result = bg->call(bg);
     bg->exc = *upy_exc_current();
     char done = 1;
@@ -490,6 +491,7 @@ static void bg_start(tu_bg *bg, ssize_t (*call)(tu_bg *bg))
 {
     bg->call = call;
     bg->accepted = NULL;
+    atomic_store(&bg->tid, 0);
     assert_int_equal(pipe2(bg->done, O_CLOEXEC), 0);
     assert_int_equal(pthread_create(&bg->thread, NULL, bg_main, bg), 0);
 }
@@ -508,6 +510,38 @@ static ssize_t bg_accept(tu_bg *bg)
 {
     bg->accepted = usocket_accept(bg->s, NULL);
     return bg->accepted ? 0 : -1;
+}
+
+static ssize_t bg_send(tu_bg *bg)
+{
+    return usocket_send(bg->s, bg->buf, bg->len);
+}
+
+void tu_bg_send(tu_bg *bg, usocket *s, const void *buf, size_t len)
+{
+    bg->s = s, bg->buf = (void *)buf, bg->len = len;
+    bg_start(bg, bg_send);
+}
+
+bool tu_bg_blocked(tu_bg *bg, int timeout_ms)
+{
+    uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+    do {
+        char path[64], stat[256] = "";
+        int tid = atomic_load(&bg->tid);
+        snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+        FILE *f = tid ? fopen(path, "r") : NULL;
+        if (f) {
+            size_t n = fread(stat, 1, sizeof stat - 1, f);
+            fclose(f);
+            stat[n] = '\0';
+            const char *end = strrchr(stat, ')'); /* "tid (name) S ..." */
+            if (end && end[1] == ' ' && end[2] == 'S')
+                return true;
+        }
+        poll(NULL, 0, 1);
+    } while (tu_now_ms() < deadline);
+    return false;
 }
 
 void tu_bg_recv(tu_bg *bg, usocket *s, void *buf, size_t len)

@@ -5,6 +5,7 @@
 #ifndef UPYSOCK_TESTUTIL_H
 #define UPYSOCK_TESTUTIL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -181,6 +182,7 @@ typedef struct tu_bg {
     ssize_t result;    /* what the call returned */
     usocket *accepted; /* tu_bg_accept: the new socket, or NULL */
     ssize_t (*call)(struct tu_bg *bg);
+    _Atomic int tid;   /* the thread's kernel id, once it runs */
     upy_exc exc;
     pthread_t thread;
     int done[2];
@@ -189,6 +191,11 @@ typedef struct tu_bg {
 void tu_bg_recv(tu_bg *bg, usocket *s, void *buf, size_t len); /* usocket_recv */
 void tu_bg_accept(tu_bg *bg, usocket *s);                        /* usocket_accept */
 void tu_bg_read(tu_bg *bg, usocket *s, void *buf, size_t len); /* usocket_read */
+void tu_bg_send(tu_bg *bg, usocket *s, const void *buf, size_t len); /* usocket_send */
+
+/* Wait at most timeout_ms until the call's thread sleeps in the kernel (its /proc state is S):
+ * it is blocked in its call. True when it is. */
+bool tu_bg_blocked(tu_bg *bg, int timeout_ms);
 
 /* Wait at most timeout_ms for the call to return. When it has: the thread is joined, and the
  * exception it raised becomes the caller's current one (so assert_oserror applies). While it
