@@ -163,13 +163,13 @@ int profile_set_limits(const char *spec, char *err, size_t errsize)
         size_t len = strcspn(p, ",");
         snprintf(item, sizeof item, "%.*s", (int)len, p);
         p += len + (p[len] == ',');
-        char *eq = strchr(item, '='), *end = NULL;
+        char *eq = strchr(item, '=');
         size_t which = 0;
         while (eq && which < LIMIT_COUNT && (strlen(limits[which].name) != (size_t)(eq - item) ||
                                              strncmp(limits[which].name, item, (size_t)(eq - item))))
             which++;
-        long v = eq ? strtol(eq + 1, &end, 10) : 0;
-        if (!eq || which == LIMIT_COUNT || end == eq + 1 || *end) {
+        long v = 0;
+        if (!eq || which == LIMIT_COUNT || !config_parse_digits(eq + 1, &v)) {
             int n = snprintf(err, errsize, "bad limit '%s' (want name=number; names:", item);
             for (size_t i = 0; i < LIMIT_COUNT && n >= 0 && (size_t)n < errsize; i++)
                 n += snprintf(err + n, errsize - (size_t)n, " %s%s", limits[i].name, i + 1 < LIMIT_COUNT ? "," : ")");

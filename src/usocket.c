@@ -313,8 +313,11 @@ static int send_blocked(struct ucore *c, int state)
     }
 }
 
-/* One send on a plain socket: bytes, SOCK_WOULD_BLOCK or -1. A blocking fd queues everything;
- * a non-blocking one at most what the device's send buffer would take. */
+/* One send on a plain socket: bytes, SOCK_WOULD_BLOCK or -1. A blocking fd queues everything or
+ * fails, as lwIP's blocking netconn_write does; a non-blocking one at most what the device's send
+ * buffer would take. close() from another thread aborts a write that waits for room: lwIP's
+ * do_delconn (LWIP_NETCONN_FULLDUPLEX) ends it with ERR_CLSD and drops its count, so the writer
+ * gets ENOTCONN however much went out (firmware-notes §9.4). */
 UPY_HOT_INLINE ssize_t plain_send(struct ucore *c, const void *buf, size_t len)
 {
     int state = sock_state(c);
@@ -332,8 +335,10 @@ UPY_HOT_INLINE ssize_t plain_send(struct ucore *c, const void *buf, size_t len)
     size_t sent = 0;
     do {
         ssize_t n = host_send(c->fd, (const char *)buf + sent, len - sent);
+        if (mode != 0 && (n < 0 || (size_t)n < len - sent) && sock_closed(c))
+            return lwip_raise(UERRNO_ENOTCONN);
         if (n < 0)
-            return sent ? (ssize_t)sent : io_error(c, (int)-n);
+            return sent && mode > 0 ? (ssize_t)sent : io_error(c, (int)-n);
         sent += (size_t)n;
     } while (mode < 0 && sent < len); /* a signal can cut a blocking send short; lwIP's cannot */
     return (ssize_t)sent;

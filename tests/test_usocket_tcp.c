@@ -949,6 +949,34 @@ static void test_close_wakes_a_blocked_recv(void **state)
     close(peer);
 }
 
+/* A blocking send waiting for room, cut by close() in another thread: lwIP aborts the write
+ * with ERR_CLSD and forgets what it had written, so the sender gets OSError(128), never a
+ * partial count (a blocking send sends everything or fails). */
+static void test_close_aborts_a_blocked_send_with_enotconn(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    int small = 4096;
+    assert_int_equal(setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    size_t len = 16u << 20; /* far more than the kernel's buffers: the send must block */
+    char *big = calloc(1, len);
+    assert_non_null(big);
+    tu_bg bg;
+    tu_bg_send(&bg, s, big, len);
+    bool blocked = tu_bg_blocked(&bg, 5000);
+    assert_int_equal(usocket_close(s), 0);
+    assert_true(tu_bg_wait(&bg, 5000));
+    assert_true(blocked);
+    assert_int_equal(bg.result, -1);
+    assert_oserror(UERRNO_ENOTCONN);
+    assert_int_equal(usocket_send(s, "x", 1), -1); /* later calls: the socket is closed */
+    assert_oserror(UERRNO_EBADF);
+    free(big);
+    usocket_release(s);
+    close(peer);
+}
+
 static void test_close_wakes_a_blocked_accept(void **state)
 {
     (void)state;
@@ -1028,6 +1056,7 @@ int main(void)
         T(test_recv_on_a_never_connected_socket),
         T(test_close_wakes_a_blocked_recv),
         T(test_close_wakes_a_blocked_accept),
+        T(test_close_aborts_a_blocked_send_with_enotconn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

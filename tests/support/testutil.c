@@ -482,8 +482,8 @@ int tu_accept_queue(int fd)
 static void *bg_main(void *arg)
 {
     tu_bg *bg = arg;
-    __atomic_store_n(&bg->tid, (int)gettid(), __ATOMIC_RELEASE);
     upy_exc_clear();
+    atomic_store(&bg->tid, (int)gettid());
     bg->result = bg->call(bg);
     bg->exc = *upy_exc_current();
     char done = 1;
@@ -496,7 +496,7 @@ void tu_bg_start(tu_bg *bg, ssize_t (*call)(tu_bg *bg))
 {
     bg->call = call;
     bg->accepted = NULL;
-    bg->tid = 0;
+    atomic_store(&bg->tid, 0);
     assert_int_equal(pipe2(bg->done, O_CLOEXEC), 0);
     assert_int_equal(pthread_create(&bg->thread, NULL, bg_main, bg), 0);
 }
@@ -515,6 +515,17 @@ static ssize_t bg_accept(tu_bg *bg)
 {
     bg->accepted = usocket_accept(bg->s, NULL);
     return bg->accepted ? 0 : -1;
+}
+
+static ssize_t bg_send(tu_bg *bg)
+{
+    return usocket_send(bg->s, bg->buf, bg->len);
+}
+
+void tu_bg_send(tu_bg *bg, usocket *s, const void *buf, size_t len)
+{
+    bg->s = s, bg->buf = (void *)buf, bg->len = len;
+    tu_bg_start(bg, bg_send);
 }
 
 void tu_bg_recv(tu_bg *bg, usocket *s, void *buf, size_t len)
@@ -577,7 +588,7 @@ bool tu_bg_blocked(tu_bg *bg, int timeout_ms)
 {
     uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
     do {
-        int tid = __atomic_load_n(&bg->tid, __ATOMIC_ACQUIRE);
+        int tid = atomic_load(&bg->tid);
         if (tid && thread_waits(tid))
             return true;
         if (tu_readable(bg->done[0], 1)) /* returned instead: the 1 ms is the retry's pace */

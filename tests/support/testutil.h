@@ -5,6 +5,7 @@
 #ifndef UPYSOCK_TESTUTIL_H
 #define UPYSOCK_TESTUTIL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -190,9 +191,9 @@ typedef struct tu_bg {
     usocket *accepted; /* tu_bg_accept: the new socket, or NULL */
     void *arg;         /* for calls started with tu_bg_start */
     ssize_t (*call)(struct tu_bg *bg);
+    _Atomic int tid;   /* the thread's kernel id, once it runs */
     upy_exc exc;
     pthread_t thread;
-    int tid;           /* the thread's kernel id, once it runs (atomic) */
     int done[2];
 } tu_bg;
 
@@ -202,6 +203,8 @@ void tu_bg_start(tu_bg *bg, ssize_t (*call)(tu_bg *bg));
 void tu_bg_recv(tu_bg *bg, usocket *s, void *buf, size_t len); /* usocket_recv */
 void tu_bg_accept(tu_bg *bg, usocket *s);                        /* usocket_accept */
 void tu_bg_read(tu_bg *bg, usocket *s, void *buf, size_t len); /* usocket_read */
+void tu_bg_send(tu_bg *bg, usocket *s, const void *buf, size_t len); /* usocket_send */
+
 
 /* Wait at most timeout_ms for the call to return. When it has: the thread is joined, and the
  * exception it raised becomes the caller's current one (so assert_oserror applies). While it
