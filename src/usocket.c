@@ -463,6 +463,35 @@ ssize_t usocket_recvfrom(usocket *s, void *buf, size_t bufsize, usocket_addr *fr
 
 /* --- options and modes -------------------------------------------------------------------- */
 
+static uint32_t be32_get(const unsigned char *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static void be32_put(unsigned char *b, uint32_t v)
+{
+    b[0] = (unsigned char)(v >> 24), b[1] = (unsigned char)(v >> 16), b[2] = (unsigned char)(v >> 8);
+    b[3] = (unsigned char)v;
+}
+
+/* IP_ADD/DROP_MEMBERSHIP (ip_mreq: group, then interface) and IP_MULTICAST_IF (an interface), in
+ * network order. lwIP's igmp_joingroup/leavegroup refuse a group that is not multicast, and the
+ * all-systems group, with EADDRNOTAVAIL; the interface is the virtual LAN's to choose. */
+static int set_multicast(struct ucore *c, const struct profile_sockopt *o, const unsigned char *bytes)
+{
+    unsigned char v[8];
+    memcpy(v, bytes, o->size);
+    unsigned char *ifaddr = v;
+    if (o->value == SOCKOPT_MREQ) {
+        uint32_t group = be32_get(v);
+        if (group >> 28 != 0xE || group == 0xE0000001u)
+            return -UERRNO_EADDRNOTAVAIL;
+        ifaddr = v + 4;
+    }
+    be32_put(ifaddr, vnet_map_interface(be32_get(ifaddr)));
+    return host_setsockopt_bytes(c->fd, o->host, v, o->size);
+}
+
 /* lwip_setsockopt_impl's checks, in its order, then the value as the host takes it. */
 static int set_option(struct ucore *c, int level, int opt, const void *value, size_t len)
 {
@@ -498,7 +527,7 @@ static int set_option(struct ucore *c, int level, int opt, const void *value, si
         atomic_store_explicit(&c->kernel_timeouts, -1, memory_order_relaxed); /* not settimeout's */
         return host_setsockopt_int(c->fd, o->host, ms > INT_MAX ? INT_MAX : (int)ms);
     }
-    default: return host_setsockopt_bytes(c->fd, o->host, bytes, o->size);
+    default: return set_multicast(c, o, bytes);
     }
 }
 

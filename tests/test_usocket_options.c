@@ -1,6 +1,8 @@
 /* usocket options and modes: setsockopt with lwIP numbers and lwIP's checks (SEMANTICS §3.10,
  * firmware-notes §3), settimeout/setblocking (SEMANTICS §3.9). */
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -247,6 +249,65 @@ static void test_membership_options_are_udp_only(void **state)
     usocket_release(u);
 }
 
+/* The devices that hold multicast group `a.b.c.d` (/proc/net/igmp), space-separated. */
+static const char *igmp_devices(int a, int b, int c, int d)
+{
+    static char found[256];
+    char line[256], device[32] = "", want[9];
+    snprintf(want, sizeof want, "%08X", htonl((uint32_t)a << 24 | (uint32_t)b << 16 | (uint32_t)c << 8 | (uint32_t)d));
+    found[0] = '\0';
+    FILE *f = fopen("/proc/net/igmp", "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f)) {
+        char group[16];
+        if (line[0] != '\t' && sscanf(line, "%*d %31s", device) == 1)
+            continue;
+        if (line[0] == '\t' && sscanf(line, " %15s", group) == 1 && strcmp(group, want) == 0)
+            snprintf(found + strlen(found), sizeof found - strlen(found), "%s%s", *found ? " " : "", device);
+    }
+    fclose(f);
+    return found;
+}
+
+/* Sandbox: whatever interface a program names (0.0.0.0: "all of them"; its LAN address), groups
+ * are joined on loopback only, and multicast goes out of loopback only: on a machine with a real
+ * network nothing is joined there and no IGMP leaves the machine. */
+static void test_sandbox_pins_multicast_to_loopback(void **state)
+{
+    (void)state;
+    usocket *u = tu_udp();
+    const unsigned char any[8] = {239, 87, 65, 43, 0, 0, 0, 0}, lan[8] = {239, 87, 65, 44, 192, 168, 0, 5};
+    assert_int_equal(usocket_setsockopt(u, IP, USOCKET_IP_ADD_MEMBERSHIP, any, sizeof any), 0);
+    assert_int_equal(usocket_setsockopt(u, IP, USOCKET_IP_ADD_MEMBERSHIP, lan, sizeof lan), 0);
+    assert_string_equal(igmp_devices(239, 87, 65, 43), "lo");
+    assert_string_equal(igmp_devices(239, 87, 65, 44), "lo");
+    assert_int_equal(usocket_setsockopt(u, IP, USOCKET_IP_DROP_MEMBERSHIP, lan, sizeof lan), 0);
+    assert_string_equal(igmp_devices(239, 87, 65, 44), "");
+    const unsigned char ifaddr[4] = {192, 168, 0, 5};
+    assert_int_equal(usocket_setsockopt(u, IP, USOCKET_IP_MULTICAST_IF, ifaddr, sizeof ifaddr), 0);
+    struct in_addr out;
+    socklen_t len = sizeof out;
+    assert_int_equal(getsockopt(u->core->fd, IPPROTO_IP, IP_MULTICAST_IF, &out, &len), 0);
+    assert_int_equal(ntohl(out.s_addr), 0x7f000001);
+    usocket_release(u);
+    assert_string_equal(igmp_devices(239, 87, 65, 43), ""); /* close leaves the group */
+}
+
+/* lwIP's igmp_joingroup/leavegroup: a group that is not multicast, or all-systems, → 125. */
+static void test_membership_of_a_non_multicast_group_is_eaddrnotavail(void **state)
+{
+    (void)state;
+    usocket *u = tu_udp();
+    const unsigned char unicast[8] = {10, 0, 0, 1, 0, 0, 0, 0}, all[8] = {224, 0, 0, 1, 0, 0, 0, 0};
+    assert_int_equal(usocket_setsockopt(u, IP, USOCKET_IP_ADD_MEMBERSHIP, unicast, sizeof unicast), -1);
+    assert_oserror(UERRNO_EADDRNOTAVAIL);
+    assert_int_equal(usocket_setsockopt(u, IP, USOCKET_IP_ADD_MEMBERSHIP, all, sizeof all), -1);
+    assert_oserror(UERRNO_EADDRNOTAVAIL);
+    assert_int_equal(usocket_setsockopt(u, IP, USOCKET_IP_DROP_MEMBERSHIP, unicast, sizeof unicast), -1);
+    assert_oserror(UERRNO_EADDRNOTAVAIL);
+    usocket_release(u);
+}
+
 static void test_setsockopt_on_closed_socket_is_ebadf(void **state)
 {
     (void)state;
@@ -351,6 +412,8 @@ int main(void)
         cmocka_unit_test(test_tcp_option_on_udp_is_enoprotoopt),
         cmocka_unit_test(test_tcp_level_checks_come_before_the_option),
         cmocka_unit_test(test_membership_options_are_udp_only),
+        cmocka_unit_test(test_sandbox_pins_multicast_to_loopback),
+        cmocka_unit_test(test_membership_of_a_non_multicast_group_is_eaddrnotavail),
         cmocka_unit_test(test_setsockopt_on_closed_socket_is_ebadf),
         cmocka_unit_test(test_settimeout_none_or_negative_blocks),
         cmocka_unit_test(test_settimeout_zero_is_nonblocking),
