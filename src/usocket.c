@@ -383,6 +383,22 @@ ssize_t usocket_sendto(usocket *s, const void *buf, size_t len, const usocket_ad
 
 /* --- recv --------------------------------------------------------------------------------- */
 
+/* A never-connected socket's timed recv: lwIP waits out the receive timeout on the empty
+ * mailbox. The kernel has nothing to wait on (a fresh socket polls as hung up at once), so this
+ * sleeps in slices, ending early when the socket is closed or connected meanwhile. */
+#define UNCONNECTED_SLICE_US 10000u
+
+static int wait_unconnected(struct ucore *c, int timeout_ms)
+{
+    uint64_t deadline = host_monotonic_us() + (uint64_t)timeout_ms * 1000u;
+    for (uint64_t now; !sock_closed(c) && sock_state(c) == SOCK_FRESH;) {
+        if ((now = host_monotonic_us()) >= deadline)
+            return SOCK_WOULD_BLOCK;
+        host_sleep_us(deadline - now < UNCONNECTED_SLICE_US ? deadline - now : UNCONNECTED_SLICE_US);
+    }
+    return sock_closed(c) ? lwip_raise(UERRNO_EBADF) : 1;
+}
+
 /* Why a socket that is not connected has nothing to read: 1 (it can read after all),
  * SOCK_WOULD_BLOCK (lwIP's EWOULDBLOCK: recv b'', recvfrom OSError(11), read None) or -1. */
 static int recv_blocked(usocket *s, struct ucore *c, int state)
@@ -394,11 +410,15 @@ static int recv_blocked(usocket *s, struct ucore *c, int state)
     case SOCK_LISTENING: return 1; /* the kernel answers ENOTCONN, as lwIP does */
     case SOCK_CONNECTING: return SOCK_WOULD_BLOCK;
     case SOCK_FAILED: return lwip_raise(atomic_load(&c->fatal));
-    default:
-        /* Never connected: lwIP's recv waits on an empty mailbox forever. We say ENOTCONN
-         * instead of hanging, except where the device returns at once. */
-        return atomic_load_explicit(&s->timeout_ms, memory_order_relaxed) == 0
-                   ? SOCK_WOULD_BLOCK : lwip_raise(UERRNO_ENOTCONN);
+    default: {
+        /* Never connected: lwIP's recv waits on the empty mailbox for the receive timeout
+         * (firmware-notes §9.6): none when non-blocking, t, or forever when blocking, where we
+         * say ENOTCONN instead of hanging. */
+        int timeout_ms = atomic_load_explicit(&s->timeout_ms, memory_order_relaxed);
+        if (timeout_ms == 0)
+            return SOCK_WOULD_BLOCK;
+        return timeout_ms < 0 ? lwip_raise(UERRNO_ENOTCONN) : wait_unconnected(c, timeout_ms);
+    }
     }
 }
 

@@ -716,6 +716,14 @@ static void test_recv_on_a_never_connected_socket(void **state)
     assert_int_equal(usocket_recvfrom(s, b, sizeof b, NULL), -1);
     assert_oserror(UERRNO_EAGAIN);
     assert_int_equal(usocket_read(s, b, sizeof b), UPY_NONE);
+    /* Timed: lwIP waits out the receive timeout, then EWOULDBLOCK, which is TimeoutError. */
+    assert_int_equal(usocket_settimeout(s, 0.1), 0);
+    uint64_t start = tu_now_ms();
+    assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+    assert_exc_msg(UPY_EXC_TIMEOUTERROR, "timed out");
+    assert_true(tu_now_ms() - start >= 95);
+    assert_int_equal(usocket_recvfrom(s, b, sizeof b, NULL), -1);
+    assert_exc_msg(UPY_EXC_TIMEOUTERROR, "timed out");
     usocket_release(s);
 }
 
@@ -744,6 +752,25 @@ static void test_close_wakes_a_blocked_recv(void **state)
 /* A blocking send waiting for room, cut by close() in another thread: lwIP aborts the write
  * with ERR_CLSD and forgets what it had written, so the sender gets OSError(128), never a
  * partial count (a blocking send sends everything or fails). */
+static void test_close_wakes_a_timed_recv_on_a_never_connected_socket(void **state)
+{
+    (void)state;
+    usocket *s = tu_tcp();
+    assert_int_equal(usocket_settimeout(s, 10.0), 0);
+    char b[8];
+    tu_bg bg;
+    tu_bg_recv(&bg, s, b, sizeof b);
+    bool blocked = tu_bg_blocked(&bg, 5000);
+    uint64_t start = tu_now_ms();
+    assert_int_equal(usocket_close(s), 0);
+    assert_true(tu_bg_wait(&bg, 5000));
+    assert_true(blocked);
+    assert_true(tu_now_ms() - start < 5000);
+    assert_int_equal(bg.result, -1);
+    assert_oserror(UERRNO_EBADF);
+    usocket_release(s);
+}
+
 static void test_close_aborts_a_blocked_send_with_enotconn(void **state)
 {
     (void)state;
@@ -837,6 +864,7 @@ int main(void)
         T(test_close_wakes_a_blocked_recv),
         T(test_close_wakes_a_blocked_accept),
         T(test_close_aborts_a_blocked_send_with_enotconn),
+        T(test_close_wakes_a_timed_recv_on_a_never_connected_socket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
