@@ -28,6 +28,7 @@
     .tcp_mss = 1436,                       /* CONFIG_TCP_MSS (sdkconfig.h); for TCP_SNDLOWAT */    \
     .backlog_min = 1,                      /* tcp_backlog_set: 0 becomes 1 */                      \
     .backlog_max = 255,                    /* backlog is a u8_t */                                 \
+    .accept_mbox = 6,                      /* DEFAULT_ACCEPTMBOX_SIZE (IDF lwipopts.h) */          \
     .poll_tls_buffered_readable = 0,       /* SSL sockets are polled on the raw fd */              \
     .tls_max_version = 0x0303,             /* CONFIG_MBEDTLS_SSL_PROTO_TLS1_2, no TLS 1.3 */       \
     .tls_handshake_timeouts = 10           /* wrap_socket(timeout=) default */
@@ -65,6 +66,7 @@ static const struct {
     [UPY_LIMIT_BACKLOG_MAX] = {"backlog_max", offsetof(upy_profile, backlog_max), 1, 65535, false},
     [UPY_LIMIT_POLL_TLS_BUFFERED] = {"poll_tls_buffered", offsetof(upy_profile, poll_tls_buffered_readable), 0, 1,
                                      false},
+    [UPY_LIMIT_ACCEPT_MBOX] = {"accept_mbox", offsetof(upy_profile, accept_mbox), 1, 65535, false},
 };
 #define LIMIT_COUNT (sizeof limits / sizeof limits[0])
 

@@ -149,7 +149,9 @@ int usocket_listen(usocket *s, int backlog)
         return -1;
     const upy_profile *p = profile();
     backlog = backlog < p->backlog_min ? p->backlog_min : backlog > p->backlog_max ? p->backlog_max : backlog;
-    int rc = c->type == USOCKET_SOCK_DGRAM ? -UERRNO_EOPNOTSUPP : host_listen(c->fd, backlog);
+    /* Beside the backlog, lwIP's accept mailbox bounds what waits unaccepted (firmware-notes §9.8). */
+    int held = backlog < p->accept_mbox ? backlog : p->accept_mbox;
+    int rc = c->type == USOCKET_SOCK_DGRAM ? -UERRNO_EOPNOTSUPP : host_listen(c->fd, held);
     if (rc == 0) {
         sock_transition(c, SOCK_FRESH, SOCK_LISTENING);
         host_addr bound;
