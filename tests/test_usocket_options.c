@@ -1,12 +1,16 @@
 /* usocket options and modes: setsockopt with lwIP numbers and lwIP's checks (SEMANTICS §3.10,
  * firmware-notes §3), settimeout/setblocking (SEMANTICS §3.9). */
+#define _GNU_SOURCE
 #include <math.h>
-#include <stdio.h>
-#include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sock.h"
@@ -293,6 +297,50 @@ static void test_sandbox_pins_multicast_to_loopback(void **state)
     assert_string_equal(igmp_devices(239, 87, 65, 43), ""); /* close leaves the group */
 }
 
+/* The netns test's child: 0 proven, 1 a group landed off loopback, 2 the set-up cannot catch a
+ * leak, 77 no namespace could be made. */
+static int multicast_in_a_namespace(void)
+{
+    alarm(20); /* bounded: the parent waits for this process */
+    if (unshare(CLONE_NEWNET) != 0 ||
+        system("ip link set lo up && ip link add upy0 type veth peer name upy1 && "
+               "ip addr add 10.99.0.1/24 dev upy0 && ip link set upy1 up && ip link set upy0 up && "
+               "ip route add default dev upy0") != 0)
+        return 77;
+    /* The set-up can catch a leak: the kernel itself joins "every interface" on upy0. */
+    int raw = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ip_mreq m = {.imr_multiaddr.s_addr = htonl(0xEF57412F), .imr_interface.s_addr = htonl(INADDR_ANY)};
+    if (setsockopt(raw, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) != 0 ||
+        strcmp(igmp_devices(239, 87, 65, 47), "upy0") != 0)
+        return 2;
+    usocket *u = usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_DGRAM, 0);
+    const unsigned char any[8] = {239, 87, 65, 45, 0, 0, 0, 0}, lan[8] = {239, 87, 65, 46, 10, 99, 0, 1};
+    if (!u || usocket_setsockopt(u, IP, USOCKET_IP_ADD_MEMBERSHIP, any, sizeof any) != 0 ||
+        usocket_setsockopt(u, IP, USOCKET_IP_ADD_MEMBERSHIP, lan, sizeof lan) != 0)
+        return 1;
+    return strcmp(igmp_devices(239, 87, 65, 45), "lo") != 0 || strcmp(igmp_devices(239, 87, 65, 46), "lo") != 0;
+}
+
+/* The same proof where a real-looking interface is certain to exist: a network namespace with a
+ * veth pair, one end holding the default route, where the kernel itself would join. Needs root
+ * and iproute2 (ip); skipped with a message otherwise. */
+static void test_sandbox_multicast_stays_off_a_real_interface_in_a_namespace(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(multicast_in_a_namespace());
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77) {
+        fprintf(stderr, "skipped: cannot make a network namespace with a veth pair (needs root and ip)\n");
+        skip();
+    }
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* lwIP's igmp_joingroup/leavegroup: a group that is not multicast, or all-systems, → 125. */
 static void test_membership_of_a_non_multicast_group_is_eaddrnotavail(void **state)
 {
@@ -413,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_tcp_level_checks_come_before_the_option),
         cmocka_unit_test(test_membership_options_are_udp_only),
         cmocka_unit_test(test_sandbox_pins_multicast_to_loopback),
+        cmocka_unit_test(test_sandbox_multicast_stays_off_a_real_interface_in_a_namespace),
         cmocka_unit_test(test_membership_of_a_non_multicast_group_is_eaddrnotavail),
         cmocka_unit_test(test_setsockopt_on_closed_socket_is_ebadf),
         cmocka_unit_test(test_settimeout_none_or_negative_blocks),
