@@ -170,8 +170,9 @@ UPY_API ssize_t usocket_recvfrom(usocket *s, void *buf, size_t bufsize, usocket_
  * Unknown option → OSError(109). */
 UPY_API int usocket_setsockopt_int(usocket *s, int level, int opt, int value);
 
-/* setsockopt(level, opt, bytes value), e.g. IP_ADD_MEMBERSHIP with an 8-byte ip_mreq, SO_LINGER
- * with {int onoff, int linger}, SO_RCVTIMEO with a struct timeval. Wrong size → OSError(22). */
+/* setsockopt(level, opt, bytes value), e.g. IP_ADD_MEMBERSHIP with an 8-byte ip_mreq,
+ * SO_RCVTIMEO with the device's 8-byte struct timeval. Wrong size → OSError(22). SO_LINGER, like
+ * SO_SNDBUF, is OSError(109): the device's lwIP is built without LWIP_SO_LINGER. */
 UPY_API int usocket_setsockopt(usocket *s, int level, int opt, const void *value, size_t len);
 
 /* settimeout(seconds): negative (USOCKET_TIMEOUT_NONE) = blocking; 0 = non-blocking; t > 0 = a
