@@ -395,10 +395,10 @@ static int buffered_ready(uselect_poller *p, uselect_event *out, int max)
     return n;
 }
 
-/* One wait: up to max pairs into out. Disarms one-shot entries unless the caller will. */
-static int wait_once(uselect_poller *p, int timeout_ms, bool oneshot, uselect_event *out, int max)
+/* One wait until d: up to max pairs into out. Disarms one-shot entries unless the caller will. */
+static int wait_once(uselect_poller *p, host_deadline d, bool oneshot, uselect_event *out, int max)
 {
-    host_event evs[64];
+    host_event evs[HOST_WAIT_MAX_EVENTS];
     if (profile()->poll_tls_buffered_readable || atomic_load_explicit(&p->nstarved, memory_order_relaxed)) {
         pthread_mutex_lock(&p->lock);
         int n = profile()->poll_tls_buffered_readable ? buffered_ready(p, out, max) : 0;
@@ -406,10 +406,10 @@ static int wait_once(uselect_poller *p, int timeout_ms, bool oneshot, uselect_ev
         pthread_mutex_unlock(&p->lock);
         if (n)
             return n;
-        if (slice >= 0 && (timeout_ms < 0 || timeout_ms > slice))
-            timeout_ms = slice;
+        host_deadline at = slice >= 0 ? host_deadline_in_ms(slice) : HOST_NEVER;
+        d = at < d ? at : d;
     }
-    int n = host_reactor_wait(p->reactor, evs, max < 64 ? max : 64, timeout_ms);
+    int n = host_wait(&(host_waiter){.on = HOST_WAIT_REACTOR, .fd = p->reactor, .out = evs, .max = max}, d);
     if (n < 0)
         return upy_raise_os(-n);
     int count = 0;
@@ -450,22 +450,15 @@ static bool nothing_can_fire(const void *arg)
 /* poll's loop: kernel events that mean nothing to the device must not end the wait early. */
 static int wait_events(uselect_poller *p, int timeout_ms, bool oneshot, uselect_event *out, int max)
 {
-    uint64_t deadline = host_monotonic_us() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000u;
+    host_deadline d = host_deadline_in_ms(timeout_ms);
     if (timeout_ms < 0)
         thread_wait_begin(nothing_can_fire, p);
-    for (;;) {
-        int left = -1;
-        if (timeout_ms >= 0) {
-            uint64_t now = host_monotonic_us();
-            left = now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
-        }
-        int n = wait_once(p, left, oneshot, out, max);
-        if (n != 0 || left == 0) {
-            if (timeout_ms < 0)
-                thread_wait_end();
-            return n;
-        }
-    }
+    int n;
+    while ((n = wait_once(p, d, oneshot, out, max)) == 0 && host_deadline_left_ms(d) != 0)
+        ;
+    if (timeout_ms < 0)
+        thread_wait_end();
+    return n;
 }
 
 int uselect_poll_poll(uselect_poller *p, int timeout_ms, int flags, uselect_event *events, int max)

@@ -228,7 +228,8 @@ static int connect_timed(struct ucore *c, host_addr to, int timeout_ms, bool mov
         return -1;
     int rc = host_connect(c->fd, to);
     if (rc == -UERRNO_EINPROGRESS)
-        rc = host_wait_writable(c->fd, timeout_ms) > 0 ? 0 : -UERRNO_ETIMEDOUT;
+        rc = host_wait(&(host_waiter){.on = HOST_WAIT_FD, .fd = c->fd, .events = HOST_EV_OUT},
+                       host_deadline_in_ms(timeout_ms)) > 0 ? 0 : -UERRNO_ETIMEDOUT;
     if (rc < 0) {
         sock_close(c);
         return rc == -UERRNO_ETIMEDOUT ? upy_raise_timeout() : lwip_raise(-rc);
@@ -405,17 +406,35 @@ ssize_t usocket_sendto(usocket *s, const void *buf, size_t len, const usocket_ad
 
 /* A never-connected socket's timed recv: lwIP waits out the receive timeout on the empty
  * mailbox. The kernel has nothing to wait on (a fresh socket polls as hung up at once), so this
- * sleeps in slices, ending early when the socket is closed or connected meanwhile. */
-#define UNCONNECTED_SLICE_US 10000u
+ * waits for the socket's own news instead: a watcher hears every state change and the close, and
+ * posts a note that ends the wait at once. */
+struct unconnected_wait {
+    struct sock_watcher w; /* first: the watcher is the wait */
+    int note;
+};
+
+static void unconnected_news(struct sock_watcher *w, struct ucore *c)
+{
+    (void)c;
+    host_note_post(((struct unconnected_wait *)(void *)w)->note);
+}
 
 static int wait_unconnected(struct ucore *c, int timeout_ms)
 {
-    uint64_t deadline = host_monotonic_us() + (uint64_t)timeout_ms * 1000u;
-    for (uint64_t now; !sock_closed(c) && sock_state(c) == SOCK_FRESH;) {
-        if ((now = host_monotonic_us()) >= deadline)
-            return SOCK_WOULD_BLOCK;
-        host_sleep_us(deadline - now < UNCONNECTED_SLICE_US ? deadline - now : UNCONNECTED_SLICE_US);
-    }
+    struct unconnected_wait u = {.w.changed = unconnected_news, .note = host_note_new()};
+    if (u.note < 0)
+        return lwip_raise(-u.note);
+    host_deadline d = host_deadline_in_ms(timeout_ms);
+    sock_watch(c, &u.w);
+    bool waiting;
+    int rc = 0;
+    while ((waiting = !sock_closed(c) && sock_state(c) == SOCK_FRESH) &&
+           (rc = host_wait(&(host_waiter){.on = HOST_WAIT_FD, .fd = u.note, .events = HOST_EV_IN}, d)) > 0)
+        host_note_take(u.note);
+    sock_unwatch(c, &u.w);
+    host_close(u.note);
+    if (waiting)
+        return rc < 0 ? lwip_raise(-rc) : SOCK_WOULD_BLOCK;
     return sock_closed(c) ? lwip_raise(UERRNO_EBADF) : 1;
 }
 

@@ -70,13 +70,13 @@ static ssize_t drive(struct tls_sock *t, struct ucore *c, enum tls_op op, void *
             *sock_errno = tls_socket_errno(t->conn);
         atomic_store_explicit(&t->over, tls_version(t->conn) != 0, memory_order_release);
         pthread_mutex_unlock(&t->lock);
-        int ready;
-        if (r == TLS_WANT_READ)
-            ready = host_wait_readable(c->fd, read_timeout_ms > 0 ? read_timeout_ms : -1);
-        else if (r == TLS_WANT_WRITE)
-            ready = host_wait_writable(c->fd, atomic_load_explicit(&c->kernel_mode, memory_order_relaxed));
-        else
+        if (r != TLS_WANT_READ && r != TLS_WANT_WRITE)
             return tlscode_of((int)r);
+        int ms = r == TLS_WANT_READ ? (read_timeout_ms > 0 ? read_timeout_ms : -1)
+                                    : atomic_load_explicit(&c->kernel_mode, memory_order_relaxed);
+        int ready = host_wait(&(host_waiter){.on = HOST_WAIT_FD, .fd = c->fd,
+                                             .events = r == TLS_WANT_READ ? HOST_EV_IN : HOST_EV_OUT},
+                              host_deadline_in_ms(ms));
         if (ready < 0) /* the wait itself failed: so would the socket */
             return tlscode_of(r == TLS_WANT_READ ? TLS_RECV_FAILED : TLS_SEND_FAILED);
         if (ready == 0)

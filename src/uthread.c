@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "host/host.h"
 #include "host/tls.h"
@@ -197,24 +196,11 @@ long uthread_set_stack_size(long size)
 
 int uthread_wait_all(int timeout_ms)
 {
-    uint64_t deadline = host_monotonic_us() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000u;
+    host_deadline d = host_deadline_in_ms(timeout_ms);
+    host_waiter on_done = {.on = HOST_WAIT_COND, .cond = &threads_done, .mutex = &threads_lock};
     pthread_mutex_lock(&threads_lock);
-    while (threads_running > 0) {
-        if (timeout_ms < 0) {
-            pthread_cond_wait(&threads_done, &threads_lock);
-            continue;
-        }
-        /* The condition variable waits on CLOCK_REALTIME: re-check the monotonic deadline. */
-        uint64_t now = host_monotonic_us();
-        if (now >= deadline)
-            break;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        uint64_t left_ns = (deadline - now) * 1000u + (uint64_t)until.tv_nsec;
-        until.tv_sec += (time_t)(left_ns / 1000000000u);
-        until.tv_nsec = (long)(left_ns % 1000000000u);
-        pthread_cond_timedwait(&threads_done, &threads_lock, &until);
-    }
+    while (threads_running > 0 && (host_wait(&on_done, d) > 0 || host_deadline_left_ms(d) != 0))
+        ;
     int left = threads_running;
     pthread_mutex_unlock(&threads_lock);
     return left ? upy_raise_timeout() : 0;
@@ -256,8 +242,9 @@ int uthread_lock_acquire(uthread_lock *lock, bool waitflag, double timeout)
     pthread_mutex_lock(&lock->mutex);
     if (waitflag && lock->locked) {
         thread_wait_begin(released_by_others, lock);
+        host_waiter on_release = {.on = HOST_WAIT_COND, .cond = &lock->released, .mutex = &lock->mutex};
         while (lock->locked)
-            pthread_cond_wait(&lock->released, &lock->mutex);
+            host_wait(&on_release, HOST_NEVER);
         thread_wait_end();
     }
     bool got = !lock->locked;

@@ -9,6 +9,7 @@
 #define UPYSOCK_HOST_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -87,8 +88,6 @@ ssize_t host_recvfrom(int fd, void *buf, size_t len, host_addr *from);
 int host_unsent_bytes(int fd);             /* bytes queued and not yet acknowledged */
 int host_setsockopt_int(int fd, host_opt opt, int value);
 int host_setsockopt_bytes(int fd, host_opt opt, const void *value, size_t len);
-int host_wait_writable(int fd, int timeout_ms); /* 1 writable (or failed), 0 timed out; < 0 ms: forever */
-int host_wait_readable(int fd, int timeout_ms); /* 1 readable (data, EOF or failed), 0 timed out */
 int host_resolve(const char *name, uint32_t *ip); /* real DNS (UPYSOCK_NET=host only) */
 
 /* Readiness (reactor.c): one epoll set per poll object, level-triggered. Events are named in
@@ -109,18 +108,52 @@ void host_reactor_free(int reactor);
  * whether fd is already in the set. */
 int host_reactor_watch(int reactor, int fd, int events, uint64_t key, bool watched);
 int host_reactor_unwatch(int reactor, int fd);
-/* Up to max ready events, waiting at most timeout_ms (< 0: forever). 0 on timeout or signal. */
-int host_reactor_wait(int reactor, host_event *out, int max, int timeout_ms);
 void host_clear_error(int fd); /* take a pending SO_ERROR (UDP ICMP noise) */
 
-/* Clocks, sleeping, threads (hostos.c). */
+/* Deadlines and the one wait (hostwait.c). A deadline is an absolute CLOCK_MONOTONIC time in
+ * microseconds; every timeout becomes one when its call begins, and only host_wait turns it back
+ * into time left, so a wait cut by a signal or re-entered by its caller ends when it should. */
+typedef uint64_t host_deadline;
+#define HOST_NEVER UINT64_MAX
+host_deadline host_deadline_in_ms(int64_t ms); /* < 0: HOST_NEVER */
+host_deadline host_deadline_in_us(uint64_t us);
+int host_deadline_left_ms(host_deadline d);    /* -1 for HOST_NEVER, 0 when passed, rounded up */
+
+/* What a wait waits on. */
+enum host_wait_on {
+    HOST_WAIT_SLEEP,   /* nothing: the deadline */
+    HOST_WAIT_FD,      /* fd ready for `events` (HOST_EV_IN / HOST_EV_OUT; an error counts) */
+    HOST_WAIT_REACTOR, /* a reactor's events, into out[0..max) */
+    HOST_WAIT_COND,    /* a signal of cond, mutex held by the caller (one wake-up per call) */
+};
+#define HOST_WAIT_MAX_EVENTS 64
+typedef struct host_waiter {
+    enum host_wait_on on;
+    int fd;                /* FD: the fd; REACTOR: the reactor */
+    int events;            /* FD */
+    host_event *out;       /* REACTOR */
+    int max;               /* REACTOR: at most HOST_WAIT_MAX_EVENTS are taken */
+    pthread_cond_t *cond;  /* COND */
+    pthread_mutex_t *mutex;
+} host_waiter;
+/* Waits for w until d: > 0 when it happened (FD 1, REACTOR the number of events, COND 1 for a
+ * wake-up, maybe spurious), 0 when the deadline came first (always for SLEEP), or a negative
+ * device errno. Signals never end it early. */
+int host_wait(const host_waiter *w, host_deadline d);
+void host_sleep_us(uint64_t us);
+
+/* Clocks, threads (hostos.c). */
 uint64_t host_monotonic_us(void);
 int64_t host_realtime_s(void);
-void host_sleep_us(uint64_t us);
 int host_thread_spawn(void *(*fn)(void *), void *arg, size_t stack_size); /* detached */
 unsigned long host_thread_id(void);
 void host_write_line(int fd, const char *line); /* one write(2), for logs */
 int host_open_append(const char *path);         /* fd, or negative */
 bool host_fd_is_open(int fd);
+/* A note: an fd one thread posts to and another waits on (host_wait, HOST_EV_IN) until it is
+ * taken; close it with host_close. For waits whose end is news from another thread, not I/O. */
+int host_note_new(void);
+void host_note_post(int note);
+void host_note_take(int note);
 
 #endif

@@ -126,9 +126,7 @@ int host_connect(int fd, host_addr a)
     if (errno != EINTR)
         return fail();
     /* Interrupted: the connect goes on in the kernel; wait for its outcome. */
-    struct pollfd p = {fd, POLLOUT, 0};
-    while (poll(&p, 1, -1) < 0 && errno == EINTR)
-        ;
+    host_wait(&(host_waiter){.on = HOST_WAIT_FD, .fd = fd, .events = HOST_EV_OUT}, HOST_NEVER);
     return host_connect_result(fd);
 }
 
@@ -228,30 +226,6 @@ int host_setsockopt_int(int fd, host_opt opt, int value)
 int host_setsockopt_bytes(int fd, host_opt opt, const void *value, size_t len)
 {
     return setsockopt(fd, linux_opts[opt].level, linux_opts[opt].name, value, (socklen_t)len) < 0 ? fail() : 0;
-}
-
-/* Waits until fd is ready for `events`, at most timeout_ms (< 0: forever), riding out signals. */
-static int wait_for(int fd, short events, int timeout_ms)
-{
-    uint64_t deadline = host_monotonic_us() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000u;
-    for (;;) {
-        struct pollfd p = {fd, events, 0};
-        uint64_t now = host_monotonic_us();
-        int left = timeout_ms < 0 ? -1 : now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
-        int rc = poll(&p, 1, left);
-        if (rc >= 0 || errno != EINTR)
-            return rc < 0 ? fail() : rc;
-    }
-}
-
-int host_wait_writable(int fd, int timeout_ms)
-{
-    return wait_for(fd, POLLOUT, timeout_ms);
-}
-
-int host_wait_readable(int fd, int timeout_ms)
-{
-    return wait_for(fd, POLLIN, timeout_ms);
 }
 
 int host_resolve(const char *name, uint32_t *ip)
