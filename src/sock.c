@@ -114,22 +114,21 @@ struct plain_socket {
     struct ucore core;
 };
 
-usocket *sock_new(int fd, int type, enum sock_state state, int timeout_ms, int slot_errno)
+usocket *sock_new(const host_sock *hs, enum sock_state state, int timeout_ms, int slot_errno)
 {
     int slot = slot_alloc();
     struct plain_socket *p = slot < 0 ? NULL : calloc(1, sizeof *p);
     if (!p) {
         if (slot >= 0)
             slot_free(slot);
-        host_abort(fd);
+        host_abort((host_sock *)hs);
         upy_raise_os(slot < 0 ? slot_errno : UERRNO_ENOMEM);
         return NULL;
     }
     struct ucore *c = &p->core;
     atomic_init(&c->io, 2u); /* the owner's reference, dropped by close */
-    c->fd = fd;
+    c->hs = *hs;
     c->slot = slot;
-    c->type = type;
     atomic_init(&c->state, state);
     atomic_init(&c->fatal, 0);
     atomic_init(&c->kernel_mode, -1);
@@ -221,7 +220,7 @@ void sock_leave(struct ucore *c)
 {
     /* Closed, and this was the last call (the owner's share went with close): the fd goes. */
     if (atomic_fetch_sub_explicit(&c->io, 2u, memory_order_acq_rel) == 3u)
-        host_close(c->fd);
+        host_close(&c->hs);
 }
 
 static void notify(struct ucore *c)
@@ -238,7 +237,7 @@ void sock_close(struct ucore *c)
     /* Calls blocked on the fd wake up (and see the closed bit); with none in flight the close
      * below is the only kernel call. */
     if ((prior >> 1) > 1)
-        host_shutdown(c->fd);
+        host_shutdown(&c->hs);
     slot_free(c->slot);
     pthread_mutex_lock(&c->lock);
     notify(c);
@@ -278,7 +277,7 @@ void sock_took_eof(struct ucore *c)
 
 int sock_refresh_connect(struct ucore *c)
 {
-    int rc = host_connect_result(c->fd);
+    int rc = host_connect_result(&c->hs);
     if (rc == -UERRNO_EINPROGRESS)
         return SOCK_CONNECTING;
     if (rc < 0) {
@@ -296,9 +295,9 @@ int sock_set_kernel_mode(struct ucore *c, int timeout_ms)
     bool non_blocking = timeout_ms == 0;
     int want = timeout_ms > 0 ? timeout_ms : 0, rc = 0;
     if ((atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0) != non_blocking)
-        rc = host_set_nonblocking(c->fd, non_blocking);
+        rc = host_set_nonblocking(&c->hs, non_blocking);
     if (rc == 0 && !non_blocking && atomic_load_explicit(&c->kernel_timeouts, memory_order_relaxed) != want) {
-        rc = host_set_timeouts(c->fd, want);
+        rc = host_set_timeouts(&c->hs, want);
         if (rc == 0)
             atomic_store_explicit(&c->kernel_timeouts, want, memory_order_relaxed);
     }
@@ -345,7 +344,7 @@ bool sock_poll_writable(const struct ucore *c)
 {
     const upy_profile *p = profile();
     int sndbuf = p->tcp_sndbuf;
-    if (sndbuf <= 0 || c->type != USOCKET_SOCK_STREAM)
+    if (sndbuf <= 0 || c->hs.type != USOCKET_SOCK_STREAM)
         return true;
     int lowat = sndbuf / 2 > 2 * p->tcp_mss + 1 ? sndbuf / 2 : 2 * p->tcp_mss + 1;
     if (lowat > sndbuf - 1)

@@ -42,9 +42,10 @@ struct sock_watcher {
 
 struct ucore {
     atomic_uint io;          /* (calls in flight + 1 owner) << 1 | closed */
-    int fd;                  /* kernel fd, fixed for the core's life */
+    host_sock hs;            /* the host side (kernel fd, id, addresses), fixed for the core's
+                                life but for the addresses; hs.type is USOCKET_SOCK_STREAM or
+                                USOCKET_SOCK_DGRAM */
     int slot;                /* fileno() - fileno_base */
-    int type;                /* USOCKET_SOCK_STREAM or USOCKET_SOCK_DGRAM */
     atomic_int state;        /* enum sock_state */
     atomic_int fatal;        /* sticky device errno in SOCK_FAILED */
     atomic_bool eof;         /* the peer's FIN was read: lwIP's rcvevent is back to 0, so the
@@ -85,9 +86,9 @@ struct usocket {
     void *_Atomic data;             /* the caller's (usocket_set_data) */
 };
 
-/* A new plain socket around a kernel fd (taken over, closed on failure). `slot_errno` is what
+/* A new plain socket around a host socket (taken over, closed on failure). `slot_errno` is what
  * running out of slots raises. NULL with the exception set. */
-usocket *sock_new(int fd, int type, enum sock_state state, int timeout_ms, int slot_errno);
+usocket *sock_new(const host_sock *hs, enum sock_state state, int timeout_ms, int slot_errno);
 
 /* A layered object sharing plain's core (plain gets a reference). */
 usocket *sock_wrap(usocket *plain, const struct sock_layer *layer, void *ctx);
@@ -149,7 +150,7 @@ void sock_unwatch(struct ucore *c, struct sock_watcher *w);
  * unacknowledged is what lwIP's pcb would still hold. One non-blocking send queues at most this. */
 static inline int sock_send_room(const struct ucore *c, int sndbuf)
 {
-    int queued = host_unsent_bytes(c->fd);
+    int queued = host_unsent_bytes(&c->hs);
     return queued < 0 || queued >= sndbuf ? 0 : sndbuf - queued;
 }
 

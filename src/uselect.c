@@ -95,7 +95,7 @@ static void rearm(struct sock_watcher *w, struct ucore *c)
         want &= ~HOST_EV_OUT; /* level-triggered OUT would end every wait at once */
     if (want == POLL_NO_INTEREST) {
         if (e->armed)
-            host_reactor_unwatch(e->poller->reactor, c->fd);
+            host_reactor_unwatch(e->poller->reactor, &c->hs);
         e->armed = false;
         return;
     }
@@ -103,7 +103,7 @@ static void rearm(struct sock_watcher *w, struct ucore *c)
         return;
     /* A failure here (the fd going away under a racing close) leaves the entry unarmed, which
      * is what a closed socket is anyway. */
-    e->armed = host_reactor_watch(e->poller->reactor, c->fd, want, key_of(e->poller, e), e->armed) == 0;
+    e->armed = host_reactor_watch(e->poller->reactor, &c->hs, want, key_of(e->poller, e), e->armed) == 0;
     e->armed_events = want;
 }
 
@@ -363,10 +363,10 @@ static int translate(uselect_poller *p, const host_event *ev, struct entry **fou
     struct ucore *c = e->obj->core;
     if (sock_closed(c))
         return 0;
-    if (c->type == USOCKET_SOCK_DGRAM && (ev->events & HOST_EV_ERR))
-        host_clear_error(c->fd); /* or the level-triggered set reports it forever */
+    if (c->hs.type == USOCKET_SOCK_DGRAM && (ev->events & HOST_EV_ERR))
+        host_clear_error(&c->hs); /* or the level-triggered set reports it forever */
     *found = e;
-    int revents = poll_revents(ev->events, c->type, atomic_load(&e->mask));
+    int revents = poll_revents(ev->events, c->hs.type, atomic_load(&e->mask));
     if ((revents & USELECT_POLLOUT) && !(ev->events & (HOST_EV_HUP | HOST_EV_ERR)) && !sock_poll_writable(c)) {
         revents &= ~USELECT_POLLOUT;
         if (!atomic_load(&e->starved))

@@ -77,7 +77,7 @@ static ssize_t io_error(struct ucore *c, int err)
         task_errno = err;
         return SOCK_WOULD_BLOCK;
     }
-    if (c->type == USOCKET_SOCK_STREAM && is_fatal(err))
+    if (c->hs.type == USOCKET_SOCK_STREAM && is_fatal(err))
         return lwip_fail(c, err);
     return lwip_raise(err);
 }
@@ -103,12 +103,13 @@ usocket *usocket_socket(int af, int type, int proto)
         upy_raise_os(type == USOCKET_SOCK_RAW ? UERRNO_EPROTONOSUPPORT : UERRNO_EINVAL);
         return NULL;
     }
-    int fd = host_socket(type);
-    if (fd < 0) {
-        lwip_raise(-fd);
+    host_sock hs;
+    int rc = host_socket(&hs, type);
+    if (rc < 0) {
+        lwip_raise(-rc);
         return NULL;
     }
-    return sock_new(fd, type, type == USOCKET_SOCK_DGRAM ? SOCK_DATAGRAM : SOCK_FRESH, -1,
+    return sock_new(&hs, type == USOCKET_SOCK_DGRAM ? SOCK_DATAGRAM : SOCK_FRESH, -1,
                     profile()->socket_exhausted_errno);
 }
 
@@ -143,15 +144,16 @@ int usocket_close(usocket *s)
 
 int usocket_bind(usocket *s, const usocket_addr *addr)
 {
-    host_addr h;
-    if (config_ready() < 0 || vnet_map_out(addr, &h) < 0)
+    host_addr h, dev;
+    if (config_ready() < 0 || vnet_map_out(addr, &h, &dev) < 0)
         return -1;
     struct ucore *c = sock_enter(s);
     if (!c)
         return -1;
-    int rc = host_bind(c->fd, h);
+    int rc = host_bind(&c->hs, h);
     if (rc == 0) {
         c->local = *addr;
+        c->hs.dev_local = dev;
         vnet_log("bind", addr, h);
     }
     sock_leave(c);
@@ -167,11 +169,11 @@ int usocket_listen(usocket *s, int backlog)
     backlog = backlog < p->backlog_min ? p->backlog_min : backlog > p->backlog_max ? p->backlog_max : backlog;
     /* Beside the backlog, lwIP's accept mailbox bounds what waits unaccepted (firmware-notes §9.8). */
     int held = backlog < p->accept_mbox ? backlog : p->accept_mbox;
-    int rc = c->type == USOCKET_SOCK_DGRAM ? -UERRNO_EOPNOTSUPP : host_listen(c->fd, held);
+    int rc = c->hs.type == USOCKET_SOCK_DGRAM ? -UERRNO_EOPNOTSUPP : host_listen(&c->hs, held);
     if (rc == 0) {
         sock_transition(c, SOCK_FRESH, SOCK_LISTENING);
         host_addr bound;
-        if (host_local_addr(c->fd, &bound) == 0)
+        if (host_local_addr(&c->hs, &bound) == 0)
             vnet_log("listen", &c->local, bound);
     }
     sock_leave(c);
@@ -183,22 +185,20 @@ usocket *usocket_accept(usocket *s, usocket_addr *peer)
     struct ucore *c = sock_enter(s);
     if (!c)
         return NULL;
-    host_addr from;
-    int fd = host_accept(c->fd, &from, atomic_load_explicit(&c->kernel_timeouts, memory_order_relaxed) != 0);
-    ssize_t err = fd < 0 ? io_error(c, -fd) : 0;
+    host_sock hs;
+    int rc = host_accept(&c->hs, &hs, atomic_load_explicit(&c->kernel_timeouts, memory_order_relaxed) != 0);
+    ssize_t err = rc < 0 ? io_error(c, -rc) : 0;
+    hs.dev_local = c->hs.dev_local;
     sock_leave(c);
     if (err == SOCK_WOULD_BLOCK)
         err = report_would_block(s, OP_ACCEPT);
-    if (fd < 0)
+    if (rc < 0)
         return NULL;
+    hs.dev_peer = vnet_map_in(hs.peer, peer);
     /* The new fd blocks with no timeout, as lwIP's new netconn does, whatever the listener
      * does; the Python-level timeout is copied, as the firmware copies the object's fields. */
-    usocket *child = sock_new(fd, USOCKET_SOCK_STREAM, SOCK_CONNECTED,
-                              atomic_load_explicit(&s->timeout_ms, memory_order_relaxed),
-                              profile()->accept_exhausted_errno);
-    if (child && peer)
-        vnet_map_in(from, peer);
-    return child;
+    return sock_new(&hs, SOCK_CONNECTED, atomic_load_explicit(&s->timeout_ms, memory_order_relaxed),
+                    profile()->accept_exhausted_errno);
 }
 
 /* --- connect ------------------------------------------------------------------------------ */
@@ -226,9 +226,9 @@ static int connect_timed(struct ucore *c, host_addr to, int timeout_ms, bool mov
     int mode = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed);
     if (moves_fd && sock_set_kernel_mode(c, 0) < 0)
         return -1;
-    int rc = host_connect(c->fd, to);
+    int rc = host_connect(&c->hs, to);
     if (rc == -UERRNO_EINPROGRESS)
-        rc = host_wait(&(host_waiter){.on = HOST_WAIT_FD, .fd = c->fd, .events = HOST_EV_OUT},
+        rc = host_wait(&(host_waiter){.on = HOST_WAIT_SOCK, .sock = &c->hs, .events = HOST_EV_OUT},
                        host_deadline_in_ms(timeout_ms)) > 0 ? 0 : -UERRNO_ETIMEDOUT;
     if (rc < 0) {
         sock_close(c);
@@ -236,7 +236,7 @@ static int connect_timed(struct ucore *c, host_addr to, int timeout_ms, bool mov
     }
     if (moves_fd && sock_set_kernel_mode(c, mode) < 0)
         return -1;
-    rc = host_connect_result(c->fd);
+    rc = host_connect_result(&c->hs);
     if (rc < 0)
         sock_mark_failed(c, -rc); /* reported by the next send/recv, not by connect */
     else
@@ -249,7 +249,7 @@ static int connect_not_fresh(struct ucore *c, int prior, host_addr to)
 {
     if (prior != SOCK_DATAGRAM)
         return connect_again(c, prior);
-    int rc = host_connect(c->fd, to);
+    int rc = host_connect(&c->hs, to);
     return rc < 0 ? lwip_raise(-rc) : 0;
 }
 
@@ -268,7 +268,7 @@ static int connect_plain(usocket *s, struct ucore *c, host_addr to)
     if (timeout_ms > 0)
         return connect_timed(c, to, timeout_ms, !s->layer || profile()->tls_setblocking_sets_fd);
     /* The plain path: the fd's own mode decides. */
-    int rc = host_connect(c->fd, to);
+    int rc = host_connect(&c->hs, to);
     bool non_blocking = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0;
     if (rc == 0 && !non_blocking) {
         sock_transition(c, SOCK_CONNECTING, SOCK_CONNECTED);
@@ -283,8 +283,8 @@ static int connect_plain(usocket *s, struct ucore *c, host_addr to)
 
 int usocket_connect(usocket *s, const usocket_addr *addr)
 {
-    host_addr to;
-    if (config_ready() < 0 || vnet_map_out(addr, &to) < 0)
+    host_addr to, dev;
+    if (config_ready() < 0 || vnet_map_out(addr, &to, &dev) < 0)
         return -1;
     struct ucore *c = sock_enter(s);
     if (!c)
@@ -293,6 +293,7 @@ int usocket_connect(usocket *s, const usocket_addr *addr)
     if (rc == 0 && sock_closed(c)) /* close() from another thread ended the wait */
         rc = lwip_raise(UERRNO_EBADF);
     if (rc == 0) {
+        c->hs.dev_peer = dev;
         vnet_log("connect", addr, to);
         if (s->layer && s->layer->connected)
             rc = s->layer->connected(s);
@@ -328,7 +329,7 @@ UPY_HOT_INLINE ssize_t plain_send(struct ucore *c, const void *buf, size_t len)
         return -1;
     int mode = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed);
     /* The profile only for a non-blocking stream: a blocking send touches nothing it need not. */
-    int sndbuf = mode == 0 && c->type == USOCKET_SOCK_STREAM ? profile()->tcp_sndbuf : 0;
+    int sndbuf = mode == 0 && c->hs.type == USOCKET_SOCK_STREAM ? profile()->tcp_sndbuf : 0;
     if (sndbuf > 0) {
         size_t room = (size_t)sock_send_room(c, sndbuf);
         if (room == 0)
@@ -337,7 +338,7 @@ UPY_HOT_INLINE ssize_t plain_send(struct ucore *c, const void *buf, size_t len)
     }
     size_t sent = 0;
     do {
-        ssize_t n = host_send(c->fd, (const char *)buf + sent, len - sent);
+        ssize_t n = host_send(&c->hs, (const char *)buf + sent, len - sent, 0);
         if (mode != 0 && (n < 0 || (size_t)n < len - sent) && sock_closed(c))
             return lwip_raise(UERRNO_ENOTCONN);
         if (n < 0)
@@ -386,7 +387,7 @@ ssize_t usocket_sendall(usocket *s, const void *buf, size_t len)
 ssize_t usocket_sendto(usocket *s, const void *buf, size_t len, const usocket_addr *to)
 {
     host_addr dest;
-    if (config_ready() < 0 || vnet_map_out(to, &dest) < 0)
+    if (config_ready() < 0 || vnet_map_out(to, &dest, NULL) < 0)
         return -1;
     struct ucore *c = sock_enter(s);
     if (!c)
@@ -394,9 +395,9 @@ ssize_t usocket_sendto(usocket *s, const void *buf, size_t len, const usocket_ad
     ssize_t n = 0;
     if (!buf && len)
         n = upy_raise_type("object with buffer protocol required");
-    else if (len > 0 && c->type == USOCKET_SOCK_STREAM)
+    else if (len > 0 && c->hs.type == USOCKET_SOCK_STREAM)
         n = send_some(s, c, buf, len); /* lwIP ignores the address on TCP */
-    else if (len > 0 && (n = host_sendto(c->fd, buf, len, dest)) < 0)
+    else if (len > 0 && (n = host_sendto(&c->hs, buf, len, dest)) < 0)
         n = io_error(c, (int)-n); /* a host result: -device errno, never an exception yet */
     sock_leave(c);
     return n == SOCK_WOULD_BLOCK ? report_would_block(s, OP_SEND) : n;
@@ -429,10 +430,10 @@ static int wait_unconnected(struct ucore *c, int timeout_ms)
     bool waiting;
     int rc = 0;
     while ((waiting = !sock_closed(c) && sock_state(c) == SOCK_FRESH) &&
-           (rc = host_wait(&(host_waiter){.on = HOST_WAIT_FD, .fd = u.note, .events = HOST_EV_IN}, d)) > 0)
+           (rc = host_wait(&(host_waiter){.on = HOST_WAIT_NOTE, .fd = u.note}, d)) > 0)
         host_note_take(u.note);
     sock_unwatch(c, &u.w);
-    host_close(u.note);
+    host_note_free(u.note);
     if (waiting)
         return rc < 0 ? lwip_raise(-rc) : SOCK_WOULD_BLOCK;
     return sock_closed(c) ? lwip_raise(UERRNO_EBADF) : 1;
@@ -477,13 +478,13 @@ UPY_HOT_INLINE ssize_t plain_recv(usocket *s, struct ucore *c, void *buf, size_t
             return rc;
     }
     len = capped(len);
-    ssize_t n = from ? host_recvfrom(c->fd, buf, len, from) : host_recv(c->fd, buf, len);
+    ssize_t n = from ? host_recvfrom(&c->hs, buf, len, from) : host_recv(&c->hs, buf, len, 0);
     if (n > 0)
         return n;
     if (n == 0) { /* EOF, or a close from another thread woke us */
         if (sock_closed(c))
             return lwip_raise(UERRNO_EBADF);
-        if (c->type == USOCKET_SOCK_STREAM && len > 0)
+        if (c->hs.type == USOCKET_SOCK_STREAM && len > 0)
             sock_took_eof(c);
         return 0;
     }
@@ -548,13 +549,13 @@ static int set_multicast(struct ucore *c, const struct profile_sockopt *o, const
         ifaddr = v + 4;
     }
     be32_put(ifaddr, vnet_map_interface(be32_get(ifaddr)));
-    return host_setsockopt_bytes(c->fd, o->host, v, o->size);
+    return host_setsockopt_bytes(&c->hs, o->host, v, o->size);
 }
 
 /* lwip_setsockopt_impl's checks, in its order, then the value as the host takes it. */
 static int set_option(struct ucore *c, int level, int opt, const void *value, size_t len)
 {
-    bool tcp = c->type == USOCKET_SOCK_STREAM;
+    bool tcp = c->hs.type == USOCKET_SOCK_STREAM;
     /* The IPPROTO_TCP level is checked as a whole before its options are: an int, on a TCP
      * socket that is not listening. */
     if (level == USOCKET_IPPROTO_TCP) {
@@ -577,14 +578,14 @@ static int set_option(struct ucore *c, int level, int opt, const void *value, si
     if (o->size >= sizeof word)
         memcpy(&word, bytes, sizeof word);
     switch (o->value) {
-    case SOCKOPT_INT: return host_setsockopt_int(c->fd, o->host, word);
-    case SOCKOPT_BYTE: return host_setsockopt_int(c->fd, o->host, bytes[0]);
-    case SOCKOPT_IDLE_MS: return host_setsockopt_int(c->fd, o->host, word < 1000 ? 1 : word / 1000);
+    case SOCKOPT_INT: return host_setsockopt_int(&c->hs, o->host, word);
+    case SOCKOPT_BYTE: return host_setsockopt_int(&c->hs, o->host, bytes[0]);
+    case SOCKOPT_IDLE_MS: return host_setsockopt_int(&c->hs, o->host, word < 1000 ? 1 : word / 1000);
     case SOCKOPT_TIMEVAL: {
         memcpy(tv, bytes, sizeof tv);
         uint32_t ms = (uint32_t)tv[0] * 1000u + (uint32_t)tv[1] / 1000u; /* lwIP's unsigned sum */
         atomic_store_explicit(&c->kernel_timeouts, -1, memory_order_relaxed); /* not settimeout's */
-        return host_setsockopt_int(c->fd, o->host, ms > INT_MAX ? INT_MAX : (int)ms);
+        return host_setsockopt_int(&c->hs, o->host, ms > INT_MAX ? INT_MAX : (int)ms);
     }
     default: return set_multicast(c, o, bytes);
     }

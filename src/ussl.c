@@ -74,7 +74,7 @@ static ssize_t drive(struct tls_sock *t, struct ucore *c, enum tls_op op, void *
             return tlscode_of((int)r);
         int ms = r == TLS_WANT_READ ? (read_timeout_ms > 0 ? read_timeout_ms : -1)
                                     : atomic_load_explicit(&c->kernel_mode, memory_order_relaxed);
-        int ready = host_wait(&(host_waiter){.on = HOST_WAIT_FD, .fd = c->fd,
+        int ready = host_wait(&(host_waiter){.on = HOST_WAIT_SOCK, .sock = &c->hs,
                                              .events = r == TLS_WANT_READ ? HOST_EV_IN : HOST_EV_OUT},
                               host_deadline_in_ms(ms));
         if (ready < 0) /* the wait itself failed: so would the socket */
@@ -299,7 +299,7 @@ static struct tls_sock *tls_sock_new(struct ucore *c, const ussl_options *o)
     else if (o->server_hostname && strlen(o->server_hostname) > MAX_HOST_NAME_LEN)
         rc = UERRNO_MBEDTLS_ERR_SSL_BAD_INPUT_DATA; /* mbedtls_ssl_set_hostname, on either side */
     else
-        rc = tlscode_of(tls_conn_new(ctx, c->fd, o->server_side ? NULL : o->server_hostname,
+        rc = tlscode_of(tls_conn_new(ctx, &c->hs, o->server_side ? NULL : o->server_hostname,
                                      o->saved_session ? o->saved_session->tls : NULL, &conn));
     tls_ctx_release(ctx);
     if (rc == 0 && !(t = malloc(sizeof *t)))

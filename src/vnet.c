@@ -245,12 +245,14 @@ static const struct rule *lookup(uint32_t ip, int port)
     return best;
 }
 
-int vnet_map_out(const usocket_addr *addr, host_addr *out)
+int vnet_map_out(const usocket_addr *addr, host_addr *out, host_addr *device)
 {
     uint32_t ip = 0;
     int port = 0; /* set by vnet_parse; gcc -O2 cannot see it (-Werror=maybe-uninitialized) */
     if (vnet_parse(addr, &ip, &port) < 0)
         return -1;
+    if (device)
+        *device = (host_addr){ip, (uint16_t)port};
     pthread_rwlock_rdlock(&lock);
     const struct rule *r = lookup(ip, port);
     if (r) {
@@ -278,7 +280,7 @@ uint32_t vnet_map_interface(uint32_t ip)
     return keep ? ip : LOOPBACK;
 }
 
-void vnet_map_in(host_addr host, usocket_addr *out)
+host_addr vnet_map_in(host_addr host, usocket_addr *out)
 {
     uint32_t ip = host.ip;
     int port = host.port;
@@ -294,8 +296,11 @@ void vnet_map_in(host_addr host, usocket_addr *out)
             ip = r->ip;
     }
     pthread_rwlock_unlock(&lock);
-    vnet_format_ip(ip, out->ip);
-    out->port = port;
+    if (out) {
+        vnet_format_ip(ip, out->ip);
+        out->port = port;
+    }
+    return (host_addr){ip, (uint16_t)port};
 }
 
 /* A numeric host as lwIP's dns_gethostbyname takes it: ipaddr_aton, i.e. the BSD inet_aton forms

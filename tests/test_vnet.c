@@ -56,7 +56,7 @@ static const char *mapped(const char *ip, int port)
     static char text[32];
     host_addr h;
     usocket_addr a = addr(ip, port);
-    if (vnet_map_out(&a, &h) < 0)
+    if (vnet_map_out(&a, &h, NULL) < 0)
         fail_msg("(%s, %d) did not map: %s", ip, port, tu_exc_text());
     char quad[16];
     vnet_format_ip(h.ip, quad);

@@ -78,3 +78,8 @@ void host_note_take(int note)
     while (read(note, &count, sizeof count) < 0 && errno == EINTR)
         ;
 }
+
+void host_note_free(int note)
+{
+    close(note);
+}

@@ -42,9 +42,16 @@ static struct timespec monotonic_at(host_deadline d)
     return (struct timespec){(time_t)(d / 1000000u), (long)(d % 1000000u) * 1000};
 }
 
+static short events_of(const host_waiter *w)
+{
+    if (w->on == HOST_WAIT_NOTE)
+        return POLLIN;
+    return (short)((w->events & HOST_EV_IN ? POLLIN : 0) | (w->events & HOST_EV_OUT ? POLLOUT : 0));
+}
+
 static int wait_fd(const host_waiter *w, host_deadline d)
 {
-    struct pollfd p = {w->fd, (short)((w->events & HOST_EV_IN ? POLLIN : 0) | (w->events & HOST_EV_OUT ? POLLOUT : 0)), 0};
+    struct pollfd p = {w->on == HOST_WAIT_SOCK ? w->sock->fd : w->fd, events_of(w), 0};
     int rc;
     while ((rc = poll(&p, 1, host_deadline_left_ms(d))) < 0 && errno == EINTR)
         ;
@@ -86,14 +93,21 @@ static int sleep_until(host_deadline d)
     return 0;
 }
 
-int host_wait(const host_waiter *w, host_deadline d)
+static int wait_kernel(const host_waiter *w, host_deadline d)
 {
     switch (w->on) {
-    case HOST_WAIT_FD: return wait_fd(w, d);
+    case HOST_WAIT_SOCK:
+    case HOST_WAIT_NOTE: return wait_fd(w, d);
     case HOST_WAIT_REACTOR: return wait_reactor(w, d);
     case HOST_WAIT_COND: return wait_cond(w, d);
     default: return sleep_until(d);
     }
+}
+
+int host_wait(const host_waiter *w, host_deadline d)
+{
+    const struct host_hooks *h = host_hooked();
+    return h && h->wait ? h->wait(w, d, wait_kernel) : wait_kernel(w, d);
 }
 
 void host_sleep_us(uint64_t us)

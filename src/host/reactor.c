@@ -22,23 +22,24 @@ void host_reactor_free(int reactor)
     close(reactor);
 }
 
-int host_reactor_watch(int reactor, int fd, int events, uint64_t key, bool watched)
+int host_reactor_watch(int reactor, const host_sock *s, int events, uint64_t key, bool watched)
 {
     struct epoll_event ev = {
         .events = (events & HOST_EV_IN ? EPOLLIN : 0u) | (events & HOST_EV_OUT ? EPOLLOUT : 0u),
         .data.u64 = key,
     };
-    return epoll_ctl(reactor, watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0
+    return epoll_ctl(reactor, watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s->fd, &ev) < 0
                ? -host_errno_to_device(errno) : 0;
 }
 
-int host_reactor_unwatch(int reactor, int fd)
+int host_reactor_unwatch(int reactor, const host_sock *s)
 {
-    return epoll_ctl(reactor, EPOLL_CTL_DEL, fd, NULL) < 0 ? -host_errno_to_device(errno) : 0;
+    return epoll_ctl(reactor, EPOLL_CTL_DEL, s->fd, NULL) < 0 ? -host_errno_to_device(errno) : 0;
 }
 
-void host_clear_error(int fd)
+void host_clear_error(const host_sock *s)
 {
+    int fd = s->fd;
     int err;
     socklen_t len = sizeof err;
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);

@@ -360,7 +360,7 @@ ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms)
 
 int tu_kernel_fd(usocket *s)
 {
-    return s->core->fd;
+    return s->core->hs.fd;
 }
 
 usocket_addr tu_loopback(int port)
@@ -386,7 +386,7 @@ usocket *tu_udp(void)
 int tu_usock_port(usocket *s)
 {
     host_addr local;
-    assert_int_equal(host_local_addr(tu_kernel_fd(s), &local), 0);
+    assert_int_equal(host_local_addr(&s->core->hs, &local), 0);
     return local.port;
 }
 

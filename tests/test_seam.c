@@ -1,0 +1,158 @@
+/* The host seam: every kernel socket operation of the library passes its hook points, each hook
+ * sees the socket (id, host- and device-side addresses), and a hook can change an outcome. */
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host/host.h"
+#include "testutil.h"
+#include "upysock/uerrno.h"
+#include "upysock/uselect.h"
+#include "upysock/usocket.h"
+#include "upysock/utime.h"
+
+enum { CONNECT, ACCEPT, SEND, RECV, CLOSE, WAIT, KINDS };
+static atomic_int seen[KINDS];
+static atomic_int fail_recv_with; /* > 0: the recv hook answers -this instead of the kernel */
+static host_sock last_connect, last_accept;
+
+static int on_connect(host_sock *s, host_addr to, int (*next)(host_sock *, host_addr))
+{
+    atomic_fetch_add(&seen[CONNECT], 1);
+    int rc = next(s, to);
+    last_connect = *s;
+    return rc;
+}
+
+static int on_accept(host_sock *l, host_sock *child, bool clear, int (*next)(host_sock *, host_sock *, bool))
+{
+    atomic_fetch_add(&seen[ACCEPT], 1);
+    int rc = next(l, child, clear);
+    last_accept = *child;
+    return rc;
+}
+
+static ssize_t on_send(host_sock *s, const void *buf, size_t len, int flags, host_io_fn next)
+{
+    atomic_fetch_add(&seen[SEND], 1);
+    return next(s, (void *)buf, len, flags);
+}
+
+static ssize_t on_recv(host_sock *s, void *buf, size_t len, int flags, host_io_fn next)
+{
+    atomic_fetch_add(&seen[RECV], 1);
+    int err = atomic_load(&fail_recv_with);
+    return err ? -err : next(s, buf, len, flags);
+}
+
+static void on_close(host_sock *s, void (*next)(host_sock *))
+{
+    atomic_fetch_add(&seen[CLOSE], 1);
+    next(s);
+}
+
+static int on_wait(const struct host_waiter *w, uint64_t d, int (*next)(const struct host_waiter *, uint64_t))
+{
+    atomic_fetch_add(&seen[WAIT], 1);
+    return next(w, d);
+}
+
+static const struct host_hooks counting = {
+    .connect = on_connect, .accept = on_accept, .send = on_send, .recv = on_recv,
+    .close = on_close, .wait = on_wait,
+};
+
+static int install(void **state)
+{
+    (void)state;
+    for (int i = 0; i < KINDS; i++)
+        atomic_store(&seen[i], 0);
+    atomic_store(&fail_recv_with, 0);
+    host_hooks_install(&counting);
+    return 0;
+}
+
+static int uninstall(void **state)
+{
+    (void)state;
+    host_hooks_install(NULL);
+    return 0;
+}
+
+/* A connected pair made through the library on both ends: l listens, c connected, a accepted. */
+struct pair {
+    usocket *l, *c, *a;
+};
+
+static struct pair pair_up(void)
+{
+    int port;
+    struct pair p = {.l = tu_usock_listener(2, &port), .c = tu_tcp()};
+    usocket_addr to = tu_loopback(port);
+    assert_int_equal(usocket_connect(p.c, &to), 0);
+    usocket_addr from;
+    p.a = usocket_accept(p.l, &from);
+    assert_non_null(p.a);
+    return p;
+}
+
+static void pair_free(struct pair *p)
+{
+    usocket_release(p->a);
+    usocket_release(p->c);
+    usocket_release(p->l);
+}
+
+static void test_every_plain_operation_passes_its_hook_point(void **state)
+{
+    (void)state;
+    struct pair p = pair_up();
+    assert_int_equal(usocket_send(p.c, "ping", 4), 4);
+    char b[8];
+    assert_int_equal(usocket_recv(p.a, b, sizeof b), 4);
+    uselect_poller *poll = uselect_poll();
+    assert_int_equal(uselect_poll_register(poll, p.a, USELECT_POLLIN), 0);
+    uselect_event ev[1];
+    assert_int_equal(uselect_poll_poll(poll, 0, 0, ev, 1), 0);
+    uselect_poll_free(poll);
+    assert_int_equal(utime_sleep_ms(1), 0);
+    pair_free(&p);
+    assert_int_equal(atomic_load(&seen[CONNECT]), 1);
+    assert_int_equal(atomic_load(&seen[ACCEPT]), 1);
+    assert_int_equal(atomic_load(&seen[SEND]), 1);
+    assert_int_equal(atomic_load(&seen[RECV]), 1);
+    assert_int_equal(atomic_load(&seen[CLOSE]), 3);
+    assert_int_equal(atomic_load(&seen[WAIT]), 2); /* the poll and the sleep */
+}
+
+static void test_hooks_see_the_socket_on_both_sides_of_the_virtual_lan(void **state)
+{
+    (void)state;
+    struct pair p = pair_up();
+    assert_true(last_connect.id != 0 && last_accept.id != 0 && last_connect.id != last_accept.id);
+    assert_int_equal(last_connect.peer.ip, 0x7f000001u);
+    assert_int_equal(last_accept.peer.port, tu_usock_port(p.c));
+    pair_free(&p);
+}
+
+static void test_a_hook_changes_an_outcome(void **state)
+{
+    (void)state;
+    struct pair p = pair_up();
+    atomic_store(&fail_recv_with, UERRNO_ECONNRESET);
+    char b[8];
+    assert_int_equal(usocket_recv(p.a, b, sizeof b), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    atomic_store(&fail_recv_with, 0);
+    pair_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_every_plain_operation_passes_its_hook_point, install, uninstall),
+        cmocka_unit_test_setup_teardown(test_hooks_see_the_socket_on_both_sides_of_the_virtual_lan, install, uninstall),
+        cmocka_unit_test_setup_teardown(test_a_hook_changes_an_outcome, install, uninstall),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
