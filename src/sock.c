@@ -114,16 +114,15 @@ struct plain_socket {
     struct ucore core;
 };
 
-usocket *sock_new(const host_sock *hs, enum sock_state state, int timeout_ms, int slot_errno)
+int sock_new(host_sock *hs, enum sock_state state, int timeout_ms, int slot_errno, usocket **out)
 {
     int slot = slot_alloc();
     struct plain_socket *p = slot < 0 ? NULL : calloc(1, sizeof *p);
     if (!p) {
         if (slot >= 0)
             slot_free(slot);
-        host_abort((host_sock *)hs);
-        upy_raise_os(slot < 0 ? slot_errno : UERRNO_ENOMEM);
-        return NULL;
+        host_abort(hs);
+        return -(slot < 0 ? slot_errno : UERRNO_ENOMEM);
     }
     struct ucore *c = &p->core;
     atomic_init(&c->io, 2u); /* the owner's reference, dropped by close */
@@ -138,16 +137,15 @@ usocket *sock_new(const host_sock *hs, enum sock_state state, int timeout_ms, in
     atomic_init(&p->obj.refs, 1);
     p->obj.core = c;
     atomic_init(&p->obj.timeout_ms, timeout_ms);
-    return &p->obj;
+    *out = &p->obj;
+    return 0;
 }
 
 usocket *sock_wrap(usocket *plain, const struct sock_layer *layer, void *ctx)
 {
     usocket *s = calloc(1, sizeof *s);
-    if (!s) {
-        upy_raise_memory();
+    if (!s)
         return NULL;
-    }
     s->magic = SOCK_MAGIC;
     atomic_init(&s->refs, 1);
     s->core = plain->core;
@@ -162,7 +160,7 @@ usocket *sock_wrap(usocket *plain, const struct sock_layer *layer, void *ctx)
 struct ucore *sock_core(usocket *s)
 {
     if (!sock_is(s)) {
-        upy_raise_type(s ? "object is not a socket" : "expected a socket, got NULL");
+        upy__raise(s ? UPY__E_NOT_SOCKET : UPY__E_NULL_SOCKET);
         return NULL;
     }
     return s->core;
@@ -210,7 +208,7 @@ struct ucore *sock_enter(usocket *s)
     unsigned prior = atomic_fetch_add_explicit(&c->io, 2u, memory_order_acquire);
     if (prior & 1u) {
         sock_leave(c);
-        upy_raise_os(UERRNO_EBADF);
+        upy__raise(-UERRNO_EBADF);
         return NULL;
     }
     return c;
@@ -302,7 +300,7 @@ int sock_set_kernel_mode(struct ucore *c, int timeout_ms)
             atomic_store_explicit(&c->kernel_timeouts, want, memory_order_relaxed);
     }
     if (rc < 0)
-        return upy_raise_os(-rc);
+        return rc;
     atomic_store_explicit(&c->kernel_mode, timeout_ms, memory_order_relaxed);
     return 0;
 }

@@ -144,10 +144,10 @@ uthread_activity uthread_activity_now(void)
 int uthread_start_new_thread_named(uthread_fn fn, void *arg, const char *name)
 {
     if (!fn)
-        return upy_raise_type("function must be callable, not NULL");
+        return upy__raise(UPY__E_NOT_CALLABLE);
     struct start *st = malloc(sizeof *st);
     if (!st)
-        return upy_raise(UPY_EXC_MEMORYERROR, 0, "can't create thread");
+        return upy__raise(UPY__E_NO_THREAD);
     *st = (struct start){fn, arg, name ? name : "?"};
     pthread_mutex_lock(&threads_lock);
     long recorded = stack_size_value < DEVICE_MIN_STACK ? DEVICE_MIN_STACK : stack_size_value;
@@ -158,7 +158,7 @@ int uthread_start_new_thread_named(uthread_fn fn, void *arg, const char *name)
         thread_ended(NULL);
         /* The board allocates the task's stack first and only that can fail (firmware-notes,
          * "Behaviour rows without a test": S2.2-48), so every refusal is its MemoryError. */
-        return upy_raise(UPY_EXC_MEMORYERROR, 0, "can't create thread");
+        return upy__raise(UPY__E_NO_THREAD);
     }
     return 0;
 }
@@ -166,7 +166,7 @@ int uthread_start_new_thread_named(uthread_fn fn, void *arg, const char *name)
 int uthread_exit(void)
 {
     if (!self)
-        return upy_raise(UPY_EXC_RUNTIMEERROR, 0, "exit() outside a thread started by start_new_thread");
+        return upy__raise(UPY__E_EXIT_OUTSIDE);
     pthread_exit(NULL);
 }
 
@@ -203,7 +203,7 @@ int uthread_wait_all(int timeout_ms)
         ;
     int left = threads_running;
     pthread_mutex_unlock(&threads_lock);
-    return left ? upy_raise_timeout() : 0;
+    return left ? upy__raise(UPY__E_TIMEOUT) : 0;
 }
 
 /* --- locks -------------------------------------------------------------------------------- */
@@ -218,7 +218,7 @@ uthread_lock *uthread_allocate_lock(void)
 {
     uthread_lock *l = malloc(sizeof *l);
     if (!l) {
-        upy_raise_memory();
+        upy__raise(UPY__E_MEMORY);
         return NULL;
     }
     pthread_mutex_init(&l->mutex, NULL);
@@ -238,7 +238,7 @@ int uthread_lock_acquire(uthread_lock *lock, bool waitflag, double timeout)
 {
     (void)timeout; /* accepted and ignored, as modthread.c does */
     if (!lock)
-        return upy_raise_type("expected a lock, got NULL");
+        return upy__raise(UPY__E_NULL_LOCK);
     pthread_mutex_lock(&lock->mutex);
     if (waitflag && lock->locked) {
         thread_wait_begin(released_by_others, lock);
@@ -256,13 +256,13 @@ int uthread_lock_acquire(uthread_lock *lock, bool waitflag, double timeout)
 int uthread_lock_release(uthread_lock *lock)
 {
     if (!lock)
-        return upy_raise_type("expected a lock, got NULL");
+        return upy__raise(UPY__E_NULL_LOCK);
     pthread_mutex_lock(&lock->mutex);
     bool was = lock->locked;
     lock->locked = false;
     pthread_mutex_unlock(&lock->mutex);
     if (!was)
-        return upy_raise(UPY_EXC_RUNTIMEERROR, 0, ""); /* no message: "RuntimeError: " */
+        return upy__raise(UPY__E_NOT_HELD); /* no message: "RuntimeError: " */
     pthread_cond_signal(&lock->released);
     return 0;
 }

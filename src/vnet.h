@@ -15,11 +15,11 @@
 #include "upysock/usocket.h"
 
 /* Parse a device address tuple the firmware's way: a dotted quad ("" = 0.0.0.0) and a port.
- * Anything else → -1, ValueError("invalid arguments"). */
+ * Anything else → a code (UPY__E_INVALID_ARGS: ValueError("invalid arguments")). */
 int vnet_parse(const usocket_addr *addr, uint32_t *ip, int *port);
 
 /* The host endpoint for a device endpoint (bind, connect, sendto), and the device endpoint in
- * numbers (device may be NULL). -1 with an exception on a bad address. */
+ * numbers (device may be NULL). A code for a bad address. */
 int vnet_map_out(const usocket_addr *addr, host_addr *out, host_addr *device);
 
 /* The host interface for the interface address a multicast option names (IP_ADD_MEMBERSHIP,
@@ -31,7 +31,8 @@ uint32_t vnet_map_interface(uint32_t ip);
  * Returned in numbers, and formatted into *out (may be NULL). */
 host_addr vnet_map_in(host_addr host, usocket_addr *out);
 
-/* getaddrinfo's answer for (host, port): the address a device program then connects to. */
+/* getaddrinfo's answer for (host, port): the address a device program then connects to; 0 or a
+ * code. */
 int vnet_resolve(const char *host, int port, usocket_addr *out);
 
 /* Format an IPv4 address (host order) as a dotted quad. */
