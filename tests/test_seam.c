@@ -32,17 +32,17 @@ static int on_accept(host_sock *l, host_sock *child, bool clear, int (*next)(hos
     return rc;
 }
 
-static ssize_t on_send(host_sock *s, const void *buf, size_t len, int flags, host_io_fn next)
+static ssize_t on_send(host_sock *s, const void *buf, size_t len, int flags, host_addr *to, host_io_fn next)
 {
     atomic_fetch_add(&seen[SEND], 1);
-    return next(s, (void *)buf, len, flags);
+    return next(s, (void *)buf, len, flags, to);
 }
 
-static ssize_t on_recv(host_sock *s, void *buf, size_t len, int flags, host_io_fn next)
+static ssize_t on_recv(host_sock *s, void *buf, size_t len, int flags, host_addr *from, host_io_fn next)
 {
     atomic_fetch_add(&seen[RECV], 1);
     int err = atomic_load(&fail_recv_with);
-    return err ? -err : next(s, buf, len, flags);
+    return err ? -err : next(s, buf, len, flags, from);
 }
 
 static void on_close(host_sock *s, void (*next)(host_sock *))
@@ -135,6 +135,23 @@ static void test_hooks_see_the_socket_on_both_sides_of_the_virtual_lan(void **st
     pair_free(&p);
 }
 
+static void test_datagrams_pass_the_send_and_recv_points_with_their_address(void **state)
+{
+    (void)state;
+    usocket *a = tu_udp(), *b = tu_udp();
+    usocket_addr any = tu_loopback(0);
+    assert_int_equal(usocket_bind(b, &any), 0);
+    usocket_addr to = tu_loopback(tu_usock_port(b)), from;
+    assert_int_equal(usocket_sendto(a, "dg", 2, &to), 2);
+    char buf[8];
+    assert_int_equal(usocket_recvfrom(b, buf, sizeof buf, &from), 2);
+    assert_int_equal(from.port, tu_usock_port(a));
+    usocket_release(a);
+    usocket_release(b);
+    assert_int_equal(atomic_load(&seen[SEND]), 1);
+    assert_int_equal(atomic_load(&seen[RECV]), 1);
+}
+
 static void test_a_hook_changes_an_outcome(void **state)
 {
     (void)state;
@@ -152,6 +169,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_every_plain_operation_passes_its_hook_point, install, uninstall),
         cmocka_unit_test_setup_teardown(test_hooks_see_the_socket_on_both_sides_of_the_virtual_lan, install, uninstall),
+        cmocka_unit_test_setup_teardown(test_datagrams_pass_the_send_and_recv_points_with_their_address, install,
+                                        uninstall),
         cmocka_unit_test_setup_teardown(test_a_hook_changes_an_outcome, install, uninstall),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,14 +82,16 @@ int host_errno(void);
  * (host_hooks_install, NULL to remove); with none installed each seam call pays one predictable
  * branch, a relaxed load of host_hooks_on. */
 struct host_waiter;
-typedef ssize_t (*host_io_fn)(host_sock *s, void *buf, size_t len, int flags);
+/* One transfer: addr is NULL on a connected socket, the destination of a sendto, or where a
+ * recvfrom puts the source. */
+typedef ssize_t (*host_io_fn)(host_sock *s, void *buf, size_t len, int flags, host_addr *addr);
 enum { HOST_IO_DONTWAIT = 1 }; /* send/recv flags: never wait, whatever the socket's mode */
 struct host_hooks {
     int (*connect)(host_sock *s, host_addr to, int (*next)(host_sock *, host_addr));
     int (*accept)(host_sock *listener, host_sock *child, bool clear_timeouts,
                   int (*next)(host_sock *, host_sock *, bool));
-    ssize_t (*send)(host_sock *s, const void *buf, size_t len, int flags, host_io_fn next);
-    ssize_t (*recv)(host_sock *s, void *buf, size_t len, int flags, host_io_fn next);
+    ssize_t (*send)(host_sock *s, const void *buf, size_t len, int flags, host_addr *to, host_io_fn next);
+    ssize_t (*recv)(host_sock *s, void *buf, size_t len, int flags, host_addr *from, host_io_fn next);
     void (*close)(host_sock *s, void (*next)(host_sock *));
     int (*wait)(const struct host_waiter *w, uint64_t deadline,
                 int (*next)(const struct host_waiter *, uint64_t));

@@ -202,63 +202,69 @@ int host_local_addr(host_sock *s, host_addr *a)
     return 0;
 }
 
-/* The hooked send and recv: the hook gets the kernel call as its `next`. */
-static ssize_t send_kernel(host_sock *s, void *buf, size_t len, int flags)
+/* The kernel's transfers, as the hooks get them for `next`. */
+static ssize_t send_kernel(host_sock *s, void *buf, size_t len, int flags, host_addr *to)
 {
+    int how = MSG_NOSIGNAL | (flags & HOST_IO_DONTWAIT ? MSG_DONTWAIT : 0);
+    struct sockaddr_in sin = to ? to_sockaddr(*to) : (struct sockaddr_in){0};
     ssize_t n;
-    while ((n = send(s->fd, buf, len, MSG_NOSIGNAL | (flags & HOST_IO_DONTWAIT ? MSG_DONTWAIT : 0))) < 0 &&
+    while ((n = sendto(s->fd, buf, len, how, to ? (struct sockaddr *)&sin : NULL, to ? sizeof sin : 0)) < 0 &&
            errno == EINTR)
         ;
     return n < 0 ? fail() : n;
 }
 
-static ssize_t recv_kernel(host_sock *s, void *buf, size_t len, int flags)
+static ssize_t recv_kernel(host_sock *s, void *buf, size_t len, int flags, host_addr *from)
 {
+    struct sockaddr_in sin = {0};
+    socklen_t slen = sizeof sin;
     ssize_t n;
-    while ((n = recv(s->fd, buf, len, flags & HOST_IO_DONTWAIT ? MSG_DONTWAIT : 0)) < 0 && errno == EINTR)
+    while ((n = recvfrom(s->fd, buf, len, flags & HOST_IO_DONTWAIT ? MSG_DONTWAIT : 0,
+                         from ? (struct sockaddr *)&sin : NULL, from ? &slen : NULL)) < 0 && errno == EINTR)
         ;
-    return n < 0 ? fail() : n;
+    if (n < 0)
+        return fail();
+    if (from) {
+        /* A stream socket does not say who sent: that is its peer. */
+        if (slen == 0 || sin.sin_family != AF_INET) {
+            slen = sizeof sin;
+            getpeername(s->fd, (struct sockaddr *)&sin, &slen);
+        }
+        *from = from_sockaddr(&sin);
+    }
+    return n;
+}
+
+static ssize_t send_seam(host_sock *s, const void *buf, size_t len, int flags, host_addr *to)
+{
+    const struct host_hooks *h = host_hooked();
+    return h && h->send ? h->send(s, buf, len, flags, to, send_kernel) : send_kernel(s, (void *)buf, len, flags, to);
+}
+
+static ssize_t recv_seam(host_sock *s, void *buf, size_t len, int flags, host_addr *from)
+{
+    const struct host_hooks *h = host_hooked();
+    return h && h->recv ? h->recv(s, buf, len, flags, from, recv_kernel) : recv_kernel(s, buf, len, flags, from);
 }
 
 __attribute__((cold)) ssize_t host_send_hooked(host_sock *s, const void *buf, size_t len, int flags)
 {
-    const struct host_hooks *h = host_hooked();
-    return h && h->send ? h->send(s, buf, len, flags, send_kernel) : send_kernel(s, (void *)buf, len, flags);
+    return send_seam(s, buf, len, flags, NULL);
 }
 
 __attribute__((cold)) ssize_t host_recv_hooked(host_sock *s, void *buf, size_t len, int flags)
 {
-    const struct host_hooks *h = host_hooked();
-    return h && h->recv ? h->recv(s, buf, len, flags, recv_kernel) : recv_kernel(s, buf, len, flags);
+    return recv_seam(s, buf, len, flags, NULL);
 }
 
 ssize_t host_sendto(host_sock *s, const void *buf, size_t len, host_addr to)
 {
-    struct sockaddr_in sin = to_sockaddr(to);
-    int fd = s->fd;
-    ssize_t n;
-    while ((n = sendto(fd, buf, len, MSG_NOSIGNAL, (struct sockaddr *)&sin, sizeof sin)) < 0 && errno == EINTR)
-        ;
-    return n < 0 ? fail() : n;
+    return send_seam(s, buf, len, 0, &to);
 }
 
 ssize_t host_recvfrom(host_sock *s, void *buf, size_t len, host_addr *from)
 {
-    int fd = s->fd;
-    struct sockaddr_in sin = {0};
-    socklen_t slen = sizeof sin;
-    ssize_t n;
-    while ((n = recvfrom(fd, buf, len, 0, (struct sockaddr *)&sin, &slen)) < 0 && errno == EINTR)
-        ;
-    if (n < 0)
-        return fail();
-    /* A stream socket does not say who sent: that is its peer. */
-    if (slen == 0 || sin.sin_family != AF_INET) {
-        slen = sizeof sin;
-        getpeername(fd, (struct sockaddr *)&sin, &slen);
-    }
-    *from = from_sockaddr(&sin);
-    return n;
+    return recv_seam(s, buf, len, 0, from);
 }
 
 int host_unsent_bytes(const host_sock *s)
