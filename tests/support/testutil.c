@@ -456,6 +456,43 @@ usocket *tu_usock_connected(int *peer)
     return s;
 }
 
+int tu_restore_profile(void **state)
+{
+    (void)state;
+    return upy_config_profile("pycom-1.20.2");
+}
+
+int tu_conn_setup(void **state)
+{
+    tu_conn *t = malloc(sizeof *t);
+    assert_non_null(t);
+    t->s = tu_usock_connected(&t->peer);
+    *state = t;
+    return 0;
+}
+
+int tu_conn_teardown(void **state)
+{
+    tu_conn *t = *state;
+    usocket_release(t->s);
+    if (t->peer >= 0)
+        close(t->peer);
+    free(t);
+    return tu_restore_profile(state);
+}
+
+void tu_conn_close_peer(tu_conn *t)
+{
+    close(t->peer);
+    t->peer = -1;
+}
+
+void tu_conn_reset_peer(tu_conn *t)
+{
+    tu_reset(t->peer);
+    t->peer = -1;
+}
+
 usocket *tu_usock_listener(int backlog, int *port)
 {
     usocket *s = tu_tcp();
