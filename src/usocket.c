@@ -104,6 +104,11 @@ usocket *usocket_socket(int af, int type, int proto)
         return NULL;
     }
     int fd = host_socket(type);
+    /* Every lwIP socket has SO_REUSEADDR (lwipsocket.c). A UDP socket gets it now: its implicit
+     * binds (sendto, connect) must leave its port shareable. A TCP one gets it at bind, the only
+     * place it matters, which keeps a syscall out of every client's socket(). */
+    if (fd >= 0 && type == USOCKET_SOCK_DGRAM)
+        host_setsockopt_int(fd, HOST_OPT_REUSEADDR, 1);
     if (fd < 0) {
         lwip_raise(-fd);
         return NULL;
@@ -149,6 +154,8 @@ int usocket_bind(usocket *s, const usocket_addr *addr)
     struct ucore *c = sock_enter(s);
     if (!c)
         return -1;
+    if (c->type == USOCKET_SOCK_STREAM && !atomic_load_explicit(&c->reuse_chosen, memory_order_relaxed))
+        host_setsockopt_int(c->fd, HOST_OPT_REUSEADDR, 1); /* usocket_socket says why here */
     int rc = host_bind(c->fd, h);
     if (rc == 0) {
         c->local = *addr;
@@ -553,6 +560,8 @@ static int set_option(struct ucore *c, int level, int opt, const void *value, si
         return -UERRNO_EINVAL;
     if ((o->on == SOCKOPT_TCP && !tcp) || (o->on == SOCKOPT_UDP && tcp))
         return -UERRNO_ENOPROTOOPT;
+    if (o->host == HOST_OPT_REUSEADDR)
+        atomic_store_explicit(&c->reuse_chosen, true, memory_order_relaxed);
     const unsigned char *bytes = value;
     int32_t word = 0, tv[2];
     if (o->size >= sizeof word)
