@@ -114,6 +114,11 @@ usocket *usocket_socket(int af, int type, int proto)
     else
         rc = sock_new(&hs, type == USOCKET_SOCK_DGRAM ? SOCK_DATAGRAM : SOCK_FRESH, -1,
                       profile()->socket_exhausted_errno, &s);
+    /* Every lwIP socket has SO_REUSEADDR (lwipsocket.c). A UDP socket gets it now: its implicit
+     * binds (sendto, connect) must leave its port shareable. A TCP one gets it at bind, the only
+     * place it matters, which keeps a syscall out of every client's socket(). */
+    if (rc == 0 && type == USOCKET_SOCK_DGRAM)
+        host_setsockopt_int(&s->core->hs, HOST_OPT_REUSEADDR, 1);
     if (rc < 0)
         upy__raise(rc);
     return s;
@@ -157,6 +162,8 @@ int usocket_bind(usocket *s, const usocket_addr *addr)
     struct ucore *c = sock_enter(s);
     if (!c)
         return -1;
+    if (c->hs.type == USOCKET_SOCK_STREAM && !atomic_load_explicit(&c->reuse_chosen, memory_order_relaxed))
+        host_setsockopt_int(&c->hs, HOST_OPT_REUSEADDR, 1); /* usocket_socket says why here */
     rc = host_bind(&c->hs, h);
     if (rc == 0) {
         c->local = *addr;
@@ -579,6 +586,8 @@ static int set_option(struct ucore *c, int level, int opt, const void *value, si
         return -UERRNO_EINVAL;
     if ((o->on == SOCKOPT_TCP && !tcp) || (o->on == SOCKOPT_UDP && tcp))
         return -UERRNO_ENOPROTOOPT;
+    if (o->host == HOST_OPT_REUSEADDR)
+        atomic_store_explicit(&c->reuse_chosen, true, memory_order_relaxed);
     const unsigned char *bytes = value;
     int32_t word = 0, tv[2];
     if (o->size >= sizeof word)

@@ -135,7 +135,9 @@ UPY_API usocket *usocket_accept(usocket *s, usocket_addr *peer);
  *  timeout 0 — OSError(119) EINPROGRESS at once; again while pending → 120; connected → 127;
  *              after a failed attempt → 128 (use a new socket);
  *  timeout t — waits up to t; on expiry the socket is CLOSED and TimeoutError raised. A refused
- *              connection counts as connected here; the error shows on the next send/recv.
+ *              connection counts as connected here; the error shows on the next send/recv. An
+ *              error lwIP gives at once (connected or listening 127, connecting 120, after a
+ *              failed attempt 128) is raised and CLOSES the socket too.
  * On an SSL socket the TLS handshake follows the TCP connect (ussl.h). */
 UPY_API int usocket_connect(usocket *s, const usocket_addr *addr);
 
@@ -155,7 +157,8 @@ UPY_API ssize_t usocket_sendall(usocket *s, const void *buf, size_t len);
 
 /* recv(bufsize) → bytes received, at most 2048 per call on plain sockets. 0 means b'': the peer
  * closed, or (non-blocking) no data yet, or a connect is still pending. Timeout → TimeoutError;
- * reset → OSError(104), and every time after. */
+ * reset → OSError(104), and every time after. Never connected: non-blocking b'', timed
+ * TimeoutError after the timeout (as lwIP), blocking OSError(128) (lwIP would wait forever). */
 UPY_API ssize_t usocket_recv(usocket *s, void *buf, size_t bufsize);
 
 /* sendto(buf, addr) → bytes sent (one datagram). len 0 → 0, nothing sent. On TCP the address is

@@ -58,7 +58,7 @@ typedef struct host_sock {
     host_addr dev_local, dev_peer; /* device side, when known */
 } host_sock;
 
-/* Sockets (hostsock.c). The new socket blocks and has SO_REUSEADDR. 0 with *s filled, or < 0. */
+/* Sockets (hostsock.c). The new socket blocks. 0 with *s filled, or < 0. */
 int host_socket(host_sock *s, int type);
 void host_close(host_sock *s);
 void host_shutdown(host_sock *s);                /* wake every call blocked on s */

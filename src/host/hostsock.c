@@ -55,8 +55,6 @@ int host_socket(host_sock *s, int type)
     int fd = socket(AF_INET, (type == 2 ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return fail();
-    int on = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     sock_init(s, fd, type);
     return 0;
 }
