@@ -5,14 +5,19 @@
 #include <unistd.h>
 
 #include "host/host.h"
+#include "host/tls.h"
 #include "testutil.h"
+#include "tlspeer.h"
 #include "upysock/uerrno.h"
 #include "upysock/uselect.h"
 #include "upysock/usocket.h"
+#include "upysock/ussl.h"
 #include "upysock/utime.h"
 
-enum { CONNECT, ACCEPT, SEND, RECV, CLOSE, WAIT, KINDS };
+enum { CONNECT, ACCEPT, SEND, RECV, CLOSE, WAIT, HANDSHAKE, KINDS };
 static atomic_int seen[KINDS];
+static atomic_long sent_bytes, received_bytes;
+static atomic_int handshake_outcome = 1; /* 1: leave it; else the outcome the hook puts instead */
 static atomic_int fail_recv_with; /* > 0: the recv hook answers -this instead of the kernel */
 static host_sock last_connect, last_accept;
 
@@ -35,14 +40,20 @@ static int on_accept(host_sock *l, host_sock *child, bool clear, int (*next)(hos
 static ssize_t on_send(host_sock *s, const void *buf, size_t len, int flags, host_addr *to, host_io_fn next)
 {
     atomic_fetch_add(&seen[SEND], 1);
-    return next(s, (void *)buf, len, flags, to);
+    ssize_t n = next(s, (void *)buf, len, flags, to);
+    if (n > 0)
+        atomic_fetch_add(&sent_bytes, n);
+    return n;
 }
 
 static ssize_t on_recv(host_sock *s, void *buf, size_t len, int flags, host_addr *from, host_io_fn next)
 {
     atomic_fetch_add(&seen[RECV], 1);
     int err = atomic_load(&fail_recv_with);
-    return err ? -err : next(s, buf, len, flags, from);
+    ssize_t n = err ? -err : next(s, buf, len, flags, from);
+    if (n > 0)
+        atomic_fetch_add(&received_bytes, n);
+    return n;
 }
 
 static void on_close(host_sock *s, void (*next)(host_sock *))
@@ -57,9 +68,17 @@ static int on_wait(const struct host_waiter *w, uint64_t d, int (*next)(const st
     return next(w, d);
 }
 
+static int on_handshake(host_sock *s, int outcome)
+{
+    (void)s;
+    atomic_fetch_add(&seen[HANDSHAKE], 1);
+    int instead = atomic_load(&handshake_outcome);
+    return instead == 1 ? outcome : instead;
+}
+
 static const struct host_hooks counting = {
     .connect = on_connect, .accept = on_accept, .send = on_send, .recv = on_recv,
-    .close = on_close, .wait = on_wait,
+    .close = on_close, .wait = on_wait, .tls_handshake = on_handshake,
 };
 
 static int install(void **state)
@@ -68,6 +87,10 @@ static int install(void **state)
     for (int i = 0; i < KINDS; i++)
         atomic_store(&seen[i], 0);
     atomic_store(&fail_recv_with, 0);
+    atomic_store(&sent_bytes, 0);
+    atomic_store(&received_bytes, 0);
+    atomic_store(&handshake_outcome, 1);
+    assert_int_equal(upy_config_flash(UPYSOCK_TEST_FLASH), 0);
     host_hooks_install(&counting);
     return 0;
 }
@@ -164,6 +187,54 @@ static void test_a_hook_changes_an_outcome(void **state)
     pair_free(&p);
 }
 
+/* A TLS client (*ss over *plain) connected to a raw OpenSSL server on port: connect's result. */
+static int tls_client(int port, usocket **plain, usocket **ss)
+{
+    *plain = tu_tcp();
+    *ss = ussl_wrap_socket(*plain, NULL);
+    assert_non_null(*ss);
+    usocket_addr to = tu_loopback(port);
+    return usocket_connect(*ss, &to);
+}
+
+static void test_tls_records_pass_the_send_and_recv_points(void **state)
+{
+    (void)state;
+    static const char *const pong[] = {"pong", NULL};
+    tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .read_first = true,
+                        .replies = pong, .end = TU_TLS_CLOSE_NOTIFY};
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    usocket *plain, *ss;
+    assert_int_equal(tls_client(port, &plain, &ss), 0);
+    assert_int_equal(atomic_load(&seen[HANDSHAKE]), 1);
+    long before_sent = atomic_load(&sent_bytes);
+    assert_true(before_sent > 0 && atomic_load(&received_bytes) > 0); /* the handshake's records */
+    assert_int_equal(usocket_send(ss, "ping", 4), 4);
+    char buf[8];
+    assert_int_equal(usocket_recv(ss, buf, sizeof buf), 4);
+    /* A record carries more than its plaintext: header, explicit nonce, tag. */
+    assert_true(atomic_load(&sent_bytes) - before_sent > 4 + 5);
+    assert_true(tu_tls_peer_join(peer, NULL, 10000));
+    usocket_release(ss);
+    usocket_release(plain);
+}
+
+static void test_the_handshake_hook_changes_the_outcome(void **state)
+{
+    (void)state;
+    tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .end = TU_TLS_FIN};
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    atomic_store(&handshake_outcome, TLS_PEER_RESET);
+    usocket *plain, *ss;
+    assert_int_equal(tls_client(port, &plain, &ss), -1);
+    assert_oserror(UERRNO_MBEDTLS_ERR_NET_CONN_RESET); /* what the board says for a reset */
+    usocket_release(ss);
+    usocket_release(plain);
+    assert_true(tu_tls_peer_join(peer, NULL, 10000));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +243,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_datagrams_pass_the_send_and_recv_points_with_their_address, install,
                                         uninstall),
         cmocka_unit_test_setup_teardown(test_a_hook_changes_an_outcome, install, uninstall),
+        cmocka_unit_test_setup_teardown(test_tls_records_pass_the_send_and_recv_points, install, uninstall),
+        cmocka_unit_test_setup_teardown(test_the_handshake_hook_changes_the_outcome, install, uninstall),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
