@@ -1,0 +1,166 @@
+/*
+ * upysock._upysock: the device modules as attributes (usocket, uselect, ussl, uerrno, utime,
+ * _thread) and the calls the runner needs around a script (configuration, thread life, soft
+ * reset).
+ */
+#include "upysock_ext.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A library configuration error, prefixed with the variable it is equivalent to, so a bad
+ * option reads like a bad UPYSOCK_* variable. */
+static PyObject *config_error(const char *var)
+{
+    const upy_exc *e = upy_exc_current();
+    PyErr_Format(PyExc_ValueError, "%s: %s", var, e->message[0] ? e->message : "invalid value");
+    return NULL;
+}
+
+static const char *const limit_names[] = {"max_sockets", "recv_cap", "tcp_sndbuf", "backlog_max", "poll_tls_buffered"};
+enum { LIMIT_NAMES = sizeof limit_names / sizeof limit_names[0] };
+
+/* "max_sockets=2000,recv_cap=0", the syntax of UPYSOCK_LIMITS. */
+static int set_limits(const char *spec)
+{
+    char item[128];
+    for (const char *p = spec; *p;) {
+        size_t len = strcspn(p, ",");
+        snprintf(item, sizeof item, "%.*s", (int)len, p);
+        p += len + (p[len] == ',');
+        char *eq = strchr(item, '='), *end = NULL;
+        size_t which = 0;
+        if (eq)
+            *eq = '\0';
+        while (eq && which < LIMIT_NAMES && strcmp(limit_names[which], item) != 0)
+            which++;
+        long v = eq ? strtol(eq + 1, &end, 10) : 0;
+        if (!eq || which == LIMIT_NAMES || end == eq + 1 || *end)
+            return upy_raise(UPY_EXC_VALUEERROR, 0, "bad limit (want name=number; names: max_sockets, recv_cap, "
+                                                    "tcp_sndbuf, backlog_max, poll_tls_buffered)");
+        if (upy_config_limit((upy_limit)which, v) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* "stderr" | "fd:N" | a path to append to, the syntax of UPYSOCK_LOG. */
+static int set_log(const char *spec)
+{
+    int fd;
+    if (strcmp(spec, "stderr") == 0) {
+        fd = 2;
+    } else if (strncmp(spec, "fd:", 3) == 0) {
+        char *end;
+        long n = strtol(spec + 3, &end, 10);
+        fd = (end != spec + 3 && !*end && n >= 0 && n < 65536) ? (int)n : -2;
+    } else {
+        fd = open(spec, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return upy_raise(UPY_EXC_VALUEERROR, 0, "cannot log to that path");
+    }
+    return upy_config_log(fd);
+}
+
+static const struct setting {
+    const char *name, *var;
+    int (*set)(const char *value);
+} settings[] = {
+    {"profile", "UPYSOCK_PROFILE", upy_config_profile}, {"limits", "UPYSOCK_LIMITS", set_limits},
+    {"remap", "UPYSOCK_REMAP", upy_config_remap},       {"net", "UPYSOCK_NET", upy_config_net},
+    {"flash", "UPYSOCK_FLASH", upy_config_flash},       {"log", "UPYSOCK_LOG", set_log},
+};
+
+/* configure(name, value) */
+static PyObject *m_configure(PyObject *m, PyObject *const *args, Py_ssize_t n)
+{
+    const char *name, *value;
+    if (!_PyArg_CheckPositional("configure", n, 2, 2) || !(name = upyext_get_str(args[0])) ||
+        !(value = upyext_get_str(args[1])))
+        return NULL;
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        if (strcmp(settings[i].name, name) != 0)
+            continue;
+        if (settings[i].set(value) < 0)
+            return config_error(settings[i].var);
+        Py_RETURN_NONE;
+    }
+    PyErr_Format(PyExc_ValueError, "unknown setting '%s' (profile, limits, remap, net, flash, log)", name);
+    return NULL;
+}
+
+static PyObject *m_check_config(PyObject *m, PyObject *unused)
+{
+    if (upy_config_check() < 0)
+        return upyext_raise(); /* the library's message names the variable */
+    Py_RETURN_NONE;
+}
+
+/* wait_threads(timeout_s) -> True when every device thread ended in time. */
+static PyObject *m_wait_threads(PyObject *m, PyObject *arg)
+{
+    double t;
+    if (upyext_get_float(arg, &t) < 0)
+        return NULL;
+    int ms = t < 0 ? -1 : (t * 1000 > INT_MAX ? INT_MAX : (int)(t * 1000));
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = uthread_wait_all(ms);
+    Py_END_ALLOW_THREADS
+    if (rc == 0)
+        Py_RETURN_TRUE;
+    if (upy_exc_isinstance(upy_exc_current(), UPY_EXC_TIMEOUTERROR))
+        Py_RETURN_FALSE;
+    return upyext_raise();
+}
+
+static PyObject *m_soft_reset(PyObject *m, PyObject *unused)
+{
+    upyext_close_all_sockets();
+    Py_RETURN_NONE;
+}
+
+static PyObject *m_set_thread_excepthook(PyObject *m, PyObject *hook)
+{
+    if (upyext_set_thread_excepthook(hook) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *m_live_threads(PyObject *m, PyObject *unused)
+{
+    return upyext_live_threads();
+}
+
+static PyMethodDef methods[] = {
+    {"configure", (PyCFunction)(void (*)(void))m_configure, METH_FASTCALL,
+     "configure(name, value): name in profile, limits, remap, net, flash, log; as the UPYSOCK_* variable"},
+    {"check_config", m_check_config, METH_NOARGS, "check_config(): ValueError for a bad UPYSOCK_* variable"},
+    {"wait_threads", m_wait_threads, METH_O, "wait_threads(timeout_s) -> True when every device thread ended"},
+    {"soft_reset", m_soft_reset, METH_NOARGS, "soft_reset(): close every open device socket"},
+    {"set_thread_excepthook", m_set_thread_excepthook, METH_O,
+     "set_thread_excepthook(f): f(func, exc) for an unhandled exception in a device thread; None: the board's printer"},
+    {"live_threads", m_live_threads, METH_NOARGS, "live_threads() -> [(ident, funcname)] of running device threads"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, .m_name = "upysock._upysock",
+    .m_doc = "The Pycom board's usocket, uselect, ussl, uerrno, utime and _thread over libupysock.",
+    .m_size = -1, .m_methods = methods,
+};
+
+PyMODINIT_FUNC PyInit__upysock(void)
+{
+    PyObject *m = PyModule_Create(&moduledef);
+    if (!m)
+        return NULL;
+    if (upyext_errors_init(m) < 0 || upyext_socket_init(m) < 0 || upyext_select_init(m) < 0 ||
+        upyext_ssl_init(m) < 0 || upyext_errno_init(m) < 0 || upyext_time_init(m) < 0 ||
+        upyext_thread_init(m) < 0 || PyModule_AddStringConstant(m, "__version__", UPYSOCK_VERSION) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

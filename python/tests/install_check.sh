@@ -1,0 +1,27 @@
+#!/bin/sh
+# install_check.sh BUILD_DIR PYTHON PACKAGE_DIR: `cmake --install --prefix` into a fresh
+# directory, then the installed module imports with nothing but that prefix's dist-packages on
+# the path (no LD_LIBRARY_PATH: the extension carries the library), links no libupysock.so, and
+# the installed upysock-run starts the runner.
+set -eu
+build=$1 python=$2 pkgdir=$3
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+cmake --install "$build" --prefix "$prefix" >/dev/null
+so=$(ls "$prefix/$pkgdir"/upysock/_upysock.*.so)
+if ldd "$so" | grep -q libupysock; then
+    echo "FAIL: $so needs libupysock.so" >&2
+    exit 1
+fi
+unset LD_LIBRARY_PATH
+cd "$prefix" # python -c puts the working directory first on sys.path
+PYTHONPATH="$prefix/$pkgdir" "$python" -c '
+import sys, upysock._upysock as u
+prefix = sys.argv[1]
+assert u.__file__.startswith(prefix), u.__file__
+s = u.usocket.socket()
+s.close()
+print("imported from", u.__file__)
+' "$prefix"
+env -u PYTHONPATH "$prefix/bin/upysock-run" --help >/dev/null
+echo "upysock-run --help: ok"
