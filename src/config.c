@@ -13,6 +13,7 @@
 #include "config.h"
 #include "host/host.h"
 #include "internal.h"
+#include "vnet.h"
 
 /* In the order they are applied: limits go on top of the profile, and the rules' sandbox check
  * needs the network mode. */
@@ -26,7 +27,6 @@ static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t error_lock = PTHREAD_MUTEX_INITIALIZER;
 static char errors[VAR_COUNT][UPY_EXC_MESSAGE_MAX];
 static atomic_int error_count;
-static atomic_int log_fd = -1;
 
 static void set_error(int var, const char *message)
 {
@@ -40,27 +40,6 @@ static void set_error(int var, const char *message)
     pthread_mutex_unlock(&error_lock);
 }
 
-/* UPYSOCK_LOG=stderr | fd:N | <path> */
-static int log_open(const char *spec, char *err, size_t errsize)
-{
-    int fd = -1;
-    if (strcmp(spec, "stderr") == 0) {
-        fd = 2;
-    } else if (strncmp(spec, "fd:", 3) == 0) {
-        char *end;
-        long n = strtol(spec + 3, &end, 10);
-        fd = (end != spec + 3 && !*end && n >= 0 && n < 65536 && host_fd_is_open((int)n)) ? (int)n : -1;
-    } else if (*spec) {
-        fd = host_open_append(spec);
-    }
-    if (fd < 0) {
-        snprintf(err, errsize, "cannot log to '%s' (want stderr, fd:N with an open fd, or a writable path)", spec);
-        return -1;
-    }
-    atomic_store(&log_fd, fd);
-    return 0;
-}
-
 static int apply(int var, const char *value, char *err, size_t errsize)
 {
     switch (var) {
@@ -69,7 +48,7 @@ static int apply(int var, const char *value, char *err, size_t errsize)
     case VAR_REMAP: return vnet_set_rules(value, err, errsize);
     case VAR_NET: return vnet_set_mode(value, err, errsize);
     case VAR_FLASH: return vnet_set_flash(value, err, errsize);
-    default: return log_open(value, err, errsize);
+    default: return vnet_set_log(value, err, errsize);
     }
 }
 
@@ -94,11 +73,6 @@ int config_ready(void)
         memcpy(message, errors[var], sizeof message);
     pthread_mutex_unlock(&error_lock);
     return message[0] ? upy_raise_value(message) : 0;
-}
-
-int config_log_fd(void)
-{
-    return atomic_load_explicit(&log_fd, memory_order_relaxed);
 }
 
 /* An API setter: the environment first, then the call, which replaces the variable's error. */
@@ -150,9 +124,8 @@ int upy_config_flash(const char *dir)
 int upy_config_log(int fd)
 {
     pthread_once(&env_once, load_env);
-    if (fd < -1 || (fd >= 0 && !host_fd_is_open(fd)))
+    if (vnet_set_log_fd(fd) < 0)
         return upy_raise_value("log fd is not open");
-    atomic_store(&log_fd, fd);
     set_error(VAR_LOG, NULL);
     return 0;
 }
@@ -160,4 +133,17 @@ int upy_config_log(int fd)
 int upy_config_check(void)
 {
     return config_ready();
+}
+
+/* The public readers apply the environment first, as every entry point does. */
+const upy_profile *upy_profile_current(void)
+{
+    config_ready();
+    return profile();
+}
+
+size_t upy_config_map_path(const char *path, char *out, size_t size)
+{
+    config_ready();
+    return vnet_map_path(path, out, size);
 }

@@ -5,6 +5,7 @@
 #ifndef UPYSOCK_INTERNAL_H
 #define UPYSOCK_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "host/host.h"
@@ -60,7 +61,12 @@ struct profile_sockopt {
 /* The option, or NULL when lwIP does not implement setting it (→ ENOPROTOOPT). */
 const struct profile_sockopt *profile_sockopt(int level, int opt);
 
-/* The virtual LAN's log fd, or -1. */
-int config_log_fd(void);
+/* A wait of the calling thread that has no timeout (uthread.c keeps the books, for
+ * uthread_activity_now). `forever(arg)` tells, when asked, whether nothing but a device thread's
+ * action could end the wait; it runs under the thread registry's lock, so `arg` stays valid until
+ * thread_wait_end. Threads not started by uthread_start_new_thread are not tracked (no-ops). */
+void thread_wait_begin(bool (*forever)(const void *arg), const void *arg);
+void thread_wait_end(void);
+
 
 #endif

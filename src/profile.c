@@ -81,12 +81,6 @@ const upy_profile *profile(void)
     return atomic_load_explicit(&active, memory_order_acquire);
 }
 
-const upy_profile *upy_profile_current(void)
-{
-    config_ready(); /* apply UPYSOCK_PROFILE / UPYSOCK_LIMITS first */
-    return profile();
-}
-
 const char *const *upy_profile_names(void)
 {
     _Static_assert(sizeof builtin_names / sizeof builtin_names[0] == BUILTIN_COUNT + 1,

@@ -155,45 +155,50 @@ usocket *sock_wrap(usocket *plain, const struct sock_layer *layer, void *ctx)
     atomic_init(&s->timeout_ms, atomic_load(&plain->timeout_ms));
     s->layer = layer;
     s->layer_ctx = ctx;
-    s->wrapped = usocket_ref(plain);
+    sock_hold(plain);
+    s->wrapped = plain;
     return s;
 }
 
 struct ucore *sock_core(usocket *s)
 {
-    if (!s || s->magic != SOCK_MAGIC) {
+    if (!sock_is(s)) {
         upy_raise_type(s ? "object is not a socket" : "expected a socket, got NULL");
         return NULL;
     }
     return s->core;
 }
 
-usocket *usocket_ref(usocket *s)
+bool sock_is(const usocket *s)
 {
-    if (sock_core(s))
-        atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s && s->magic == SOCK_MAGIC;
+}
+
+void sock_hold(usocket *s)
+{
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+usocket *sock_drop(usocket *s)
+{
+    if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return NULL;
     return s;
 }
 
-void usocket_release(usocket *s)
+usocket *sock_free(usocket *s)
 {
-    if (!s || s->magic != SOCK_MAGIC)
-        return;
-    if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
-        return;
-    /* The finaliser: __del__ is close. */
-    usocket_close(s);
     if (s->layer && s->layer->free)
         s->layer->free(s);
     s->magic = SOCK_DEAD;
-    if (s->wrapped) {
-        usocket *plain = s->wrapped;
+    usocket *plain = s->wrapped;
+    if (plain) {
         free(s);
-        usocket_release(plain);
-        return;
+        return plain;
     }
     pthread_mutex_destroy(&s->core->lock);
     free((struct plain_socket *)(void *)s);
+    return NULL;
 }
 
 /* --- calls in flight, close --------------------------------------------------------------- */

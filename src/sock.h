@@ -81,6 +81,7 @@ struct usocket {
     const struct sock_layer *layer; /* NULL for a plain socket */
     void *layer_ctx;
     usocket *wrapped;               /* the plain object a layered one holds on to */
+    void *_Atomic data;             /* the caller's (usocket_set_data) */
 };
 
 /* A new plain socket around a kernel fd (taken over, closed on failure). `slot_errno` is what
@@ -89,6 +90,15 @@ usocket *sock_new(int fd, int type, enum sock_state state, int timeout_ms, int s
 
 /* A layered object sharing plain's core (plain gets a reference). */
 usocket *sock_wrap(usocket *plain, const struct sock_layer *layer, void *ctx);
+
+/* Lifetime (usocket_ref/usocket_release are these with the device's finaliser between): whether
+ * s is a live socket handle; one more reference; one fewer (s when that was the last one: close
+ * it, then sock_free); free an object with no references left, returning the plain object it
+ * wrapped (whose reference it held) or NULL. */
+bool sock_is(const usocket *s);
+void sock_hold(usocket *s);
+usocket *sock_drop(usocket *s);
+usocket *sock_free(usocket *s);
 
 /* Begin a call on s: NULL (exception set) for a bad handle or a closed socket. */
 struct ucore *sock_enter(usocket *s);

@@ -73,6 +73,7 @@ struct uselect_poller {
     uselect_event *ipoll_events; /* ipoll's result and cursor */
     int ipoll_count, ipoll_next, ipoll_flags;
     uselect_event ipoll_tuple;   /* the one reused tuple */
+    void *_Atomic data;          /* the caller's (uselect_poll_set_data) */
 };
 
 static uint64_t key_of(const uselect_poller *p, const struct entry *e)
@@ -223,6 +224,23 @@ void uselect_poll_free(uselect_poller *p)
     free(p->ipoll_events), free(p);
 }
 
+int uselect_poll_set_data(uselect_poller *p, void *data)
+{
+    if (!p)
+        return upy_raise_type("expected a poll object, got NULL");
+    atomic_store_explicit(&p->data, data, memory_order_release);
+    return 0;
+}
+
+void *uselect_poll_get_data(const uselect_poller *p)
+{
+    if (!p) {
+        upy_raise_type("expected a poll object, got NULL");
+        return NULL;
+    }
+    return atomic_load_explicit(&((uselect_poller *)p)->data, memory_order_acquire);
+}
+
 /* The device raises this for anything without a stream ioctl, None included. */
 static int check_stream(usocket *obj)
 {
@@ -356,10 +374,32 @@ static int wait_once(uselect_poller *p, int timeout_ms, bool oneshot, uselect_ev
     return count;
 }
 
+/* For uthread_activity_now: a wait without timeout ends only when a registered object that can
+ * still be reported is (an open socket the kernel watches); when there is none, only another
+ * thread's register, modify or connect could end it. */
+static bool nothing_can_fire(const void *arg)
+{
+    uselect_poller *p = (uselect_poller *)arg;
+    bool none = true;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->nslots && none; i++) {
+        struct entry *e = p->slots[i];
+        if (e) {
+            struct ucore *c = e->obj->core;
+            none = uselect_interest(sock_state(c), sock_closed(c), atomic_load(&c->eof), atomic_load(&e->mask)) ==
+                   USELECT_NO_INTEREST;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return none;
+}
+
 /* poll's loop: kernel events that mean nothing to the device must not end the wait early. */
 static int wait_events(uselect_poller *p, int timeout_ms, bool oneshot, uselect_event *out, int max)
 {
     uint64_t deadline = host_monotonic_us() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000u;
+    if (timeout_ms < 0)
+        thread_wait_begin(nothing_can_fire, p);
     for (;;) {
         int left = -1;
         if (timeout_ms >= 0) {
@@ -367,8 +407,11 @@ static int wait_events(uselect_poller *p, int timeout_ms, bool oneshot, uselect_
             left = now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
         }
         int n = wait_once(p, left, oneshot, out, max);
-        if (n != 0 || left == 0)
+        if (n != 0 || left == 0) {
+            if (timeout_ms < 0)
+                thread_wait_end();
             return n;
+        }
     }
 }
 

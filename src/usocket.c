@@ -112,6 +112,22 @@ usocket *usocket_socket(int af, int type, int proto)
                     profile()->socket_exhausted_errno);
 }
 
+usocket *usocket_ref(usocket *s)
+{
+    if (sock_core(s))
+        sock_hold(s);
+    return s;
+}
+
+void usocket_release(usocket *s)
+{
+    /* The last reference to a wrapped object drops one of the plain object it wraps. */
+    while (sock_is(s) && sock_drop(s)) {
+        usocket_close(s); /* the finaliser: __del__ is close */
+        s = sock_free(s);
+    }
+}
+
 int usocket_close(usocket *s)
 {
     struct ucore *c = sock_core(s);
@@ -542,6 +558,20 @@ int usocket_fileno(usocket *s)
 {
     struct ucore *c = sock_core(s);
     return c ? sock_fileno(c) : -1;
+}
+
+int usocket_set_data(usocket *s, void *data)
+{
+    if (!sock_core(s))
+        return -1;
+    atomic_store_explicit(&s->data, data, memory_order_release);
+    return 0;
+}
+
+void *usocket_get_data(const usocket *s)
+{
+    /* sock_core only reads the handle; it takes a mutable one because it may raise. */
+    return sock_core((usocket *)s) ? atomic_load_explicit(&s->data, memory_order_acquire) : NULL;
 }
 
 /* --- stream calls: loops on top of recv/send, None when nothing could move ---------------- */

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "host/host.h"
+#include "host/tls.h"
 #include "internal.h"
 #include "upysock/uthread.h"
 
@@ -21,31 +22,66 @@ struct start {
     const char *name;
 };
 
+/* A running thread started here, and the wait it is in (thread_wait_begin), if any. */
+struct thread_rec {
+    struct thread_rec *next;
+    bool (*forever)(const void *arg); /* NULL: not in a wait without timeout */
+    const void *arg;
+};
+
 static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t threads_done = PTHREAD_COND_INITIALIZER;
-static int threads_running;
-static long stack_size_value; /* _thread.stack_size(): 0 until set */
-static _Thread_local bool started_here;
+static int threads_running;        /* counted from start_new_thread, before the thread runs */
+static struct thread_rec *threads; /* the ones that run */
+static long stack_size_value;      /* _thread.stack_size(): 0 until set */
+static _Thread_local struct thread_rec *self; /* NULL in threads not started here */
 
-static void thread_ended(void *unused)
+static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
+static uthread_unhandled_hook unhandled_hook;
+static void *unhandled_user;
+
+/* One thread fewer; `rec` (NULL: it never ran) leaves the list. */
+static void thread_ended(struct thread_rec *rec)
 {
-    (void)unused;
     pthread_mutex_lock(&threads_lock);
+    for (struct thread_rec **p = &threads; rec && *p; p = &(*p)->next) {
+        if (*p == rec) {
+            *p = rec->next;
+            break;
+        }
+    }
     if (--threads_running == 0)
         pthread_cond_broadcast(&threads_done);
     pthread_mutex_unlock(&threads_lock);
 }
 
 /* modthread.c thread_entry: the repr of the function, then the exception, on stdout. */
-static void print_unhandled(const struct start *st)
+static void print_unhandled(const char *name, uthread_fn fn, const upy_exc *exc, void *user)
 {
+    (void)user;
     char line[UPY_EXC_MESSAGE_MAX + 64];
-    upy_exc_format(NULL, line, sizeof line);
+    upy_exc_format(exc, line, sizeof line);
     flockfile(stdout);
-    printf("Unhandled exception in thread started by <function %s at %p>\n%s\n", st->name,
-           (void *)(uintptr_t)st->fn, line);
+    printf("Unhandled exception in thread started by <function %s at %p>\n%s\n", name, (void *)(uintptr_t)fn, line);
     fflush(stdout);
     funlockfile(stdout);
+}
+
+static void report_unhandled(const struct start *st)
+{
+    pthread_mutex_lock(&hook_lock);
+    uthread_unhandled_hook hook = unhandled_hook ? unhandled_hook : print_unhandled;
+    void *user = unhandled_user;
+    pthread_mutex_unlock(&hook_lock);
+    hook(st->name, st->fn, upy_exc_current(), user);
+}
+
+void uthread_set_unhandled_hook(uthread_unhandled_hook hook, void *user)
+{
+    pthread_mutex_lock(&hook_lock);
+    unhandled_hook = hook;
+    unhandled_user = user;
+    pthread_mutex_unlock(&hook_lock);
 }
 
 /* A started thread's last act. What the host libraries keep per thread (OpenSSL's error queue)
@@ -53,20 +89,57 @@ static void print_unhandled(const struct start *st)
  * uthread_wait_all() returned and the process began to exit. */
 static void thread_exiting(void *unused)
 {
-    host_thread_done();
-    thread_ended(unused);
+    (void)unused;
+    tls_thread_done();
+    thread_ended(self);
 }
 
 static void *trampoline(void *arg)
 {
     struct start st = *(struct start *)arg;
     free(arg);
-    started_here = true;
+    struct thread_rec rec = {0};
+    pthread_mutex_lock(&threads_lock);
+    rec.next = threads;
+    threads = self = &rec;
+    pthread_mutex_unlock(&threads_lock);
     pthread_cleanup_push(thread_exiting, NULL);
     if (st.fn(st.arg) < 0)
-        print_unhandled(&st);
+        report_unhandled(&st);
     pthread_cleanup_pop(1);
     return NULL;
+}
+
+/* --- waits and the runner's question -------------------------------------------------------- */
+
+void thread_wait_begin(bool (*forever)(const void *arg), const void *arg)
+{
+    if (!self)
+        return;
+    pthread_mutex_lock(&threads_lock);
+    self->forever = forever;
+    self->arg = arg;
+    pthread_mutex_unlock(&threads_lock);
+}
+
+void thread_wait_end(void)
+{
+    if (!self)
+        return;
+    pthread_mutex_lock(&threads_lock);
+    self->forever = NULL;
+    pthread_mutex_unlock(&threads_lock);
+}
+
+uthread_activity uthread_activity_now(void)
+{
+    pthread_mutex_lock(&threads_lock);
+    int stuck = 0;
+    for (struct thread_rec *t = threads; t; t = t->next)
+        stuck += t->forever && t->forever(t->arg);
+    int running = threads_running; /* more than the list while a new thread starts */
+    pthread_mutex_unlock(&threads_lock);
+    return running == 0 ? UTHREAD_NONE_RUNNING : stuck == running ? UTHREAD_BLOCKED_FOREVER : UTHREAD_RUNNING;
 }
 
 int uthread_start_new_thread_named(uthread_fn fn, void *arg, const char *name)
@@ -91,7 +164,7 @@ int uthread_start_new_thread_named(uthread_fn fn, void *arg, const char *name)
 
 int uthread_exit(void)
 {
-    if (!started_here)
+    if (!self)
         return upy_raise(UPY_EXC_RUNTIMEERROR, 0, "exit() outside a thread started by start_new_thread");
     pthread_exit(NULL);
 }
@@ -166,14 +239,25 @@ uthread_lock *uthread_allocate_lock(void)
     return l;
 }
 
+/* A lock is given back only by someone else: if every device thread waits, no one will. */
+static bool released_by_others(const void *lock)
+{
+    (void)lock;
+    return true;
+}
+
 int uthread_lock_acquire(uthread_lock *lock, bool waitflag, double timeout)
 {
     (void)timeout; /* accepted and ignored, as modthread.c does */
     if (!lock)
         return upy_raise_type("expected a lock, got NULL");
     pthread_mutex_lock(&lock->mutex);
-    while (waitflag && lock->locked)
-        pthread_cond_wait(&lock->released, &lock->mutex);
+    if (waitflag && lock->locked) {
+        thread_wait_begin(released_by_others, lock);
+        while (lock->locked)
+            pthread_cond_wait(&lock->released, &lock->mutex);
+        thread_wait_end();
+    }
     bool got = !lock->locked;
     lock->locked = true;
     pthread_mutex_unlock(&lock->mutex);

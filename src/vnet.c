@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ static struct rule rules[MAX_RULES];
 static int rule_count;
 static bool host_mode;
 static char flash_dir[4096] = "./flash";
+static atomic_int log_fd = -1; /* UPYSOCK_LOG */
 
 static bool is_loopback(uint32_t ip)
 {
@@ -336,9 +338,8 @@ int vnet_resolve(const char *host, int port, usocket_addr *out)
     return 0;
 }
 
-size_t upy_config_map_path(const char *path, char *out, size_t size)
+size_t vnet_map_path(const char *path, char *out, size_t size)
 {
-    config_ready();
     if (!path)
         path = "";
     static const char prefix[] = "/flash";
@@ -354,9 +355,37 @@ size_t upy_config_map_path(const char *path, char *out, size_t size)
     return n < 0 ? 0 : (size_t)n;
 }
 
+int vnet_set_log_fd(int fd)
+{
+    if (fd < -1 || (fd >= 0 && !host_fd_is_open(fd)))
+        return -1;
+    atomic_store(&log_fd, fd);
+    return 0;
+}
+
+int vnet_set_log(const char *spec, char *err, size_t errsize)
+{
+    int fd = -1;
+    if (strcmp(spec, "stderr") == 0) {
+        fd = 2;
+    } else if (strncmp(spec, "fd:", 3) == 0) {
+        char *end;
+        long n = strtol(spec + 3, &end, 10);
+        fd = (end != spec + 3 && !*end && n >= 0 && n < 65536 && host_fd_is_open((int)n)) ? (int)n : -1;
+    } else if (*spec) {
+        fd = host_open_append(spec);
+    }
+    if (fd < 0) {
+        snprintf(err, errsize, "cannot log to '%s' (want stderr, fd:N with an open fd, or a writable path)", spec);
+        return -1;
+    }
+    atomic_store(&log_fd, fd);
+    return 0;
+}
+
 void vnet_log(const char *verb, const usocket_addr *device, host_addr host)
 {
-    int fd = config_log_fd();
+    int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
     if (fd < 0)
         return;
     char ip[16], line[128];

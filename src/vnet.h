@@ -8,6 +8,7 @@
 #define UPYSOCK_VNET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "host/host.h"
@@ -29,6 +30,10 @@ int vnet_resolve(const char *host, int port, usocket_addr *out);
 
 /* Format an IPv4 address (host order) as a dotted quad. */
 void vnet_format_ip(uint32_t ip, char out[16]);
+
+/* A device file path on the host: "/flash/x" → "<flash dir>/x", anything else as is.
+ * snprintf-style (upy_config_map_path). */
+size_t vnet_map_path(const char *path, char *out, size_t size);
 
 /* One line to the virtual LAN log, if one is configured ("connect a -> b"). */
 void vnet_log(const char *verb, const usocket_addr *device, host_addr host);

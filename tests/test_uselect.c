@@ -542,6 +542,28 @@ static void test_thousand_idle_sockets_one_active_pair(void **state)
     assert_int_equal(upy_config_profile("pycom-1.20.2"), 0);
 }
 
+/* What an event loop or a binding hangs on the poll object; the result's obj is the registered
+ * handle itself, whose own pointer leads back to the caller's object. */
+static void test_poll_object_and_result_lead_back_to_the_callers_objects(void **state)
+{
+    (void)state;
+    static int loop, wrapper;
+    uselect_poller *p = uselect_poll();
+    assert_null(uselect_poll_get_data(p));
+    assert_int_equal(uselect_poll_set_data(p, &loop), 0);
+    assert_ptr_equal(uselect_poll_get_data(p), &loop);
+    usocket *s = tu_udp();
+    assert_int_equal(usocket_set_data(s, &wrapper), 0);
+    assert_int_equal(uselect_poll_register(p, s, USELECT_POLLOUT), 0);
+    uselect_event ev[1];
+    assert_int_equal(uselect_poll_poll(p, 1000, 0, ev, 1), 1);
+    assert_ptr_equal(usocket_get_data(ev[0].obj), &wrapper);
+    assert_int_equal(uselect_poll_set_data(NULL, &loop), -1);
+    assert_exc_msg(UPY_EXC_TYPEERROR, "expected a poll object, got NULL");
+    uselect_poll_free(p);
+    usocket_release(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -567,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_register_from_another_thread_wakes_poll),
         cmocka_unit_test(test_close_from_another_thread_is_never_reported),
         cmocka_unit_test(test_thousand_idle_sockets_one_active_pair),
+        cmocka_unit_test(test_poll_object_and_result_lead_back_to_the_callers_objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -250,6 +250,26 @@ static void test_fileno_after_close_is_minus_one(void **state)
 
 /* --- close, release ------------------------------------------------------------------------ */
 
+/* A binding hangs its own object on each handle; a wrapped socket has its own (not tested here:
+ * test_ussl), and a closed socket keeps it until released. */
+static void test_each_handle_carries_its_own_user_pointer(void **state)
+{
+    (void)state;
+    static int mine, other;
+    usocket *a = tu_tcp(), *b = tu_udp();
+    assert_null(usocket_get_data(a));
+    assert_int_equal(usocket_set_data(a, &mine), 0);
+    assert_int_equal(usocket_set_data(b, &other), 0);
+    usocket_close(a);
+    assert_ptr_equal(usocket_get_data(a), &mine);
+    assert_ptr_equal(usocket_get_data(b), &other);
+    assert_int_equal(usocket_set_data(NULL, &mine), -1);
+    assert_exc_msg(UPY_EXC_TYPEERROR, "expected a socket, got NULL");
+    assert_null(usocket_get_data(NULL));
+    usocket_release(a);
+    usocket_release(b);
+}
+
 static void test_close_is_idempotent(void **state)
 {
     (void)state;
@@ -408,6 +428,7 @@ int main(void)
         cmocka_unit_test_teardown(test_release_without_close_closes, restore_profile),
         cmocka_unit_test_teardown(test_release_closes_with_the_last_reference, restore_profile),
         cmocka_unit_test_teardown(test_null_and_foreign_handles_are_typeerror, restore_profile),
+        cmocka_unit_test(test_each_handle_carries_its_own_user_pointer),
         cmocka_unit_test_teardown(test_raised_limit_allows_2000_sockets, restore_profile),
         cmocka_unit_test_teardown(test_fileno_stays_in_range_after_the_limit_is_restored, restore_profile),
     };

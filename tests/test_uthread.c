@@ -1,9 +1,13 @@
 /* _thread: starting threads, how they end (the unhandled-exception text, exit), waiting for
  * them, stack_size bookkeeping, and locks as the device's FreeRTOS mutex behaves. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <upysock/uerrno.h>
+#include <upysock/uselect.h>
+#include <upysock/usocket.h>
 #include <upysock/uthread.h>
 
 #include "testutil.h"
@@ -177,6 +181,118 @@ static void test_get_ident_differs_between_threads(void **state)
 
 /* --- locks -------------------------------------------------------------------------------- */
 
+/* --- the unhandled-exception hook -------------------------------------------------------- */
+
+static struct {
+    char name[32];
+    uthread_fn fn;
+    upy_exc exc;
+    void *user;
+    int calls;
+} hooked;
+
+static void record_unhandled(const char *name, uthread_fn fn, const upy_exc *exc, void *user)
+{
+    snprintf(hooked.name, sizeof hooked.name, "%s", name);
+    hooked.fn = fn;
+    hooked.exc = *exc;
+    hooked.user = user;
+    hooked.calls++;
+}
+
+static int raises_einprogress(void *arg)
+{
+    (void)arg;
+    return upy_raise(UPY_EXC_OSERROR, UERRNO_EINPROGRESS, NULL);
+}
+
+static void test_unhandled_hook_replaces_the_printer(void **state)
+{
+    (void)state;
+    static int user;
+    uthread_set_unhandled_hook(record_unhandled, &user);
+    assert_int_equal(uthread_start_new_thread(raises_einprogress, NULL), 0);
+    assert_int_equal(wait_done(), 0);
+    uthread_set_unhandled_hook(NULL, NULL);
+    assert_int_equal(hooked.calls, 1);
+    assert_string_equal(hooked.name, "raises_einprogress");
+    assert_ptr_equal(hooked.fn, raises_einprogress);
+    assert_ptr_equal(hooked.user, &user);
+    assert_int_equal(hooked.exc.type, UPY_EXC_OSERROR);
+    assert_int_equal(hooked.exc.code, UERRNO_EINPROGRESS);
+}
+
+/* --- uthread_activity_now ----------------------------------------------------------------- */
+
+/* Bounded wait for the runner's answer to become `want`. */
+static bool activity_becomes(uthread_activity want)
+{
+    for (uint64_t end = tu_now_ms() + 5000; tu_now_ms() < end;) {
+        if (uthread_activity_now() == want)
+            return true;
+        sched_yield();
+    }
+    return uthread_activity_now() == want;
+}
+
+static int polls_forever(void *poller)
+{
+    uselect_event ev[2];
+    return uselect_poll_poll(poller, -1, 0, ev, 2) < 0 ? -1 : 0;
+}
+
+static void test_activity_is_none_running_without_threads(void **state)
+{
+    (void)state;
+    assert_int_equal(uthread_activity_now(), UTHREAD_NONE_RUNNING);
+}
+
+/* Tutorial 2's end: the poll thread waits with no timeout on sockets that are all closed. A
+ * socket registered afterwards (by a thread the runner does not count) wakes it again. */
+static void test_a_poll_of_closed_sockets_without_timeout_is_blocked_forever(void **state)
+{
+    (void)state;
+    uselect_poller *p = uselect_poll();
+    usocket *watched = tu_udp(), *waker = tu_udp();
+    assert_int_equal(usocket_bind(watched, &(usocket_addr){"127.0.0.1", 0}), 0);
+    assert_int_equal(uselect_poll_register(p, watched, USELECT_POLLIN), 0);
+    assert_int_equal(uthread_start_new_thread(polls_forever, p), 0);
+    assert_true(activity_becomes(UTHREAD_RUNNING)); /* an open socket may still get data */
+    usocket_close(watched);
+    assert_true(activity_becomes(UTHREAD_BLOCKED_FOREVER));
+    /* Wake it: a datagram to a newly registered socket. */
+    assert_int_equal(usocket_bind(waker, &(usocket_addr){"127.0.0.1", 0}), 0);
+    assert_int_equal(uselect_poll_register(p, waker, USELECT_POLLIN), 0);
+    assert_int_equal(usocket_sendto(waker, "x", 1, &(usocket_addr){"127.0.0.1", tu_usock_port(waker)}), 1);
+    assert_int_equal(wait_done(), 0);
+    assert_int_equal(uthread_activity_now(), UTHREAD_NONE_RUNNING);
+    uselect_poll_free(p);
+    usocket_release(watched);
+    usocket_release(waker);
+}
+
+static uthread_lock *deadlock;
+
+static int waits_for_the_lock(void *arg)
+{
+    (void)arg;
+    return uthread_lock_acquire(deadlock, true, -1) == 1 ? 0 : -1;
+}
+
+/* A lock held by no running device thread can be released only by one: when every device thread
+ * waits, none will. */
+static void test_a_thread_waiting_for_a_lock_no_device_thread_holds_is_blocked_forever(void **state)
+{
+    (void)state;
+    deadlock = uthread_allocate_lock();
+    assert_int_equal(uthread_lock_acquire(deadlock, true, -1), 1);
+    assert_int_equal(uthread_start_new_thread(waits_for_the_lock, NULL), 0);
+    assert_true(activity_becomes(UTHREAD_BLOCKED_FOREVER));
+    assert_int_equal(uthread_lock_release(deadlock), 0);
+    assert_int_equal(wait_done(), 0);
+    uthread_lock_free(deadlock);
+}
+
 static void test_lock_acquire_release_locked(void **state)
 {
     (void)state;
@@ -299,6 +415,10 @@ int main(void)
         cmocka_unit_test(test_exit_outside_a_started_thread_is_runtimeerror),
         cmocka_unit_test(test_stack_size_records_and_resets),
         cmocka_unit_test(test_get_ident_differs_between_threads),
+        cmocka_unit_test(test_unhandled_hook_replaces_the_printer),
+        cmocka_unit_test(test_activity_is_none_running_without_threads),
+        cmocka_unit_test(test_a_poll_of_closed_sockets_without_timeout_is_blocked_forever),
+        cmocka_unit_test(test_a_thread_waiting_for_a_lock_no_device_thread_holds_is_blocked_forever),
         cmocka_unit_test(test_lock_acquire_release_locked),
         cmocka_unit_test(test_releasing_an_unlocked_lock_is_runtimeerror),
         cmocka_unit_test(test_another_thread_can_release),

@@ -10,6 +10,8 @@
 #ifndef UPYSOCK_UPY_CONFIG_H
 #define UPYSOCK_UPY_CONFIG_H
 
+#include "upy.h" /* UPY_API; upy.h includes this header back, after defining it */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -56,6 +56,11 @@ UPY_API uselect_poller *uselect_poll(void);
 /* Free a poll object and drop its references. It must not be in use by another thread. */
 UPY_API void uselect_poll_free(uselect_poller *p);
 
+/* A pointer of the caller's own, kept with the poll object; NULL until set. Safe from any thread.
+ * NULL p → -1 / NULL, TypeError. */
+UPY_API int uselect_poll_set_data(uselect_poller *p, void *data);
+UPY_API void *uselect_poll_get_data(const uselect_poller *p);
+
 /* register(obj, mask): watch obj for mask (no default argument in C: USELECT_POLL_DEFAULT).
  * Registering again replaces the mask (and re-arms a one-shot entry). The mask is stored as
  * given. Not a socket → OSError("stream operation not supported"). */

@@ -105,6 +105,12 @@ UPY_API usocket *usocket_ref(usocket *s);
  * socket (the finaliser) and frees it. NULL is ignored. */
 UPY_API void usocket_release(usocket *s);
 
+/* A pointer of the caller's own, kept with the handle (a language binding's wrapper object, an
+ * event loop's record); NULL until set. Each handle has its own: an SSL socket's is not the
+ * plain socket's it wraps. Safe from any thread. Not a socket → -1 / NULL, TypeError. */
+UPY_API int usocket_set_data(usocket *s, void *data);
+UPY_API void *usocket_get_data(const usocket *s);
+
 /* close(): idempotent, never fails on a valid handle. Later I/O raises OSError(9). For an SSL
  * socket a close_notify is sent first. The handle stays valid until released. */
 UPY_API int usocket_close(usocket *s);

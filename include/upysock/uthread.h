@@ -50,6 +50,29 @@ UPY_API long uthread_set_stack_size(long size);
  * waits forever; on expiry → -1, TimeoutError. */
 UPY_API int uthread_wait_all(int timeout_ms);
 
+/* How an unhandled exception in a thread is reported: called in the dying thread, instead of the
+ * device's two lines on stdout, with the name and function given to start_new_thread and the
+ * exception. A language binding prints it its own way (its traceback). */
+typedef void (*uthread_unhandled_hook)(const char *fn_name, uthread_fn fn, const upy_exc *exc, void *user);
+
+/* Install `hook` (called with `user`), or NULL for the device's default printer. */
+UPY_API void uthread_set_unhandled_hook(uthread_unhandled_hook hook, void *user);
+
+/* What the threads started by uthread_start_new_thread are doing, for a runner that must know
+ * whether anything more can happen (the board's REPL just sits there). */
+typedef enum uthread_activity {
+    UTHREAD_NONE_RUNNING = 0,    /* none is running */
+    UTHREAD_RUNNING = 1,         /* at least one may still make progress */
+    UTHREAD_BLOCKED_FOREVER = 2, /* every one waits for something no one can bring about any more:
+                                    a poll/ipoll/select with no timeout whose registered objects
+                                    are all closed (or none is registered), or a lock that only
+                                    another of these threads could release */
+} uthread_activity;
+
+/* The answer now. Threads that are not started by uthread_start_new_thread (the main thread
+ * included) are not counted: ask when they are done with device calls. */
+UPY_API uthread_activity uthread_activity_now(void);
+
 /* A lock from allocate_lock(). */
 typedef struct uthread_lock uthread_lock;
 

@@ -119,7 +119,6 @@ int64_t host_realtime_s(void);
 void host_sleep_us(uint64_t us);
 int host_thread_spawn(void *(*fn)(void *), void *arg, size_t stack_size); /* detached */
 unsigned long host_thread_id(void);
-void host_thread_done(void); /* free the host libraries' per-thread state (tls.c: OpenSSL's) */
 void host_write_line(int fd, const char *line); /* one write(2), for logs */
 int host_open_append(const char *path);         /* fd, or negative */
 bool host_fd_is_open(int fd);

@@ -577,7 +577,7 @@ void tls_conn_free(tls_conn *t)
     free(t);
 }
 
-void host_thread_done(void)
+void tls_thread_done(void)
 {
     OPENSSL_thread_stop();
 }

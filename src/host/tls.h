@@ -77,6 +77,9 @@ size_t tls_pending(const tls_conn *t);
 int tls_version(const tls_conn *t);
 
 
+/* Free what OpenSSL keeps for the calling thread (its error queue), before the thread ends. */
+void tls_thread_done(void);
+
 /* The connection's session (a new reference), NULL when it has none. */
 tls_session *tls_session_get(const tls_conn *t);
 void tls_session_release(tls_session *s);
