@@ -115,6 +115,12 @@ static PyObject *m_wait_threads(PyObject *m, PyObject *arg)
     return upyext_raise();
 }
 
+/* activity() -> 0 no device thread running, 1 running, 2 every one blocked forever. */
+static PyObject *m_activity(PyObject *m, PyObject *unused)
+{
+    return PyLong_FromLong(uthread_activity_now());
+}
+
 static PyObject *m_soft_reset(PyObject *m, PyObject *unused)
 {
     upyext_close_all_sockets();
@@ -138,6 +144,8 @@ static PyMethodDef methods[] = {
      "configure(name, value): name in profile, limits, remap, net, flash, log; as the UPYSOCK_* variable"},
     {"check_config", m_check_config, METH_NOARGS, "check_config(): ValueError for a bad UPYSOCK_* variable"},
     {"wait_threads", m_wait_threads, METH_O, "wait_threads(timeout_s) -> True when every device thread ended"},
+    {"activity", m_activity, METH_NOARGS,
+     "activity() -> 0 no device thread running, 1 running, 2 every device thread blocked forever"},
     {"soft_reset", m_soft_reset, METH_NOARGS, "soft_reset(): close every open device socket"},
     {"set_thread_excepthook", m_set_thread_excepthook, METH_O,
      "set_thread_excepthook(f): f(func, exc) for an unhandled exception in a device thread; None: the board's printer"},
