@@ -1,0 +1,95 @@
+"""The board's console: line-by-line stdout, and exceptions printed as MicroPython prints them.
+
+Formats follow the firmware's py/obj.c mp_obj_print_exception and py/objexcept.c
+mp_obj_exception_print (tag v1.20.2.r6): a "Traceback (most recent call last):" header, one
+`  File "name", line N, in block` line per frame without source text, then `Type: message`
+(always with ": ", even with no message); no chained exceptions.
+"""
+import errno as host_errno
+import io
+import sys
+
+_script_files = set()   # code filenames of the script's own modules: the frames the board shows
+_board_errno = {}       # uerrno name -> the board's number (filled from the device module)
+_board_errorcode = {}   # the board's number -> its uerrno name (uerrno.errorcode)
+
+
+def make_line_buffered():
+    """Each line reaches fd 1 when printed, also into a pipe or file (a killed run loses none).
+
+    Line buffering, not unbuffered: a print's text and its newline go out in one write, so
+    lines printed by two threads never interleave, as print is atomic on the board."""
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+
+
+def register_script_file(name):
+    """Frames whose code came from `name` are the script's and appear in tracebacks."""
+    _script_files.add(name)
+
+
+def set_board_errno(uerrno_module):
+    """Learn the board's errno numbers, to print host OSErrors under the board's names."""
+    _board_errno.update({k: v for k, v in vars(uerrno_module).items()
+                         if k.startswith("E") and isinstance(v, int)})
+    _board_errorcode.update(getattr(uerrno_module, "errorcode", {}))
+
+
+def _host_oserror_text(exc):
+    """A CPython OSError (from open(), or a stdlib module) in the board's words: the Linux errno
+    name with the board's number for it ("[Errno 2] ENOENT"), else the number alone."""
+    name = host_errno.errorcode.get(exc.errno)
+    if name is None:
+        return str(exc.errno)
+    return f"[Errno {_board_errno.get(name, exc.errno)}] {name}"
+
+
+def _type_name(exc):
+    cls = type(exc)
+    # The board has no OSError subclasses: a CPython FileNotFoundError is its OSError.
+    if isinstance(exc, OSError) and cls.__module__ == "builtins" and not isinstance(exc, TimeoutError):
+        return "OSError"
+    return cls.__name__
+
+
+def exception_line(exc):
+    """`Type: message` as the board prints an exception (mp_obj_exception_print, PRINT_EXC)."""
+    name = _type_name(exc)
+    args = exc.args
+    if (isinstance(exc, OSError) and type(exc).__module__ == "builtins"
+            and isinstance(getattr(exc, "errno", None), int) and len(args) == 2):
+        return f"{name}: {_host_oserror_text(exc)}"
+    if not args:
+        return f"{name}: "
+    if type(exc) is OSError and len(args) == 1 and _board_errorcode.get(args[0] if isinstance(args[0], int) else None):
+        return f"{name}: [Errno {args[0]}] {_board_errorcode[args[0]]}"
+    if len(args) == 1:
+        return f"{name}: {str(exc) if isinstance(exc, OSError) else args[0]}"
+    return f"{name}: {args!r}"
+
+
+def _frames(tb):
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename in _script_files:
+            yield code.co_filename, tb.tb_lineno, code.co_name
+        tb = tb.tb_next
+
+
+def format_exception(exc):
+    """The board's traceback text for `exc` (only the script's frames), ending in a newline."""
+    lines = [f'  File "{f}", line {n}, in {block}\n' for f, n, block in _frames(exc.__traceback__)]
+    if lines:
+        lines.insert(0, "Traceback (most recent call last):\n")
+    lines.append(exception_line(exc) + "\n")
+    return "".join(lines)
+
+
+def print_exception(exc, file=None):
+    """sys.print_exception(exc, file=sys.stdout) as on the board."""
+    (file or sys.stdout).write(format_exception(exc))
+
+
+def print_thread_exception(func, exc):
+    """The board's report of an exception that ended a _thread thread (py/modthread.c)."""
+    sys.stdout.write(f"Unhandled exception in thread started by {func!r}\n" + format_exception(exc))
