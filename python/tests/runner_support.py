@@ -79,18 +79,20 @@ class Proc:
         self.log = b""
         test.addCleanup(self.kill)
 
-    def _read(self, fd, deadline):
-        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        return os.read(fd, 65536) if ready else None
+    def _read_until(self, fd, stream, done):
+        """Append what `fd` brings to self.<stream> until done(bytes) holds (bounded)."""
+        deadline = time.monotonic() + WAIT_S
+        while not done(getattr(self, stream)):
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(fd, 65536) if ready else b""
+            if not chunk:
+                raise AssertionError(f"not seen within {WAIT_S} s or before the end; {stream}: "
+                                     f"{getattr(self, stream)!r}")
+            setattr(self, stream, getattr(self, stream) + chunk)
 
     def wait_log(self, pattern):
-        """The first match of `pattern` in the log (bounded)."""
-        deadline = time.monotonic() + WAIT_S
-        while not pattern.search(self.log):
-            chunk = self._read(self.log_r, deadline)
-            if not chunk:
-                raise AssertionError(f"no {pattern.pattern!r} in the log: {self.log!r}")
-            self.log += chunk
+        """The first match of `pattern` (bytes regex) in the virtual-LAN log."""
+        self._read_until(self.log_r, "log", pattern.search)
         return pattern.search(self.log)
 
     def listen_port(self):
@@ -98,14 +100,14 @@ class Proc:
         return int(self.wait_log(LISTEN).group(3))
 
     def wait_out(self, text, count=1):
-        """Read stdout until `text` appeared `count` times (bounded); the output so far."""
-        deadline = time.monotonic() + WAIT_S
-        while self.out.count(text.encode()) < count:
-            chunk = self._read(self.p.stdout.fileno(), deadline)
-            if not chunk:
-                raise AssertionError(f"{count} x {text!r} not seen; stdout: {self.out!r}")
-            self.out += chunk
+        """Read stdout until `text` appeared `count` times; the output so far, as text."""
+        self._read_until(self.p.stdout.fileno(), "out", lambda out: out.count(text.encode()) >= count)
         return self.out.decode()
+
+    def wait_out_match(self, pattern):
+        """The first match of `pattern` (bytes regex) on stdout."""
+        self._read_until(self.p.stdout.fileno(), "out", pattern.search)
+        return pattern.search(self.out)
 
     def stop(self, sig=signal.SIGTERM):
         """Signal, wait (bounded) and collect the rest: (status, stdout, stderr)."""
@@ -124,6 +126,22 @@ class Proc:
         with open(f"/proc/{self.p.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def open_sockets(self):
+        """How many socket descriptors the process holds."""
+        fd_dir = f"/proc/{self.p.pid}/fd"
+        return sum(os.readlink(os.path.join(fd_dir, fd)).startswith("socket:") for fd in os.listdir(fd_dir))
+
+    def threads(self):
+        return len(os.listdir(f"/proc/{self.p.pid}/task"))
+
+    def wait_until(self, what, condition):
+        """Poll `condition()` every 10 ms until it holds (bounded): for states that print nothing."""
+        deadline = time.monotonic() + WAIT_S
+        while not condition():
+            if time.monotonic() > deadline or self.p.poll() is not None:
+                raise AssertionError(f"{what}: not within {WAIT_S} s")
+            time.sleep(0.01)
 
     def kill(self):
         if self.p.poll() is None:
