@@ -52,20 +52,23 @@ def _type_name(exc):
     return cls.__name__
 
 
+def _message(exc):
+    """The text after "Type: ": one argument printed as str, several as a tuple; an OSError
+    whose argument is a number uerrno names as "[Errno N] NAME"."""
+    args = exc.args
+    if isinstance(exc, OSError) and type(exc).__module__ == "builtins":
+        if isinstance(exc.errno, int) and len(args) == 2:  # CPython's own (errno, strerror)
+            return _host_oserror_text(exc)
+        if len(args) == 1 and isinstance(args[0], int) and args[0] in _board_errorcode:
+            return f"[Errno {args[0]}] {_board_errorcode[args[0]]}"
+    if len(args) == 1:
+        return str(args[0])
+    return repr(args) if args else ""
+
+
 def exception_line(exc):
     """`Type: message` as the board prints an exception (mp_obj_exception_print, PRINT_EXC)."""
-    name = _type_name(exc)
-    args = exc.args
-    if (isinstance(exc, OSError) and type(exc).__module__ == "builtins"
-            and isinstance(getattr(exc, "errno", None), int) and len(args) == 2):
-        return f"{name}: {_host_oserror_text(exc)}"
-    if not args:
-        return f"{name}: "
-    if type(exc) is OSError and len(args) == 1 and _board_errorcode.get(args[0] if isinstance(args[0], int) else None):
-        return f"{name}: [Errno {args[0]}] {_board_errorcode[args[0]]}"
-    if len(args) == 1:
-        return f"{name}: {str(exc) if isinstance(exc, OSError) else args[0]}"
-    return f"{name}: {args!r}"
+    return f"{_type_name(exc)}: {_message(exc)}"
 
 
 def _frames(tb):

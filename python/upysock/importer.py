@@ -7,6 +7,7 @@ loaded, built-in modules, files on the board's sys.path (the script's directory,
 /flash/lib), weak links, then (only with --stdlib) CPython's own modules.
 """
 import builtins
+import importlib
 import os
 import types
 
@@ -70,6 +71,7 @@ class BoardImporter:
         path, board_name, package = found
         module = types.ModuleType(name)
         module.__file__ = board_name
+        module.__package__ = name if package is not None else name.rpartition(".")[0]
         module.__dict__["__builtins__"] = self.builtins
         if package is not None:
             module.__path__ = [package[0]]
@@ -99,26 +101,23 @@ class BoardImporter:
         raise self._not_found(name)
 
     def _load_sub(self, parent, fullname):
+        """A submodule: from the script's own package, or CPython's under --stdlib."""
         if fullname in self.modules:
             return self.modules[fullname]
-        if not hasattr(parent, "__path__") or parent.__name__ not in self.modules:
-            if self.allow_stdlib and parent.__name__ not in self.modules:
-                return builtins.__import__(fullname, fromlist=["*"])
-            raise self._not_found(fullname)
-        module = self._load_file(fullname, parent)
-        if module is None:
-            raise self._not_found(fullname)
-        setattr(parent, fullname.rsplit(".", 1)[-1], module)
-        return module
+        if parent.__name__ in self.package_dirs:
+            module = self._load_file(fullname, parent)
+            if module is not None:
+                setattr(parent, fullname.rsplit(".", 1)[-1], module)
+                return module
+        elif self.allow_stdlib and not any(parent is m for m in self.provided.values()):
+            return importlib.import_module(fullname)
+        raise self._not_found(fullname)
 
-    def _resolve(self, name, globals, level):
-        package = (globals or {}).get("__package__") or ""
-        if not package and "__path__" in (globals or {}):
-            package = globals["__name__"]
-        elif not package:
-            package = (globals or {}).get("__name__", "").rpartition(".")[0]
-        parts = package.split(".") if package else []
-        if level - 1 > len(parts) or not parts:
+    @staticmethod
+    def _resolve(name, globals, level):
+        """The absolute name of a relative import from the module whose globals are given."""
+        parts = ((globals or {}).get("__package__") or "").split(".")
+        if not parts[0] or level - 1 >= len(parts):
             raise ImportError("can't perform relative import")
         base = ".".join(parts[:len(parts) - (level - 1)])
         return f"{base}.{name}" if name else base
