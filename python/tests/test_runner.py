@@ -70,6 +70,13 @@ class Tracebacks(unittest.TestCase):
                               '  File "main.py", line 10, in <module>\n'
                               "OSError: [Errno 2] ENOENT\n")
 
+    def test_a_syntax_error_names_its_line(self):
+        status, out, _ = run_script(self, "import helper\n", files={"helper.py": "x = 1\ndef (:\n"})
+        self.assertEqual((status, out), (1, 'Traceback (most recent call last):\n'
+                                            '  File "main.py", line 1, in <module>\n'
+                                            '  File "helper.py", line 2\n'
+                                            "SyntaxError: invalid syntax\n"))
+
     def test_traceback_names_imported_modules_as_the_board_finds_them(self):
         status, out, _ = run_script(self, "import helper\nhelper.f()\n",
                                     files={"flash/lib/helper.py": "def f():\n    1 / 0\n"})

@@ -56,6 +56,8 @@ def _message(exc):
     """The text after "Type: ": one argument printed as str, several as a tuple; an OSError
     whose argument is a number uerrno names as "[Errno N] NAME"."""
     args = exc.args
+    if isinstance(exc, SyntaxError):
+        return exc.msg
     if isinstance(exc, OSError) and type(exc).__module__ == "builtins":
         if isinstance(exc.errno, int) and len(args) == 2:  # CPython's own (errno, strerror)
             return _host_oserror_text(exc)
@@ -82,6 +84,8 @@ def _frames(tb):
 def format_exception(exc):
     """The board's traceback text for `exc` (only the script's frames), ending in a newline."""
     lines = [f'  File "{f}", line {n}, in {block}\n' for f, n, block in _frames(exc.__traceback__)]
+    if isinstance(exc, SyntaxError) and exc.filename in _script_files:
+        lines.append(f'  File "{exc.filename}", line {exc.lineno}\n')  # the board names no block
     if lines:
         lines.insert(0, "Traceback (most recent call last):\n")
     lines.append(exception_line(exc) + "\n")

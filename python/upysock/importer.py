@@ -17,9 +17,10 @@ from upysock import console, modmap
 class BoardImporter:
     """Loads board modules and the script's own .py files into a module dict of their own."""
 
-    def __init__(self, providers, search, allow_stdlib):
-        """providers: modmap key -> zero-argument factory; search: [(host dir, board prefix)]."""
-        self.providers = providers
+    def __init__(self, search, allow_stdlib):
+        """search: the board's sys.path as [(host dir, board prefix)]. Set `providers` (modmap
+        key -> zero-argument factory) before the first import."""
+        self.providers = {}
         self.search = search
         self.allow_stdlib = allow_stdlib
         self.provided = {}
@@ -59,8 +60,8 @@ class BoardImporter:
         """Run a .py file as the board would: its code under board_name, board builtins."""
         with open(path, "rb") as f:
             source = f.read()
-        code = compile(source, board_name, "exec", dont_inherit=True)
         console.register_script_file(board_name)
+        code = compile(source, board_name, "exec", dont_inherit=True)
         module.__dict__["__builtins__"] = self.builtins
         exec(code, module.__dict__)
 

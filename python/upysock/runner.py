@@ -124,7 +124,7 @@ def main(argv=None):
 
     life = lifecycle.Life(device, opts.timeout, opts.exit_when_idle)
     fs = flash.Flash(flash_dir, device.OSError)
-    importer = BoardImporter({}, _search_path(os.path.dirname(script), flash_dir), opts.stdlib)
+    importer = BoardImporter(_search_path(os.path.dirname(script), flash_dir), opts.stdlib)
     importer.providers = _providers(device, importer, fs, life, opts, [opts.script] + opts.args)
     importer.builtins.update(open=fs.open, const=boardsys.const)
     device.set_thread_excepthook(lifecycle.report_thread_exception(life))
