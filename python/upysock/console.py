@@ -6,7 +6,6 @@ mp_obj_exception_print (tag v1.20.2.r6): a "Traceback (most recent call last):" 
 (always with ": ", even with no message); no chained exceptions.
 """
 import errno as host_errno
-import io
 import sys
 
 _script_files = set()   # code filenames of the script's own modules: the frames the board shows
