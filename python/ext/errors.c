@@ -82,8 +82,19 @@ PyObject *upyext_raise(void)
     return NULL;
 }
 
-int upyext_raise_int(void)
+PyObject *upyext_none_or_raise(int rc)
 {
-    upyext_raise();
-    return -1;
+    if (rc < 0)
+        return upyext_raise();
+    Py_RETURN_NONE;
+}
+
+PyObject *upyext_raise_errno(int code)
+{
+    PyObject *arg = PyLong_FromLong(code);
+    if (arg) {
+        PyErr_SetObject(upyext_OSError, arg);
+        Py_DECREF(arg);
+    }
+    return NULL;
 }

@@ -92,9 +92,7 @@ static PyObject *m_configure(PyObject *m, PyObject *const *args, Py_ssize_t n)
 
 static PyObject *m_check_config(PyObject *m, PyObject *unused)
 {
-    if (upy_config_check() < 0)
-        return upyext_raise(); /* the library's message names the variable */
-    Py_RETURN_NONE;
+    return upyext_none_or_raise(upy_config_check()); /* the library's message names the variable */
 }
 
 /* wait_threads(timeout_s) -> True when every device thread ended in time. */
@@ -105,9 +103,7 @@ static PyObject *m_wait_threads(PyObject *m, PyObject *arg)
         return NULL;
     int ms = t < 0 ? -1 : (t * 1000 > INT_MAX ? INT_MAX : (int)(t * 1000));
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = uthread_wait_all(ms);
-    Py_END_ALLOW_THREADS
+    UPYEXT_NOGIL(rc = uthread_wait_all(ms));
     if (rc == 0)
         Py_RETURN_TRUE;
     if (upy_exc_isinstance(upy_exc_current(), UPY_EXC_TIMEOUTERROR))

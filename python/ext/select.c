@@ -9,13 +9,6 @@
  */
 #include "upysock_ext.h"
 
-#define NOGIL(stmt)            \
-    do {                       \
-        Py_BEGIN_ALLOW_THREADS \
-        stmt;                  \
-        Py_END_ALLOW_THREADS   \
-    } while (0)
-
 typedef struct {
     PyObject_HEAD
     uselect_poller *p;
@@ -105,12 +98,8 @@ static PyObject *poll_modify(poll_obj *o, PyObject *const *args, Py_ssize_t n)
     if (!_PyArg_CheckPositional("modify", n, 2, 2) || upyext_get_int(args[1], &mask) < 0)
         return NULL;
     usocket *s = upyext_sock_handle(args[0]);
-    if (!s) {
-        PyObject *code = PyLong_FromLong(UERRNO_ENOENT);
-        PyErr_SetObject(upyext_OSError, code);
-        Py_XDECREF(code);
-        return NULL;
-    }
+    if (!s)
+        return upyext_raise_errno(UERRNO_ENOENT);
     if (uselect_poll_modify(o->p, s, (int)mask) < 0)
         return upyext_raise();
     Py_RETURN_NONE;
@@ -179,7 +168,7 @@ static PyObject *poll_poll(poll_obj *o, PyObject *const *args, Py_ssize_t n)
     if (max < 1)
         max = 1;
     int got;
-    NOGIL(got = uselect_poll_poll(o->p, timeout, flags, events, (int)(max > INT_MAX ? INT_MAX : max)));
+    UPYEXT_NOGIL(got = uselect_poll_poll(o->p, timeout, flags, events, (int)(max > INT_MAX ? INT_MAX : max)));
     PyObject *list = got < 0 ? upyext_raise() : PyList_New(0);
     for (int i = 0; list && i < got; i++)
         if (append_event(o, list, &events[i]) < 0)
@@ -196,7 +185,7 @@ static PyObject *poll_ipoll(poll_obj *o, PyObject *const *args, Py_ssize_t n)
     int timeout, flags, got;
     if (poll_args("ipoll", args, n, &timeout, &flags) < 0)
         return NULL;
-    NOGIL(got = uselect_poll_ipoll(o->p, timeout, flags));
+    UPYEXT_NOGIL(got = uselect_poll_ipoll(o->p, timeout, flags));
     if (got < 0)
         return upyext_raise();
     PyObject *list = PyList_New(0);
@@ -304,7 +293,7 @@ static PyObject *mod_select(PyObject *mod, PyObject *const *args, Py_ssize_t n)
         ok = select_list_get(args[i], &l[i], by_handle) == 0;
     if (ok) {
         int rc;
-        NOGIL(rc = uselect_select(l[0].handles, &l[0].n, l[1].handles, &l[1].n, l[2].handles, &l[2].n, timeout));
+        UPYEXT_NOGIL(rc = uselect_select(l[0].handles, &l[0].n, l[1].handles, &l[1].n, l[2].handles, &l[2].n, timeout));
         result = rc < 0 ? upyext_raise()
                         : Py_BuildValue("(NNN)", select_result(&l[0], by_handle), select_result(&l[1], by_handle),
                                         select_result(&l[2], by_handle));

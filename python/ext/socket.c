@@ -13,14 +13,6 @@
 
 #define SOCK(o) (((upyext_sock *)(o))->s)
 
-/* Run a library call with the GIL released. */
-#define NOGIL(stmt)               \
-    do {                          \
-        Py_BEGIN_ALLOW_THREADS    \
-        stmt;                     \
-        Py_END_ALLOW_THREADS      \
-    } while (0)
-
 /* --- the registry of live socket objects (soft_reset closes them all) ------------------------ */
 
 static upyext_sock registry = {.prev = &registry, .next = &registry};
@@ -53,7 +45,7 @@ void upyext_close_all_sockets(void)
     size_t i = 0;
     for (upyext_sock *o = registry.next; o != &registry; o = o->next)
         handles[i++] = usocket_ref(o->s);
-    NOGIL(for (i = 0; i < n; i++) {
+    UPYEXT_NOGIL(for (i = 0; i < n; i++) {
         usocket_close(handles[i]);
         usocket_release(handles[i]);
     });
@@ -114,13 +106,6 @@ static void sock_dealloc(PyObject *self)
 
 /* --- methods ------------------------------------------------------------------------------------ */
 
-static PyObject *none_or_raise(int rc)
-{
-    if (rc < 0)
-        return upyext_raise();
-    Py_RETURN_NONE;
-}
-
 static PyObject *count_or_raise(ssize_t n)
 {
     if (n == UPY_NONE)
@@ -131,8 +116,8 @@ static PyObject *count_or_raise(ssize_t n)
 static PyObject *sock_close(PyObject *self, PyObject *unused)
 {
     int rc;
-    NOGIL(rc = usocket_close(SOCK(self))); /* an SSL close sends close_notify */
-    return none_or_raise(rc);
+    UPYEXT_NOGIL(rc = usocket_close(SOCK(self))); /* an SSL close sends close_notify */
+    return upyext_none_or_raise(rc);
 }
 
 static PyObject *sock_bind(PyObject *self, PyObject *arg)
@@ -141,8 +126,8 @@ static PyObject *sock_bind(PyObject *self, PyObject *arg)
     if (upyext_get_addr(arg, &a) < 0)
         return NULL;
     int rc;
-    NOGIL(rc = usocket_bind(SOCK(self), &a));
-    return none_or_raise(rc);
+    UPYEXT_NOGIL(rc = usocket_bind(SOCK(self), &a));
+    return upyext_none_or_raise(rc);
 }
 
 static PyObject *sock_listen(PyObject *self, PyObject *const *args, Py_ssize_t n)
@@ -150,14 +135,14 @@ static PyObject *sock_listen(PyObject *self, PyObject *const *args, Py_ssize_t n
     long backlog = 0;
     if (!_PyArg_CheckPositional("listen", n, 0, 1) || (n == 1 && upyext_get_int(args[0], &backlog) < 0))
         return NULL;
-    return none_or_raise(usocket_listen(SOCK(self), (int)backlog));
+    return upyext_none_or_raise(usocket_listen(SOCK(self), (int)backlog));
 }
 
 static PyObject *sock_accept(PyObject *self, PyObject *unused)
 {
     usocket_addr peer;
     usocket *c;
-    NOGIL(c = usocket_accept(SOCK(self), &peer));
+    UPYEXT_NOGIL(c = usocket_accept(SOCK(self), &peer));
     if (!c)
         return upyext_raise();
     PyObject *child = upyext_sock_wrap(c, upyext_socket_type);
@@ -170,8 +155,8 @@ static PyObject *sock_connect(PyObject *self, PyObject *arg)
     if (upyext_get_addr(arg, &a) < 0)
         return NULL;
     int rc;
-    NOGIL(rc = usocket_connect(SOCK(self), &a));
-    return none_or_raise(rc);
+    UPYEXT_NOGIL(rc = usocket_connect(SOCK(self), &a));
+    return upyext_none_or_raise(rc);
 }
 
 /* send(buf) and sendall(buf): one function on the board. */
@@ -181,7 +166,7 @@ static PyObject *sock_send(PyObject *self, PyObject *arg)
     if (upyext_get_read_buffer(arg, &b) < 0)
         return NULL;
     ssize_t n;
-    NOGIL(n = usocket_send(SOCK(self), b.buf, (size_t)b.len));
+    UPYEXT_NOGIL(n = usocket_send(SOCK(self), b.buf, (size_t)b.len));
     PyBuffer_Release(&b);
     return count_or_raise(n);
 }
@@ -194,7 +179,7 @@ static PyObject *sock_sendto(PyObject *self, PyObject *const *args, Py_ssize_t n
         upyext_get_read_buffer(args[0], &b) < 0)
         return NULL;
     ssize_t n;
-    NOGIL(n = usocket_sendto(SOCK(self), b.buf, (size_t)b.len, &to));
+    UPYEXT_NOGIL(n = usocket_sendto(SOCK(self), b.buf, (size_t)b.len, &to));
     PyBuffer_Release(&b);
     return count_or_raise(n);
 }
@@ -230,7 +215,7 @@ static PyObject *sock_recv(PyObject *self, PyObject *arg)
     if (!b)
         return NULL;
     ssize_t got;
-    NOGIL(got = usocket_recv(SOCK(self), PyBytes_AS_STRING(b), (size_t)n));
+    UPYEXT_NOGIL(got = usocket_recv(SOCK(self), PyBytes_AS_STRING(b), (size_t)n));
     return finish_buffer(b, got);
 }
 
@@ -242,7 +227,7 @@ static PyObject *sock_recvfrom(PyObject *self, PyObject *arg)
         return NULL;
     usocket_addr from;
     ssize_t got;
-    NOGIL(got = usocket_recvfrom(SOCK(self), PyBytes_AS_STRING(b), (size_t)n, &from));
+    UPYEXT_NOGIL(got = usocket_recvfrom(SOCK(self), PyBytes_AS_STRING(b), (size_t)n, &from));
     b = finish_buffer(b, got);
     return b ? Py_BuildValue("(N(si))", b, from.ip, from.port) : NULL;
 }
@@ -256,14 +241,14 @@ static PyObject *sock_setsockopt(PyObject *self, PyObject *const *args, Py_ssize
     if (PyLong_Check(args[2])) { /* bool included, as mp_obj_get_int_truncated takes it */
         if (upyext_get_int_truncated(args[2], &value) < 0)
             return NULL;
-        return none_or_raise(usocket_setsockopt_int(SOCK(self), (int)level, (int)opt, (int)value));
+        return upyext_none_or_raise(usocket_setsockopt_int(SOCK(self), (int)level, (int)opt, (int)value));
     }
     Py_buffer b;
     if (upyext_get_read_buffer(args[2], &b) < 0)
         return NULL;
     int rc = usocket_setsockopt(SOCK(self), (int)level, (int)opt, b.buf, (size_t)b.len);
     PyBuffer_Release(&b);
-    return none_or_raise(rc);
+    return upyext_none_or_raise(rc);
 }
 
 static PyObject *sock_settimeout(PyObject *self, PyObject *arg)
@@ -271,13 +256,13 @@ static PyObject *sock_settimeout(PyObject *self, PyObject *arg)
     double t = USOCKET_TIMEOUT_NONE;
     if (arg != Py_None && upyext_get_float(arg, &t) < 0)
         return NULL;
-    return none_or_raise(usocket_settimeout(SOCK(self), t));
+    return upyext_none_or_raise(usocket_settimeout(SOCK(self), t));
 }
 
 static PyObject *sock_setblocking(PyObject *self, PyObject *arg)
 {
     int flag = PyObject_IsTrue(arg);
-    return flag < 0 ? NULL : none_or_raise(usocket_setblocking(SOCK(self), flag));
+    return flag < 0 ? NULL : upyext_none_or_raise(usocket_setblocking(SOCK(self), flag));
 }
 
 /* makefile(mode='rb', ...): the socket itself; arguments after the mode are ignored. */
@@ -315,7 +300,7 @@ static PyObject *read_unbounded(usocket *s, stream_call call, bool line)
         if (size == cap && _PyBytes_Resize(&b, cap *= 2) < 0)
             return NULL;
         char *at = PyBytes_AS_STRING(b) + size;
-        NOGIL(got = call(s, at, (size_t)(cap - size)));
+        UPYEXT_NOGIL(got = call(s, at, (size_t)(cap - size)));
         if (got == UPY_NONE && size == 0) {
             Py_DECREF(b);
             Py_RETURN_NONE;
@@ -334,7 +319,7 @@ static PyObject *read_bounded(usocket *s, stream_call call, long n)
     if (!b)
         return NULL;
     ssize_t got;
-    NOGIL(got = call(s, PyBytes_AS_STRING(b), (size_t)n));
+    UPYEXT_NOGIL(got = call(s, PyBytes_AS_STRING(b), (size_t)n));
     if (got == UPY_NONE) {
         Py_DECREF(b);
         Py_RETURN_NONE;
@@ -373,7 +358,7 @@ static PyObject *sock_readinto(PyObject *self, PyObject *const *args, Py_ssize_t
     }
     size_t len = (size >= 0 && size < b.len) ? (size_t)size : (size_t)b.len;
     ssize_t got;
-    NOGIL(got = usocket_readinto(SOCK(self), b.buf, len));
+    UPYEXT_NOGIL(got = usocket_readinto(SOCK(self), b.buf, len));
     PyBuffer_Release(&b);
     return count_or_raise(got);
 }
@@ -393,7 +378,7 @@ static PyObject *sock_write(PyObject *self, PyObject *const *args, Py_ssize_t n)
     if ((size_t)max < len)
         len = (size_t)max;
     ssize_t sent;
-    NOGIL(sent = usocket_write(SOCK(self), (char *)b.buf + start, len));
+    UPYEXT_NOGIL(sent = usocket_write(SOCK(self), (char *)b.buf + start, len));
     PyBuffer_Release(&b);
     return count_or_raise(sent);
 }
@@ -401,8 +386,8 @@ static PyObject *sock_write(PyObject *self, PyObject *const *args, Py_ssize_t n)
 static PyObject *sock_do_handshake(PyObject *self, PyObject *unused)
 {
     int rc;
-    NOGIL(rc = ussl_do_handshake(SOCK(self)));
-    return none_or_raise(rc);
+    UPYEXT_NOGIL(rc = ussl_do_handshake(SOCK(self)));
+    return upyext_none_or_raise(rc);
 }
 
 static PyMethodDef sock_methods[] = {
@@ -453,7 +438,7 @@ static PyObject *mod_getaddrinfo(PyObject *mod, PyObject *const *args, Py_ssize_
         return NULL;
     usocket_addrinfo ai;
     int rc;
-    NOGIL(rc = usocket_getaddrinfo(host, (int)port, &ai));
+    UPYEXT_NOGIL(rc = usocket_getaddrinfo(host, (int)port, &ai));
     if (rc < 0)
         return upyext_raise();
     return Py_BuildValue("[(iiis(si))]", ai.family, ai.socktype, ai.proto, ai.canonname, ai.sockaddr.ip,
@@ -490,7 +475,7 @@ static PyObject *mod_dnsserver(PyObject *mod, PyObject *const *args, Py_ssize_t 
         return first < 0 ? upyext_raise() : Py_BuildValue("(is)", first, ip0);
     }
     const char *ip = upyext_get_str(args[1]);
-    return ip ? none_or_raise(usocket_dnsserver_set((int)i, ip)) : NULL;
+    return ip ? upyext_none_or_raise(usocket_dnsserver_set((int)i, ip)) : NULL;
 }
 
 static PyMethodDef module_methods[] = {

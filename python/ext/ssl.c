@@ -76,9 +76,7 @@ static PyObject *mod_wrap_socket(PyObject *mod, PyObject *args, PyObject *kwargs
         o.saved_session = ((session_obj *)session)->session;
     }
     usocket *ss;
-    Py_BEGIN_ALLOW_THREADS /* the handshake runs here when sock is connected */
-    ss = ussl_wrap_socket(s, &o);
-    Py_END_ALLOW_THREADS
+    UPYEXT_NOGIL(ss = ussl_wrap_socket(s, &o)); /* the handshake runs here when sock is connected */
     return ss ? upyext_sock_wrap(ss, upyext_ssl_type) : upyext_raise();
 }
 
@@ -86,12 +84,8 @@ static PyObject *mod_wrap_socket(PyObject *mod, PyObject *args, PyObject *kwargs
 static PyObject *mod_save_session(PyObject *mod, PyObject *sock)
 {
     usocket *s = upyext_sock_handle(sock);
-    if (!s) {
-        PyObject *code = PyLong_FromLong(UERRNO_EINVAL);
-        PyErr_SetObject(upyext_OSError, code);
-        Py_XDECREF(code);
-        return NULL;
-    }
+    if (!s)
+        return upyext_raise_errno(UERRNO_EINVAL);
     ussl_session *session = ussl_save_session(s);
     if (!session)
         return upyext_raise();

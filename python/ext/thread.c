@@ -203,19 +203,14 @@ static PyObject *lock_acquire(lock_obj *o, PyObject *const *args, Py_ssize_t n)
     if (!_PyArg_CheckPositional("acquire", n, 0, 2) || (n >= 1 && upyext_get_int(args[0], &wait) < 0))
         return NULL;
     int got = uthread_lock_acquire(o->lock, false, 0); /* the uncontended case keeps the GIL */
-    if (got == 0 && wait) {
-        Py_BEGIN_ALLOW_THREADS
-        got = uthread_lock_acquire(o->lock, true, -1);
-        Py_END_ALLOW_THREADS
-    }
+    if (got == 0 && wait)
+        UPYEXT_NOGIL(got = uthread_lock_acquire(o->lock, true, -1));
     return got < 0 ? upyext_raise() : PyBool_FromLong(got);
 }
 
 static PyObject *lock_release(lock_obj *o, PyObject *unused)
 {
-    if (uthread_lock_release(o->lock) < 0)
-        return upyext_raise();
-    Py_RETURN_NONE;
+    return upyext_none_or_raise(uthread_lock_release(o->lock));
 }
 
 static PyObject *lock_locked(lock_obj *o, PyObject *unused)

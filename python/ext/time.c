@@ -6,23 +6,14 @@
 
 #include <upysock/utime.h>
 
-static PyObject *none_or_raise(int rc)
-{
-    if (rc < 0)
-        return upyext_raise();
-    Py_RETURN_NONE;
-}
-
 static PyObject *t_sleep(PyObject *m, PyObject *arg)
 {
     double s;
     int rc;
     if (upyext_get_float(arg, &s) < 0)
         return NULL;
-    Py_BEGIN_ALLOW_THREADS
-    rc = utime_sleep(s);
-    Py_END_ALLOW_THREADS
-    return none_or_raise(rc);
+    UPYEXT_NOGIL(rc = utime_sleep(s));
+    return upyext_none_or_raise(rc);
 }
 
 /* sleep_ms and sleep_us: an int, else the board's TypeError. */
@@ -32,10 +23,8 @@ static PyObject *sleep_int(PyObject *arg, int (*sleeper)(int))
     int rc;
     if (upyext_get_int(arg, &n) < 0)
         return NULL;
-    Py_BEGIN_ALLOW_THREADS
-    rc = sleeper(n > INT_MAX ? INT_MAX : (n < INT_MIN ? INT_MIN : (int)n));
-    Py_END_ALLOW_THREADS
-    return none_or_raise(rc);
+    UPYEXT_NOGIL(rc = sleeper(n > INT_MAX ? INT_MAX : (n < INT_MIN ? INT_MIN : (int)n)));
+    return upyext_none_or_raise(rc);
 }
 
 static PyObject *t_sleep_ms(PyObject *m, PyObject *arg)

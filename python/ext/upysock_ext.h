@@ -28,8 +28,20 @@ int upyext_errors_init(PyObject *module);
 /* Raise the calling thread's current library exception as Python's; returns NULL. */
 PyObject *upyext_raise(void);
 
-/* The same, for int-returning helpers: returns -1. */
-int upyext_raise_int(void);
+/* None for a library call's 0, its exception for -1. */
+PyObject *upyext_none_or_raise(int rc);
+
+/* Raise the board's OSError(code) from the binding itself; returns NULL. */
+PyObject *upyext_raise_errno(int code);
+
+/* Run a library call that may wait with the GIL released, so other Python threads run and a
+ * close() from one of them reaches the library. */
+#define UPYEXT_NOGIL(stmt)     \
+    do {                       \
+        Py_BEGIN_ALLOW_THREADS \
+        stmt;                  \
+        Py_END_ALLOW_THREADS   \
+    } while (0)
 
 /* --- args.c: Python values → C values with the board's messages ------------------------------- */
 
