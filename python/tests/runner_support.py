@@ -3,6 +3,7 @@ in fresh processes, every wait bounded, and reading the virtual LAN's log for a 
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,17 +47,18 @@ def run(cmd, env=None, timeout=WAIT_S, cwd=None):
     return p.returncode, p.stdout, p.stderr
 
 
-def run_script(test, source, *args, env=None, timeout=WAIT_S, files=None):
+def run_script(test, source, *args, env=None, timeout=WAIT_S, files=None, script_args=()):
     """Write `source` as main.py (and `files`: {relative path: text}) into a fresh directory and
-    run it with the runner; /flash is that directory's flash/. (status, stdout, stderr)."""
+    run it with the runner and options `args`; /flash is that directory's flash/.
+    (status, stdout, stderr)."""
     d = tempfile.mkdtemp(prefix="upysock-runner-")
-    test.addCleanup(subprocess.run, ["rm", "-rf", d])
+    test.addCleanup(shutil.rmtree, d)
     for rel, text in {"main.py": source, **(files or {})}.items():
         path = os.path.join(d, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
             f.write(text)
-    return run(runner_cmd("--flash", os.path.join(d, "flash"), *args, os.path.join(d, "main.py")),
+    return run(runner_cmd("--flash", os.path.join(d, "flash"), *args, os.path.join(d, "main.py"), *script_args),
                env=env, timeout=timeout, cwd=d)
 
 

@@ -375,9 +375,16 @@ class Options(unittest.TestCase):
                                     env=clean_env(UPYSOCK_PROFILE="bad"))
         self.assertEqual((status, out), (0, "ran\n"))
 
+    def test_flash_boot_py_runs_first_in_the_same_namespace(self):
+        status, out, _ = run_script(self, "print('main', booted)\n",
+                                    files={"flash/boot.py": "booted = True\nprint('boot')\nraise OSError(12)\n"})
+        self.assertEqual((status, out), (1, "boot\nTraceback (most recent call last):\n"
+                                            '  File "boot.py", line 3, in <module>\n'
+                                            "OSError: [Errno 12] ENOMEM\nmain True\n"))
+
     def test_the_script_gets_its_arguments(self):
-        status, out, _ = run_script(self, "import sys\nprint(sys.argv[1:])\n")
-        self.assertEqual(out, "[]\n")
+        status, out, _ = run_script(self, "import sys\nprint(sys.argv[1:])\n", script_args=["-x", "y"])
+        self.assertEqual((status, out), (0, "['-x', 'y']\n"))
 
 
 class Sandbox(unittest.TestCase):

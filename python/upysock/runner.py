@@ -91,19 +91,32 @@ def _providers(device, importer, fs, life, opts, argv):
     return providers
 
 
-def run_script(importer, path, life):
-    """Run the script as __main__; its exit status (1 after an unhandled exception)."""
+def _boot_then(script, flash_dir):
+    """The files to run: /flash/boot.py first when there is one, then the script, as the board
+    runs boot.py before main.py (esp32/mptask.c L305-316)."""
+    boot = os.path.join(flash_dir, "boot.py")
+    if os.path.isfile(boot) and not os.path.samefile(boot, script):
+        return [boot, script]
+    return [script]
+
+
+def run_script(importer, paths, life):
+    """Run the files in one __main__ namespace; the exit status: 1 after an unhandled exception
+    (printed, and the next file still runs, as after a failing boot.py), a SystemExit's code
+    (ending the run there)."""
     main = types.ModuleType("__main__")
-    main.__file__ = os.path.basename(path)
-    try:
-        importer.exec_file(main, path, main.__file__)
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else 0
-    except BaseException as e:  # the board prints every exception that ends the script
-        if not life.ignore_output():
-            console.print_exception(e)
-        return 1
-    return 0
+    status = 0
+    for path in paths:
+        main.__file__ = os.path.basename(path)
+        try:
+            importer.exec_file(main, path, main.__file__)
+        except SystemExit as e:
+            return e.code if isinstance(e.code, int) else 0
+        except BaseException as e:  # the board prints every exception that ends a file
+            if not life.ignore_output():
+                console.print_exception(e)
+            status = 1
+    return status
 
 
 def main(argv=None):
@@ -129,4 +142,4 @@ def main(argv=None):
     importer.builtins.update(open=fs.open, const=boardsys.const)
     device.set_thread_excepthook(lifecycle.report_thread_exception(life))
     life.start()
-    life.script_ended(run_script(importer, script, life))
+    life.script_ended(run_script(importer, _boot_then(script, flash_dir), life))
