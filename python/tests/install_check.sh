@@ -27,6 +27,12 @@ s = u.usocket.socket()
 s.close()
 print("imported from", u.__file__)
 ' "$prefix"
+# The default prefix needs no PYTHONPATH at all: Debian's interpreter searches /usr/local's
+# dist-packages, which is where `cmake --install` puts the package by default.
+if [ "$python" = /usr/bin/python3 ]; then
+    env -u PYTHONPATH "$python" -c 'import sys; assert sys.argv[1] in sys.path, sys.path' "/usr/local/$pkgdir"
+    echo "/usr/local/$pkgdir is on /usr/bin/python3's default sys.path"
+fi
 if [ -z "$preload" ]; then
     env -u PYTHONPATH "$prefix/bin/upysock-run" --help >/dev/null
     echo "upysock-run --help: ok"
