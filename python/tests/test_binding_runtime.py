@@ -93,6 +93,20 @@ class Threads(DeviceTest):
         self.assertEqual(u.activity(), 0)
         self.assertEqual(u.live_threads(), [])
 
+    def test_wait_threads_answers_false_when_a_thread_outlives_the_timeout(self):
+        c, a = self.pair()
+        started = threading.Event()
+
+        def reader():
+            started.set()
+            a.recv(1)
+
+        _thread.start_new_thread(reader, ())
+        self.assertTrue(started.wait(JOIN))
+        self.assertFalse(u.wait_threads(0.05))
+        c.send(b"x")
+        self.assertTrue(u.wait_threads(JOIN))
+
     def test_locks(self):
         lock = _thread.allocate_lock()
         self.assertIs(type(lock), _thread.LockType)

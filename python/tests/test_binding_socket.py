@@ -148,6 +148,29 @@ class Results(DeviceTest):
             usocket.dnsserver(2)
         self.assertEqual(cv.exception.args, ("Index out of range!\n",))
 
+    def test_dnsserver_stores_what_it_is_given(self):
+        try:
+            self.assertIsNone(usocket.dnsserver(1, "8.8.4.4"))
+            self.assertEqual(usocket.dnsserver(1), (1, "8.8.4.4"))
+            with self.assertRaises(ValueError) as cv:
+                usocket.dnsserver(0, "8.8")
+            self.assertEqual(str(cv.exception), "invalid arguments")
+        finally:
+            usocket.dnsserver(1, "")
+        self.assertEqual(usocket.dnsserver(1), (1, "0.0.0.0"))
+
+    def test_listen_takes_an_optional_backlog_and_refuses_udp(self):
+        self.listener()[0].listen()
+        u_sock = self.sock(usocket.AF_INET, usocket.SOCK_DGRAM)
+        with self.assertRaises(OSError) as cm:
+            u_sock.listen(1)
+        self.assertOSError(cm, 95, "[Errno 95] EOPNOTSUPP")
+
+    def test_a_refused_blocking_connect_is_econnreset(self):
+        with self.assertRaises(OSError) as cm:
+            self.sock().connect(("127.0.0.1", free_port()))
+        self.assertOSError(cm, 104, "[Errno 104] ECONNRESET")
+
     def test_module_constants_are_the_boards(self):
         self.assertEqual((usocket.SOL_SOCKET, usocket.SO_REUSEADDR, usocket.IP_ADD_MEMBERSHIP), (0xFFF, 4, 3))
         self.assertIs(usocket.error, OSError)
