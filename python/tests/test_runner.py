@@ -396,6 +396,8 @@ class Sandbox(unittest.TestCase):
                         lambda: cpython_socket.socket(cpython_socket.AF_INET, cpython_socket.SOCK_DGRAM)
                                               .sendto(b"x", ("10.255.255.2", 9)),
                         lambda: cpython_socket.socket().bind(("0.0.0.0", 0)),
+                        lambda: cpython_socket.gethostbyname("example.org"),
+                        lambda: cpython_socket.getnameinfo(("10.0.0.9", 80), 0),
                         lambda: http.client.HTTPConnection("example.com", 80, timeout=1).request("GET", "/"))
             for attempt in attempts:
                 try:
@@ -413,6 +415,8 @@ class Sandbox(unittest.TestCase):
         self.assertEqual(out, refused.format("socket.connect", "10.255.255.1")
                          + refused.format("socket.sendto", "10.255.255.2")
                          + refused.format("socket.bind", "0.0.0.0")
+                         + refused.format("socket.gethostbyname", "example.org")
+                         + refused.format("socket.getnameinfo", "10.0.0.9")
                          + refused.format("socket.getaddrinfo", "example.com")
                          + "loopback allowed: ConnectionRefusedError\n")
 

@@ -2,8 +2,9 @@
 
 The device modules already keep to loopback (libupysock's virtual LAN). A CPython module that
 opens its own socket (urllib, smtplib, ... under --stdlib, or anything the runner imports) would
-bypass them, so an audit hook refuses every socket.connect, bind, sendto, sendmsg and
-getaddrinfo whose destination is not loopback. Audit hooks cannot be removed: this holds until
+bypass them, so an audit hook refuses every socket.connect, bind, sendto and sendmsg whose
+destination is not loopback, and every name lookup (getaddrinfo, gethostbyname[_ex],
+gethostbyaddr, getnameinfo) of anything but a loopback address or localhost. Audit hooks cannot be removed: this holds until
 the process ends.
 """
 import ipaddress
@@ -40,21 +41,32 @@ def _refuse(event, host):
         "(run with --net host or UPYSOCK_NET=host to reach real networks)")
 
 
+# Audit events (CPython's "Audit events table") -> where their destination is in the arguments.
+_NAME_LOOKUPS = {"socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex",
+                 "socket.gethostbyaddr"}
+_ADDRESSED = {"socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg"}
+_ANY_ADDRESS = ("", "0.0.0.0", "::")
+
+
+def _host_of(event, args):
+    """The host an event would reach, or None when it reaches no network (AF_UNIX, ...)."""
+    if event in _NAME_LOOKUPS:
+        return args[0]
+    if event == "socket.getnameinfo":
+        return _destination(args[0])
+    if event in _ADDRESSED and len(args) >= 2:
+        return _destination(args[1])
+    return None
+
+
 def _hook(event, args):
     if not event.startswith("socket."):
         return
-    if event == "socket.getaddrinfo":
-        host = args[0]
-    elif event in ("socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg"):
-        if len(args) < 2:
-            return
-        host = _destination(args[1])
-        if host is None:
-            return
-        if event == "socket.bind" and host in ("", "0.0.0.0", "::"):
-            _refuse(event, host or "0.0.0.0")
-    else:
+    host = _host_of(event, args)
+    if host is None and event not in _NAME_LOOKUPS:
         return
+    if event == "socket.bind" and host in _ANY_ADDRESS:
+        _refuse(event, host or "0.0.0.0")  # listening on every interface
     if not _is_loopback_host(host):
         _refuse(event, host)
 
