@@ -287,6 +287,12 @@ class Imports(unittest.TestCase):
                               "1 b'x' True\n"
                               "micropython ['', '/flash', '/flash/lib'] 7 8 int\n")
 
+    def test_a_name_a_module_lacks(self):
+        status, out, _ = run_script(self, "from machine import Pin\n")
+        self.assertEqual((status, out), (1, 'Traceback (most recent call last):\n'
+                                            '  File "main.py", line 1, in <module>\n'
+                                            "ImportError: cannot import name Pin\n"))
+
     def test_a_file_shadows_a_weak_link_but_not_a_builtin_module(self):
         status, out, _ = run_script(self, "import socket, usocket\nprint(socket.MINE, hasattr(usocket, 'MINE'))\n",
                                     files={"socket.py": "MINE = 1\n", "usocket.py": "MINE = 2\n"})

@@ -6,11 +6,15 @@ mp_obj_exception_print (tag v1.20.2.r6): a "Traceback (most recent call last):" 
 (always with ": ", even with no message); no chained exceptions.
 """
 import errno as host_errno
+import re
 import sys
 
 _script_files = set()   # code filenames of the script's own modules: the frames the board shows
 _board_errno = {}       # uerrno name -> the board's number (filled from the device module)
 _board_errorcode = {}   # the board's number -> its uerrno name (uerrno.errorcode)
+# CPython's `from m import x` failure, which the board words "cannot import name x"
+# (py/runtime.c mp_import_from).
+_CANNOT_IMPORT = re.compile(r"^cannot import name '([^']*)' from ")
 
 
 def make_line_buffered():
@@ -57,6 +61,9 @@ def _message(exc):
     args = exc.args
     if isinstance(exc, SyntaxError):
         return exc.msg
+    missing = _CANNOT_IMPORT.match(str(args[0])) if type(exc) is ImportError and args else None
+    if missing:
+        return f"cannot import name {missing.group(1)}"
     if isinstance(exc, OSError) and type(exc).__module__ == "builtins":
         if isinstance(exc.errno, int) and len(args) == 2:  # CPython's own (errno, strerror)
             return _host_oserror_text(exc)
