@@ -66,6 +66,7 @@ def _crypto():
 
 
 def _providers(device, importer, fs, life, opts, argv):
+    """modmap key -> a factory of the board module behind it (made on the script's first import)."""
     def provided_builtins():
         m = types.ModuleType("builtins")
         m.__dict__.update(importer.builtins)
@@ -142,4 +143,4 @@ def main(argv=None):
     importer.builtins.update(open=fs.open, const=boardsys.const)
     device.set_thread_excepthook(lifecycle.report_thread_exception(life))
     life.start()
-    life.script_ended(run_script(importer, _boot_then(script, flash_dir), life))
+    life.script_ended(run_script(importer, _boot_then(script, flash_dir), life))  # never returns
