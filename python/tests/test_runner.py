@@ -1,5 +1,6 @@
 """The runner (python3 -m upysock): the board's imports, tracebacks, thread life, end of the run,
 options, sandbox and board modules, each checked on a small script in a fresh process."""
+import hashlib
 import os
 import re
 import signal
@@ -8,7 +9,7 @@ import textwrap
 import time
 import unittest
 
-from runner_support import Proc, clean_env, run, run_script, runner_cmd
+from runner_support import Proc, clean_env, py_example, run, run_script, runner_cmd
 
 THREAD_HEADER = re.compile(r"^Unhandled exception in thread started by <function (\w+) at 0x[0-9a-f]+>$")
 
@@ -425,6 +426,30 @@ class Sandbox(unittest.TestCase):
                          + refused.format("socket.getnameinfo", "10.0.0.9")
                          + refused.format("socket.getaddrinfo", "example.com")
                          + "loopback allowed: ConnectionRefusedError\n")
+
+
+class Examples(unittest.TestCase):
+    # The code blocks of the tutorial page (socket-tutorial.md), byte for byte: a script that runs
+    # here must be the one the page shows, so an edit (an editor stripping whitespace) fails.
+    TUTORIAL_SHA256 = {
+        "tutorial1_server.py": "ade6d3eeb896b0d2edd5c028e0facb2d274e0e746052d263e8a6c8905490e1fb",
+        "tutorial2_client.py": "63cab7c6d60b783e863ec6ce3ab53d5eb7e33fe2459eafa627930ebc569b4243",
+        "tutorial3_ssl_client.py": "e908b7ba37ad54985c073ba46ce42d8409c43f6305fa27f5f95f32e9a70e691b",
+    }
+
+    def read(self, name):
+        with open(py_example(name), "rb") as f:
+            return f.read()
+
+    def test_the_tutorials_are_the_pages_code_unchanged(self):
+        for name, digest in self.TUTORIAL_SHA256.items():
+            with self.subTest(name=name):
+                self.assertEqual(hashlib.sha256(self.read(name)).hexdigest(), digest)
+
+    def test_the_fixed_variant_differs_only_by_the_tuple(self):
+        self.assertEqual(self.read("tutorial3_ssl_client_fixed.py"),
+                         self.read("tutorial3_ssl_client.py").replace(b"(socket_thread, (p))",
+                                                                      b"(socket_thread, (p,))"))
 
 
 if __name__ == "__main__":
