@@ -116,6 +116,18 @@ class Threads(unittest.TestCase):
                                      "OSError: [Errno 104] ECONNRESET",
                                      "good ends"])
 
+    def test_lines_printed_by_threads_never_mix(self):
+        status, out, _ = run_script(self, script("""
+            import _thread
+            def f(n):
+                for i in range(2000):
+                    print("Received:", b"Data to send")
+            for n in range(4):
+                _thread.start_new_thread(f, (n,))
+            """), timeout=60)
+        self.assertEqual(status, 0)
+        self.assertEqual(out, "Received: b'Data to send'\n" * 8000)
+
     def test_system_exit_ends_a_thread_silently(self):
         status, out, err = run_script(self, script("""
             import _thread, sys

@@ -18,12 +18,19 @@ _CANNOT_IMPORT = re.compile(r"^cannot import name '([^']*)' from ")
 
 
 def make_line_buffered():
-    """Each line reaches fd 1 when printed, also into a pipe or file (a killed run loses none).
-
-    Line buffering, not unbuffered: a print's text and its newline go out in one write, so
-    lines printed by two threads never interleave, as print is atomic on the board."""
+    """Each line reaches fd 1 when printed, also into a pipe or file (a killed run loses none)."""
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
+
+
+def board_print(*args, sep=" ", end="\n", file=None, flush=False):
+    """The script's print: its whole text in one write. CPython's print writes each argument
+    and the end separately, and another thread may write in between ("Received: ...Received:
+    ...\n\n"); the board's print holds the GIL from start to end, so its lines never mix."""
+    out = sys.stdout if file is None else file
+    out.write((" " if sep is None else sep).join(map(str, args)) + ("\n" if end is None else end))
+    if flush:
+        out.flush()
 
 
 def register_script_file(name):

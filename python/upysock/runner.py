@@ -140,7 +140,7 @@ def main(argv=None):
     fs = flash.Flash(flash_dir, device.OSError)
     importer = BoardImporter(_search_path(os.path.dirname(script), flash_dir), opts.stdlib)
     importer.providers = _providers(device, importer, fs, life, opts, [opts.script] + opts.args)
-    importer.builtins.update(open=fs.open, const=boardsys.const)
+    importer.builtins.update(open=fs.open, const=boardsys.const, print=console.board_print)
     device.set_thread_excepthook(lifecycle.report_thread_exception(life))
     life.start()
     life.script_ended(run_script(importer, _boot_then(script, flash_dir), life))  # never returns
