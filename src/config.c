@@ -4,6 +4,7 @@
  * error). A bad variable is kept as an error that config_ready() raises, so the first socket
  * call fails with ValueError naming it instead of running with a silently ignored setting.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

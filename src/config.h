@@ -5,7 +5,26 @@
 #ifndef UPYSOCK_CONFIG_H
 #define UPYSOCK_CONFIG_H
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
+
+/* A number in a UPYSOCK_* variable: decimal digits only (no sign, space or base prefix), so
+ * "+5", " 5" and "-0" are malformed. Saturates at LONG_MAX, for the caller's range check.
+ * Inline: the files that parse (config, profile, vnet) must not depend on each other. */
+static inline bool config_parse_digits(const char *s, long *out)
+{
+    long v = 0;
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        v = v >= LONG_MAX / 10 ? LONG_MAX : v * 10 + (*s - '0');
+    }
+    *out = v;
+    return true;
+}
 
 int profile_select(const char *name, char *err, size_t errsize);
 int profile_set_limit(int which, long value, char *err, size_t errsize);

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "internal.h"
+#include "upysock/usocket.h"
 
 /* lwIP as built by ESP-IDF 3.3 with Pycom's sdkconfig: shared by every 1.20.x profile. */
 #define PYCOM_LWIP_SOCKETS                                                                         \
@@ -25,6 +26,7 @@
     .accept_exhausted_errno = UERRNO_ENFILE,  /* alloc_socket fails in lwip_accept */              \
     .recv_cap = 2048,                      /* WLAN_MAX_RX_SIZE in lwipsocket.c */                  \
     .tcp_sndbuf = 5744,                    /* TCP_SND_BUF = 4 * TCP_MSS 1436 */                    \
+    .tcp_mss = 1436,                       /* CONFIG_TCP_MSS (sdkconfig.h); for TCP_SNDLOWAT */    \
     .backlog_min = 1,                      /* tcp_backlog_set: 0 becomes 1 */                      \
     .backlog_max = 255,                    /* backlog is a u8_t */                                 \
     .poll_tls_buffered_readable = 0,       /* SSL sockets are polled on the raw fd */              \
@@ -49,7 +51,15 @@ static const upy_profile builtin[] = {
 };
 #define BUILTIN_COUNT (sizeof builtin / sizeof builtin[0])
 
-static const char *const builtin_names[] = {"pycom-1.20.2", "pycom-1.20.0", NULL};
+/* The names, NULL-terminated: filled from the table, so each name is written once. */
+static const char *builtin_names[BUILTIN_COUNT + 1];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void names_fill(void)
+{
+    for (size_t i = 0; i < BUILTIN_COUNT; i++)
+        builtin_names[i] = builtin[i].name;
+}
 
 /* The overridable limits: name, field, range. */
 static const struct {
@@ -83,8 +93,7 @@ const upy_profile *profile(void)
 
 const char *const *upy_profile_names(void)
 {
-    _Static_assert(sizeof builtin_names / sizeof builtin_names[0] == BUILTIN_COUNT + 1,
-                   "builtin_names lists every profile");
+    pthread_once(&names_once, names_fill);
     return builtin_names;
 }
 
@@ -113,8 +122,9 @@ int profile_select(const char *name, char *err, size_t errsize)
             return 0;
         }
     }
-    snprintf(err, errsize, "unknown profile '%s' (known: pycom-1.20.2, pycom-1.20.0)",
-             name ? name : "(null)");
+    int n = snprintf(err, errsize, "unknown profile '%s' (known:", name ? name : "(null)");
+    for (size_t i = 0; i < BUILTIN_COUNT && n >= 0 && (size_t)n < errsize; i++)
+        n += snprintf(err + n, errsize - (size_t)n, " %s%s", builtin[i].name, i + 1 < BUILTIN_COUNT ? "," : ")");
     return -1;
 }
 
@@ -153,13 +163,13 @@ int profile_set_limits(const char *spec, char *err, size_t errsize)
         size_t len = strcspn(p, ",");
         snprintf(item, sizeof item, "%.*s", (int)len, p);
         p += len + (p[len] == ',');
-        char *eq = strchr(item, '='), *end = NULL;
+        char *eq = strchr(item, '=');
         size_t which = 0;
         while (eq && which < LIMIT_COUNT && (strlen(limits[which].name) != (size_t)(eq - item) ||
                                              strncmp(limits[which].name, item, (size_t)(eq - item))))
             which++;
-        long v = eq ? strtol(eq + 1, &end, 10) : 0;
-        if (!eq || which == LIMIT_COUNT || end == eq + 1 || *end) {
+        long v = 0;
+        if (!eq || which == LIMIT_COUNT || !config_parse_digits(eq + 1, &v)) {
             int n = snprintf(err, errsize, "bad limit '%s' (want name=number; names:", item);
             for (size_t i = 0; i < LIMIT_COUNT && n >= 0 && (size_t)n < errsize; i++)
                 n += snprintf(err + n, errsize - (size_t)n, " %s%s", limits[i].name, i + 1 < LIMIT_COUNT ? "," : ")");
@@ -179,25 +189,25 @@ int profile_set_limits(const char *spec, char *err, size_t errsize)
 /* setsockopt as lwIP 2.0.3 implements it, with the Pycom build's options (docs/firmware-notes.md
  * §3): anything missing here is ENOPROTOOPT on the device, SO_LINGER and SO_SNDBUF included. */
 static const struct profile_sockopt sockopts[] = {
-    {0xFFF, 0x0004, 4, SOCKOPT_ANY, SOCKOPT_INT, HOST_OPT_REUSEADDR},
-    {0xFFF, 0x0008, 4, SOCKOPT_ANY, SOCKOPT_INT, HOST_OPT_KEEPALIVE},
-    {0xFFF, 0x0020, 4, SOCKOPT_ANY, SOCKOPT_INT, HOST_OPT_BROADCAST},
-    {0xFFF, 0x1002, 4, SOCKOPT_ANY, SOCKOPT_INT, HOST_OPT_RCVBUF},
-    {0xFFF, 0x1005, 8, SOCKOPT_ANY, SOCKOPT_TIMEVAL, HOST_OPT_SNDTIMEO},
-    {0xFFF, 0x1006, 8, SOCKOPT_ANY, SOCKOPT_TIMEVAL, HOST_OPT_RCVTIMEO},
-    {0xFFF, 0x100a, 4, SOCKOPT_UDP, SOCKOPT_INT, HOST_OPT_NO_CHECK},
-    {6, 0x01, 4, SOCKOPT_TCP, SOCKOPT_INT, HOST_OPT_NODELAY},
-    {6, 0x02, 4, SOCKOPT_TCP, SOCKOPT_IDLE_MS, HOST_OPT_KEEPIDLE},
-    {6, 0x03, 4, SOCKOPT_TCP, SOCKOPT_INT, HOST_OPT_KEEPIDLE},
-    {6, 0x04, 4, SOCKOPT_TCP, SOCKOPT_INT, HOST_OPT_KEEPINTVL},
-    {6, 0x05, 4, SOCKOPT_TCP, SOCKOPT_INT, HOST_OPT_KEEPCNT},
-    {0, 1, 4, SOCKOPT_ANY, SOCKOPT_BYTE, HOST_OPT_IP_TOS},
-    {0, 2, 4, SOCKOPT_ANY, SOCKOPT_BYTE, HOST_OPT_IP_TTL},
-    {0, 3, 8, SOCKOPT_UDP, SOCKOPT_BYTES, HOST_OPT_ADD_MEMBERSHIP},
-    {0, 4, 8, SOCKOPT_UDP, SOCKOPT_BYTES, HOST_OPT_DROP_MEMBERSHIP},
-    {0, 5, 1, SOCKOPT_UDP, SOCKOPT_BYTE, HOST_OPT_MULTICAST_TTL},
-    {0, 6, 4, SOCKOPT_UDP, SOCKOPT_BYTES, HOST_OPT_MULTICAST_IF},
-    {0, 7, 1, SOCKOPT_UDP, SOCKOPT_BYTE, HOST_OPT_MULTICAST_LOOP},
+    {USOCKET_SOL_SOCKET, USOCKET_SO_REUSEADDR, 4, SOCKOPT_ANY, SOCKOPT_INT, HOST_OPT_REUSEADDR},
+    {USOCKET_SOL_SOCKET, USOCKET_SO_KEEPALIVE, 4, SOCKOPT_ANY, SOCKOPT_INT, HOST_OPT_KEEPALIVE},
+    {USOCKET_SOL_SOCKET, USOCKET_SO_BROADCAST, 4, SOCKOPT_ANY, SOCKOPT_INT, HOST_OPT_BROADCAST},
+    {USOCKET_SOL_SOCKET, USOCKET_SO_RCVBUF, 4, SOCKOPT_ANY, SOCKOPT_INT, HOST_OPT_RCVBUF},
+    {USOCKET_SOL_SOCKET, USOCKET_SO_SNDTIMEO, 8, SOCKOPT_ANY, SOCKOPT_TIMEVAL, HOST_OPT_SNDTIMEO},
+    {USOCKET_SOL_SOCKET, USOCKET_SO_RCVTIMEO, 8, SOCKOPT_ANY, SOCKOPT_TIMEVAL, HOST_OPT_RCVTIMEO},
+    {USOCKET_SOL_SOCKET, USOCKET_SO_NO_CHECK, 4, SOCKOPT_UDP, SOCKOPT_INT, HOST_OPT_NO_CHECK},
+    {USOCKET_IPPROTO_TCP, USOCKET_TCP_NODELAY, 4, SOCKOPT_TCP, SOCKOPT_INT, HOST_OPT_NODELAY},
+    {USOCKET_IPPROTO_TCP, USOCKET_TCP_KEEPALIVE, 4, SOCKOPT_TCP, SOCKOPT_IDLE_MS, HOST_OPT_KEEPIDLE},
+    {USOCKET_IPPROTO_TCP, USOCKET_TCP_KEEPIDLE, 4, SOCKOPT_TCP, SOCKOPT_INT, HOST_OPT_KEEPIDLE},
+    {USOCKET_IPPROTO_TCP, USOCKET_TCP_KEEPINTVL, 4, SOCKOPT_TCP, SOCKOPT_INT, HOST_OPT_KEEPINTVL},
+    {USOCKET_IPPROTO_TCP, USOCKET_TCP_KEEPCNT, 4, SOCKOPT_TCP, SOCKOPT_INT, HOST_OPT_KEEPCNT},
+    {USOCKET_IPPROTO_IP, USOCKET_IP_TOS, 4, SOCKOPT_ANY, SOCKOPT_BYTE, HOST_OPT_IP_TOS},
+    {USOCKET_IPPROTO_IP, USOCKET_IP_TTL, 4, SOCKOPT_ANY, SOCKOPT_BYTE, HOST_OPT_IP_TTL},
+    {USOCKET_IPPROTO_IP, USOCKET_IP_ADD_MEMBERSHIP, 8, SOCKOPT_UDP, SOCKOPT_BYTES, HOST_OPT_ADD_MEMBERSHIP},
+    {USOCKET_IPPROTO_IP, USOCKET_IP_DROP_MEMBERSHIP, 8, SOCKOPT_UDP, SOCKOPT_BYTES, HOST_OPT_DROP_MEMBERSHIP},
+    {USOCKET_IPPROTO_IP, USOCKET_IP_MULTICAST_TTL, 1, SOCKOPT_UDP, SOCKOPT_BYTE, HOST_OPT_MULTICAST_TTL},
+    {USOCKET_IPPROTO_IP, USOCKET_IP_MULTICAST_IF, 4, SOCKOPT_UDP, SOCKOPT_BYTES, HOST_OPT_MULTICAST_IF},
+    {USOCKET_IPPROTO_IP, USOCKET_IP_MULTICAST_LOOP, 1, SOCKOPT_UDP, SOCKOPT_BYTE, HOST_OPT_MULTICAST_LOOP},
 };
 
 const struct profile_sockopt *profile_sockopt(int level, int opt)

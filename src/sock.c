@@ -336,6 +336,23 @@ void sock_unwatch(struct ucore *c, struct sock_watcher *w)
     pthread_mutex_unlock(&c->lock);
 }
 
+/* lwIP 2.0.3 clears sendevent when a write leaves tcp_sndbuf <= TCP_SNDLOWAT and sets it again
+ * only when an ACK brings it above (api_msg.c sent_tcp, lwip_netconn_do_writemore); the IDF
+ * defines TCP_SNDLOWAT per pcb as min(max(sndbuf / 2, 2 * mss + 1), sndbuf - 1) (lwipopts.h).
+ * Both moves follow the byte count, so the flag is a function of the room. lwIP's second
+ * condition, fewer than TCP_SNDQUEUELOWAT pbufs queued, counts segments Linux does not expose. */
+bool sock_poll_writable(const struct ucore *c)
+{
+    const upy_profile *p = profile();
+    int sndbuf = p->tcp_sndbuf;
+    if (sndbuf <= 0 || c->type != USOCKET_SOCK_STREAM)
+        return true;
+    int lowat = sndbuf / 2 > 2 * p->tcp_mss + 1 ? sndbuf / 2 : 2 * p->tcp_mss + 1;
+    if (lowat > sndbuf - 1)
+        lowat = sndbuf - 1;
+    return sock_send_room(c, sndbuf) > lowat;
+}
+
 int sock_fileno(struct ucore *c)
 {
     return sock_closed(c) ? -1 : profile()->fileno_base + c->slot;

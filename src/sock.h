@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "host/host.h"
 #include "upysock/usocket.h"
 
 /* Device-side connection states (what lwIP's netconn knows), read by poll and the I/O paths. */
@@ -143,6 +144,19 @@ int sock_set_kernel_mode(struct ucore *c, int timeout_ms);
 void sock_watch(struct ucore *c, struct sock_watcher *w);
 void sock_poke(struct ucore *c, struct sock_watcher *w);
 void sock_unwatch(struct ucore *c, struct sock_watcher *w);
+
+/* Room left in the device's TCP send buffer of `sndbuf` bytes (TCP_SND_BUF): what the kernel holds
+ * unacknowledged is what lwIP's pcb would still hold. One non-blocking send queues at most this. */
+static inline int sock_send_room(const struct ucore *c, int sndbuf)
+{
+    int queued = host_unsent_bytes(c->fd);
+    return queued < 0 || queued >= sndbuf ? 0 : sndbuf - queued;
+}
+
+/* lwIP's sendevent for a stream socket the kernel calls writable: true while the room exceeds
+ * TCP_SNDLOWAT, the one rule poll and select apply on top of the kernel's POLLOUT. Always true
+ * for UDP and without a send buffer cap (tcp_sndbuf 0). */
+bool sock_poll_writable(const struct ucore *c);
 
 /* The device-style fileno, or -1 when closed. */
 int sock_fileno(struct ucore *c);

@@ -28,17 +28,17 @@
 
 /* --- the rules --------------------------------------------------------------------------- */
 
-int uselect_interest(int state, bool closed, bool eof, int mask)
+int poll_interest(int state, bool closed, bool eof, int mask)
 {
     /* Nothing to report ever: a closed socket, one the kernel would misreport as hung up, or a
      * mask with no reportable bit (POLLERR alone, or a one-shot that fired). */
     if (closed || state == SOCK_FRESH || !(mask & DEVICE_BITS))
-        return USELECT_NO_INTEREST;
+        return POLL_NO_INTEREST;
     /* After the FIN was read only a later fatal error (HUP, which always comes) is readable. */
     return (mask & USELECT_POLLIN && !eof ? HOST_EV_IN : 0) | (mask & USELECT_POLLOUT ? HOST_EV_OUT : 0);
 }
 
-int uselect_revents(int host_events, int type, int mask)
+int poll_revents(int host_events, int type, int mask)
 {
     int r;
     if (type == USOCKET_SOCK_STREAM && (host_events & (HOST_EV_HUP | HOST_EV_ERR)))
@@ -59,6 +59,8 @@ struct entry {
     uint32_t slot;
     bool armed;                  /* in the kernel set; changed under the core's lock */
     int armed_events;
+    atomic_bool starved;         /* writable to the kernel, not to the device (send buffer past
+                                    its low-water mark): OUT is left out of the kernel's set */
 };
 
 struct uselect_poller {
@@ -74,6 +76,8 @@ struct uselect_poller {
     int ipoll_count, ipoll_next, ipoll_flags;
     uselect_event ipoll_tuple;   /* the one reused tuple */
     void *_Atomic data;          /* the caller's (uselect_poll_set_data) */
+    atomic_size_t nstarved;      /* entries starved; changed under the lock */
+    int recheck_ms;              /* how long a wait goes before starved entries are looked at */
 };
 
 static uint64_t key_of(const uselect_poller *p, const struct entry *e)
@@ -86,8 +90,10 @@ static uint64_t key_of(const uselect_poller *p, const struct entry *e)
 static void rearm(struct sock_watcher *w, struct ucore *c)
 {
     struct entry *e = (struct entry *)w;
-    int want = uselect_interest(sock_state(c), sock_closed(c), atomic_load(&c->eof), atomic_load(&e->mask));
-    if (want == USELECT_NO_INTEREST) {
+    int want = poll_interest(sock_state(c), sock_closed(c), atomic_load(&c->eof), atomic_load(&e->mask));
+    if (want != POLL_NO_INTEREST && atomic_load(&e->starved))
+        want &= ~HOST_EV_OUT; /* level-triggered OUT would end every wait at once */
+    if (want == POLL_NO_INTEREST) {
         if (e->armed)
             host_reactor_unwatch(e->poller->reactor, c->fd);
         e->armed = false;
@@ -174,6 +180,8 @@ static void unlink_entry(uselect_poller *p, struct entry *e)
     p->generation[e->slot]++;
     p->free_slots[p->nfree++] = e->slot;
     p->count--;
+    if (atomic_load(&e->starved))
+        atomic_fetch_sub(&p->nstarved, 1);
 }
 
 /* Stop watching and drop the entry. Caller holds p->lock. */
@@ -308,6 +316,42 @@ int uselect_poll_unregister(uselect_poller *p, usocket *obj)
 
 /* --- waiting ------------------------------------------------------------------------------ */
 
+/* Writability past the kernel's: lwIP's sendevent follows the device's send buffer
+ * (sock_poll_writable), which no kernel event tracks. A socket the kernel calls writable and the
+ * device does not is "starved": OUT leaves its kernel set, and waits are cut into slices
+ * (1 ms doubling to 16 ms, the device's own poll pass being 1 ms) after which its room is looked
+ * at again. So a poll for POLLOUT on a full buffer sleeps instead of spinning, and sees the room
+ * come back within a slice. Caller holds p->lock. */
+#define RECHECK_MAX_MS 16
+
+static void set_starved(uselect_poller *p, struct entry *e, bool on)
+{
+    atomic_store(&e->starved, on);
+    if (on)
+        atomic_fetch_add(&p->nstarved, 1), p->recheck_ms = 1;
+    else
+        atomic_fetch_sub(&p->nstarved, 1);
+    sock_poke(e->obj->core, &e->watcher);
+}
+
+/* Gives back OUT to starved entries that have room again; returns how long the next wait may
+ * last (-1: no limit). */
+static int recheck_starved(uselect_poller *p)
+{
+    size_t before = atomic_load(&p->nstarved);
+    for (size_t i = 0; i < p->nslots && atomic_load(&p->nstarved); i++) {
+        struct entry *e = p->slots[i];
+        if (e && atomic_load(&e->starved) && (sock_closed(e->obj->core) || sock_poll_writable(e->obj->core)))
+            set_starved(p, e, false);
+    }
+    if (!atomic_load(&p->nstarved))
+        return -1;
+    int slice = p->recheck_ms;
+    if (atomic_load(&p->nstarved) == before && p->recheck_ms < RECHECK_MAX_MS)
+        p->recheck_ms *= 2;
+    return slice;
+}
+
 /* The device's revents for one kernel event, or 0 (stale key, closed socket, nothing asked).
  * Caller holds p->lock. */
 static int translate(uselect_poller *p, const host_event *ev, struct entry **found)
@@ -322,7 +366,13 @@ static int translate(uselect_poller *p, const host_event *ev, struct entry **fou
     if (c->type == USOCKET_SOCK_DGRAM && (ev->events & HOST_EV_ERR))
         host_clear_error(c->fd); /* or the level-triggered set reports it forever */
     *found = e;
-    return uselect_revents(ev->events, c->type, atomic_load(&e->mask));
+    int revents = poll_revents(ev->events, c->type, atomic_load(&e->mask));
+    if ((revents & USELECT_POLLOUT) && !(ev->events & (HOST_EV_HUP | HOST_EV_ERR)) && !sock_poll_writable(c)) {
+        revents &= ~USELECT_POLLOUT;
+        if (!atomic_load(&e->starved))
+            set_starved(p, e, true);
+    }
+    return revents;
 }
 
 static void disarm(struct entry *e)
@@ -349,12 +399,15 @@ static int buffered_ready(uselect_poller *p, uselect_event *out, int max)
 static int wait_once(uselect_poller *p, int timeout_ms, bool oneshot, uselect_event *out, int max)
 {
     host_event evs[64];
-    if (profile()->poll_tls_buffered_readable) {
+    if (profile()->poll_tls_buffered_readable || atomic_load_explicit(&p->nstarved, memory_order_relaxed)) {
         pthread_mutex_lock(&p->lock);
-        int n = buffered_ready(p, out, max);
+        int n = profile()->poll_tls_buffered_readable ? buffered_ready(p, out, max) : 0;
+        int slice = recheck_starved(p);
         pthread_mutex_unlock(&p->lock);
         if (n)
             return n;
+        if (slice >= 0 && (timeout_ms < 0 || timeout_ms > slice))
+            timeout_ms = slice;
     }
     int n = host_reactor_wait(p->reactor, evs, max < 64 ? max : 64, timeout_ms);
     if (n < 0)
@@ -386,8 +439,8 @@ static bool nothing_can_fire(const void *arg)
         struct entry *e = p->slots[i];
         if (e) {
             struct ucore *c = e->obj->core;
-            none = uselect_interest(sock_state(c), sock_closed(c), atomic_load(&c->eof), atomic_load(&e->mask)) ==
-                   USELECT_NO_INTEREST;
+            none = poll_interest(sock_state(c), sock_closed(c), atomic_load(&c->eof), atomic_load(&e->mask)) ==
+                   POLL_NO_INTEREST;
         }
     }
     pthread_mutex_unlock(&p->lock);

@@ -13,16 +13,16 @@
 
 #include <stdbool.h>
 
-/* Returned by uselect_interest when the kernel must not watch the socket at all. */
-#define USELECT_NO_INTEREST (-1)
+/* Returned by poll_interest when the kernel must not watch the socket at all. */
+#define POLL_NO_INTEREST (-1)
 
 /* What the kernel must watch (HOST_EV_IN/OUT; HUP and ERR always come) for a socket in device
  * state `state` (enum sock_state), registered with `mask`. `eof`: the peer's FIN has been read,
  * after which lwIP no longer reports the socket readable (Linux would, forever). */
-int uselect_interest(int state, bool closed, bool eof, int mask);
+int poll_interest(int state, bool closed, bool eof, int mask);
 
 /* The device's revents for kernel events `host_events` (HOST_EV_*) on a socket of `type`
  * (USOCKET_SOCK_STREAM / DGRAM) registered with `mask`. */
-int uselect_revents(int host_events, int type, int mask);
+int poll_revents(int host_events, int type, int mask);
 
 #endif

@@ -201,14 +201,17 @@ usocket *usocket_accept(usocket *s, usocket_addr *peer)
 
 /* --- connect ------------------------------------------------------------------------------ */
 
-/* A second connect: what lwIP says for the state the first one left. */
+/* A second connect: what lwIP says for the state the first one left (api_msg.c
+ * lwip_netconn_do_connect: connecting → ALREADY, any other state with a pcb → ISCONN, no pcb →
+ * CLSD, which is ENOTCONN). */
 static int connect_again(struct ucore *c, int state)
 {
     if (state == SOCK_CONNECTING)
         state = sock_refresh_connect(c);
     switch (state) {
     case SOCK_CONNECTING: return lwip_raise(UERRNO_EALREADY);
-    case SOCK_CONNECTED: return lwip_raise(UERRNO_EISCONN);
+    case SOCK_CONNECTED:
+    case SOCK_LISTENING: return lwip_raise(UERRNO_EISCONN);
     default: return lwip_raise(UERRNO_ENOTCONN); /* failed: the pcb is gone, use a new socket */
     }
 }
@@ -238,16 +241,27 @@ static int connect_timed(struct ucore *c, host_addr to, int timeout_ms, bool mov
     return 0;
 }
 
+/* A connect on a socket that is not fresh: lwIP answers at once. */
+static int connect_not_fresh(struct ucore *c, int prior, host_addr to)
+{
+    if (prior != SOCK_DATAGRAM)
+        return connect_again(c, prior);
+    int rc = host_connect(c->fd, to);
+    return rc < 0 ? lwip_raise(-rc) : 0;
+}
+
 static int connect_plain(usocket *s, struct ucore *c, host_addr to)
 {
     int prior = sock_transition(c, SOCK_FRESH, SOCK_CONNECTING);
-    if (prior == SOCK_DATAGRAM) {
-        int rc = host_connect(c->fd, to);
-        return rc < 0 ? lwip_raise(-rc) : 0;
-    }
-    if (prior != SOCK_FRESH)
-        return connect_again(c, prior);
     int timeout_ms = atomic_load_explicit(&s->timeout_ms, memory_order_relaxed);
+    if (prior != SOCK_FRESH) {
+        int rc = connect_not_fresh(c, prior, to);
+        /* The timed path ends every error lwIP returns at once by closing the socket
+         * (firmware-notes §9.2). */
+        if (rc < 0 && timeout_ms > 0)
+            sock_close(c);
+        return rc;
+    }
     if (timeout_ms > 0)
         return connect_timed(c, to, timeout_ms, !s->layer || profile()->tls_setblocking_sets_fd);
     /* The plain path: the fd's own mode decides. */
@@ -273,6 +287,8 @@ int usocket_connect(usocket *s, const usocket_addr *addr)
     if (!c)
         return -1;
     int rc = connect_plain(s, c, to);
+    if (rc == 0 && sock_closed(c)) /* close() from another thread ended the wait */
+        rc = lwip_raise(UERRNO_EBADF);
     if (rc == 0) {
         vnet_log("connect", addr, to);
         if (s->layer && s->layer->connected)
@@ -297,8 +313,11 @@ static int send_blocked(struct ucore *c, int state)
     }
 }
 
-/* One send on a plain socket: bytes, SOCK_WOULD_BLOCK or -1. A blocking fd queues everything;
- * a non-blocking one at most what the device's send buffer would take. */
+/* One send on a plain socket: bytes, SOCK_WOULD_BLOCK or -1. A blocking fd queues everything or
+ * fails, as lwIP's blocking netconn_write does; a non-blocking one at most what the device's send
+ * buffer would take. close() from another thread aborts a write that waits for room: lwIP's
+ * do_delconn (LWIP_NETCONN_FULLDUPLEX) ends it with ERR_CLSD and drops its count, so the writer
+ * gets ENOTCONN however much went out (firmware-notes §9.4). */
 UPY_HOT_INLINE ssize_t plain_send(struct ucore *c, const void *buf, size_t len)
 {
     int state = sock_state(c);
@@ -308,8 +327,7 @@ UPY_HOT_INLINE ssize_t plain_send(struct ucore *c, const void *buf, size_t len)
     /* The profile only for a non-blocking stream: a blocking send touches nothing it need not. */
     int sndbuf = mode == 0 && c->type == USOCKET_SOCK_STREAM ? profile()->tcp_sndbuf : 0;
     if (sndbuf > 0) {
-        int queued = host_unsent_bytes(c->fd);
-        size_t room = queued < 0 || queued >= sndbuf ? 0 : (size_t)(sndbuf - queued);
+        size_t room = (size_t)sock_send_room(c, sndbuf);
         if (room == 0)
             return SOCK_WOULD_BLOCK;
         len = len < room ? len : room;
@@ -317,8 +335,10 @@ UPY_HOT_INLINE ssize_t plain_send(struct ucore *c, const void *buf, size_t len)
     size_t sent = 0;
     do {
         ssize_t n = host_send(c->fd, (const char *)buf + sent, len - sent);
+        if (mode != 0 && (n < 0 || (size_t)n < len - sent) && sock_closed(c))
+            return lwip_raise(UERRNO_ENOTCONN);
         if (n < 0)
-            return sent ? (ssize_t)sent : io_error(c, (int)-n);
+            return sent && mode > 0 ? (ssize_t)sent : io_error(c, (int)-n);
         sent += (size_t)n;
     } while (mode < 0 && sent < len); /* a signal can cut a blocking send short; lwIP's cannot */
     return (ssize_t)sent;

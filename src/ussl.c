@@ -1,7 +1,8 @@
 /*
  * ssl (ussl): what the board does with TLS sockets (SEMANTICS §5, §10.3, §13). OpenSSL is
- * reached only through host/tls.h, which already answers in mbedTLS codes; this file decides when
- * handshakes run (per profile row), how read timeouts count and what each socket call reports.
+ * reached only through host/tls.h, whose neutral outcomes become the board's mbedTLS codes at the
+ * one place they enter (tlscode_of); this file decides when handshakes run (per profile row), how
+ * read timeouts count and what each socket call reports.
  *
  * Waiting follows mbedTLS's callbacks as the firmware installs them: a read waits for data up to
  * the read timeout (none: forever) whatever the fd's mode (mbedtls_net_recv_timeout selects
@@ -14,14 +15,17 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "host/host.h"
 #include "host/tls.h"
 #include "internal.h"
 #include "sock.h"
+#include "tlscode.h"
 #include "upysock/ussl.h"
 
 #define SESSION_MAGIC 0x7373736eu /* "sssn" */
+#define MAX_HOST_NAME_LEN 255     /* MBEDTLS_SSL_MAX_HOST_NAME_LEN: longer names are BAD_INPUT_DATA */
 #define SESSION_DEAD 0xdeadbeefu
 
 struct ussl_session {
@@ -67,17 +71,16 @@ static ssize_t drive(struct tls_sock *t, struct ucore *c, enum tls_op op, void *
         atomic_store_explicit(&t->over, tls_version(t->conn) != 0, memory_order_release);
         pthread_mutex_unlock(&t->lock);
         int ready;
-        if (r == UERRNO_MBEDTLS_ERR_SSL_WANT_READ)
+        if (r == TLS_WANT_READ)
             ready = host_wait_readable(c->fd, read_timeout_ms > 0 ? read_timeout_ms : -1);
-        else if (r == UERRNO_MBEDTLS_ERR_SSL_WANT_WRITE)
+        else if (r == TLS_WANT_WRITE)
             ready = host_wait_writable(c->fd, atomic_load_explicit(&c->kernel_mode, memory_order_relaxed));
         else
-            return r;
+            return tlscode_of((int)r);
         if (ready < 0) /* the wait itself failed: so would the socket */
-            return r == UERRNO_MBEDTLS_ERR_SSL_WANT_READ ? UERRNO_MBEDTLS_ERR_NET_RECV_FAILED
-                                                         : UERRNO_MBEDTLS_ERR_NET_SEND_FAILED;
+            return tlscode_of(r == TLS_WANT_READ ? TLS_RECV_FAILED : TLS_SEND_FAILED);
         if (ready == 0)
-            return r == UERRNO_MBEDTLS_ERR_SSL_WANT_READ ? UERRNO_MBEDTLS_ERR_SSL_TIMEOUT : r;
+            return r == TLS_WANT_READ ? UERRNO_MBEDTLS_ERR_SSL_TIMEOUT : tlscode_of((int)r);
     }
 }
 
@@ -103,7 +106,7 @@ static int handshake(struct tls_sock *t, struct ucore *c, int read_timeout_ms, i
     if (r < 0)
         return raise_code(c, r);
     pthread_mutex_lock(&t->lock);
-    unsigned flags = tls_verify_flags(t->conn);
+    unsigned flags = tlscode_flags(tls_verify_problems(t->conn));
     pthread_mutex_unlock(&t->lock);
     return flags ? upy_raise_os(flags_error ? flags_error : (int)flags) : 0;
 }
@@ -125,7 +128,8 @@ static int tls_connected(usocket *s)
 }
 
 /* recv (§5.5): one mbedtls_ssl_read. close_notify → b''; the read timeout → b'' or TimeoutError
- * by the Python timeout; FIN without close_notify → -29312; reset → -80; anything else → -76. */
+ * by the Python timeout; any other failure raises mbedTLS's code as it is (lwipsocket_socket_recv:
+ * `*_errno = ret`): FIN without close_notify → -29312, reset → -80, a bad record → -29184 ... */
 static ssize_t tls_recv(usocket *s, void *buf, size_t len)
 {
     struct tls_sock *t = s->layer_ctx;
@@ -144,11 +148,9 @@ static ssize_t tls_recv(usocket *s, void *buf, size_t len)
     case UERRNO_MBEDTLS_ERR_SSL_CONN_EOF:
         sock_took_eof(c); /* mbedTLS read the FIN: the raw fd stops polling readable */
         break;
-    case UERRNO_MBEDTLS_ERR_NET_CONN_RESET: break;
     default:
         if (r >= 0)
             return r;
-        r = UERRNO_MBEDTLS_ERR_NET_RECV_FAILED;
     }
     if (!sock_closed(c))
         atomic_store_explicit(&t->fatal, (int)r, memory_order_relaxed);
@@ -203,7 +205,7 @@ static void tls_closing(usocket *s)
     upy_exc saved = *upy_exc_current();
     struct ucore *c = sock_enter(s); /* fails only when another close won the race */
     if (c) {
-        drive(s->layer_ctx, c, TLS_CLOSE_NOTIFY, NULL, 0, 0, NULL);
+        drive(s->layer_ctx, c, TLS_CLOSE, NULL, 0, 0, NULL);
         sock_leave(c);
     }
     upy_raise(saved.type, saved.code, saved.has_code ? NULL : saved.message);
@@ -287,16 +289,18 @@ static struct tls_sock *tls_sock_new(struct ucore *c, const ussl_options *o)
         return NULL;
     }
     if (rc < 0) {
-        upy_raise_os(rc);
+        upy_raise_os(tlscode_of(rc));
         return NULL;
     }
     struct tls_sock *t = NULL;
     tls_conn *conn = NULL;
     if (o->saved_session && o->server_side) /* mbedtls_ssl_set_session is for clients */
         rc = UERRNO_MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    else if (o->server_hostname && strlen(o->server_hostname) > MAX_HOST_NAME_LEN)
+        rc = UERRNO_MBEDTLS_ERR_SSL_BAD_INPUT_DATA; /* mbedtls_ssl_set_hostname, on either side */
     else
-        rc = tls_conn_new(ctx, c->fd, o->server_side ? NULL : o->server_hostname,
-                          o->saved_session ? o->saved_session->tls : NULL, &conn);
+        rc = tlscode_of(tls_conn_new(ctx, c->fd, o->server_side ? NULL : o->server_hostname,
+                                     o->saved_session ? o->saved_session->tls : NULL, &conn));
     tls_ctx_release(ctx);
     if (rc == 0 && !(t = malloc(sizeof *t)))
         rc = UERRNO_MBEDTLS_ERR_SSL_ALLOC_FAILED;

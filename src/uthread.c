@@ -157,7 +157,9 @@ int uthread_start_new_thread_named(uthread_fn fn, void *arg, const char *name)
     if (host_thread_spawn(trampoline, st, recorded > HOST_MIN_STACK ? (size_t)recorded : HOST_MIN_STACK) < 0) {
         free(st);
         thread_ended(NULL);
-        return upy_raise_os_msg("can't create thread");
+        /* The board allocates the task's stack first and only that can fail (firmware-notes,
+         * "Behaviour rows without a test": S2.2-48), so every refusal is its MemoryError. */
+        return upy_raise(UPY_EXC_MEMORYERROR, 0, "can't create thread");
     }
     return 0;
 }

@@ -101,9 +101,8 @@ int vnet_parse(const usocket_addr *addr, uint32_t *ip, int *port)
 
 static bool parse_port(const char *s, int min, int *port)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < min || v > 65535)
+    long v;
+    if (!config_parse_digits(s, &v) || v < min || v > 65535)
         return false;
     *port = (int)v;
     return true;
@@ -369,9 +368,8 @@ int vnet_set_log(const char *spec, char *err, size_t errsize)
     if (strcmp(spec, "stderr") == 0) {
         fd = 2;
     } else if (strncmp(spec, "fd:", 3) == 0) {
-        char *end;
-        long n = strtol(spec + 3, &end, 10);
-        fd = (end != spec + 3 && !*end && n >= 0 && n < 65536 && host_fd_is_open((int)n)) ? (int)n : -1;
+        long n;
+        fd = config_parse_digits(spec + 3, &n) && n < 65536 && host_fd_is_open((int)n) ? (int)n : -1;
     } else if (*spec) {
         fd = host_open_append(spec);
     }

@@ -19,6 +19,7 @@ static void assert_pycom_sockets(const upy_profile *p)
     assert_int_equal(p->accept_exhausted_errno, 23);
     assert_int_equal(p->recv_cap, 2048);
     assert_int_equal(p->tcp_sndbuf, 5744);
+    assert_int_equal(p->tcp_mss, 1436);
     assert_int_equal(p->backlog_min, 1);
     assert_int_equal(p->backlog_max, 255);
     assert_int_equal(p->poll_tls_buffered_readable, 0);
@@ -244,6 +245,25 @@ static void test_env_bad_limits_fail_until_a_limit_or_profile_is_set(void **stat
         "tls_setblocking_sets_fd=0 tls_read_timeout_ms=-1\n");
 }
 
+/* A number is plain decimal digits, as a port in UPYSOCK_REMAP is: strtol's sign and spaces are
+ * malformed, not read. */
+static void test_env_limits_and_log_fd_are_plain_digits(void **state)
+{
+    (void)state;
+    const char *bad[] = {"max_sockets=+5", "max_sockets= 5", "recv_cap=-0", "backlog_max=5 "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char env[64], want[256];
+        snprintf(env, sizeof env, "UPYSOCK_LIMITS=%s", bad[i]);
+        snprintf(want, sizeof want,
+                 "check: ValueError: UPYSOCK_LIMITS: bad limit '%s' (want name=number; names: max_sockets, "
+                 "recv_cap, tcp_sndbuf, backlog_max, poll_tls_buffered)\n", bad[i]);
+        assert_string_equal(probe(ENV(env), STEPS("check")), want);
+    }
+    assert_string_equal(probe(ENV("UPYSOCK_LOG=fd:+2"), STEPS("check")),
+                        "check: ValueError: UPYSOCK_LOG: cannot log to 'fd:+2' (want stderr, fd:N with an open "
+                        "fd, or a writable path)\n");
+}
+
 static void test_env_bad_remap_net_log_flash_name_their_variable(void **state)
 {
     (void)state;
@@ -331,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_env_bad_profile_fails_first_socket_call_until_fixed),
         cmocka_unit_test(test_env_bad_limits_fail_until_a_limit_or_profile_is_set),
         cmocka_unit_test(test_env_bad_remap_net_log_flash_name_their_variable),
+        cmocka_unit_test(test_env_limits_and_log_fd_are_plain_digits),
         cmocka_unit_test(test_env_errors_are_reported_in_turn),
         cmocka_unit_test(test_env_profile_and_limits_apply),
         cmocka_unit_test(test_env_net_host_allows_non_loopback_rules),

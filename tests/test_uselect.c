@@ -14,6 +14,9 @@
 #include "upysock/usocket.h"
 #include "uselect_rules.h"
 
+/* Long enough to tell "waits" from a short timeout firing, short enough to keep the suite fast. */
+#define STILL_WAITING_MS 250
+
 enum { IN = USELECT_POLLIN, OUT = USELECT_POLLOUT, ERR = USELECT_POLLERR, HUP = USELECT_POLLHUP };
 
 /* poll for one object: its revents, or 0 when nothing was reported within timeout_ms. */
@@ -74,19 +77,19 @@ static void test_interest_rules(void **state)
 {
     (void)state;
     /* Kept out of the kernel set: Linux would report them, the device does not. */
-    assert_int_equal(uselect_interest(SOCK_FRESH, false, false, IN | OUT | HUP), USELECT_NO_INTEREST);
-    assert_int_equal(uselect_interest(SOCK_CONNECTED, true, false, IN | OUT | HUP), USELECT_NO_INTEREST);
-    assert_int_equal(uselect_interest(SOCK_CONNECTED, false, false, ERR), USELECT_NO_INTEREST);
-    assert_int_equal(uselect_interest(SOCK_CONNECTED, false, false, 0), USELECT_NO_INTEREST);
+    assert_int_equal(poll_interest(SOCK_FRESH, false, false, IN | OUT | HUP), POLL_NO_INTEREST);
+    assert_int_equal(poll_interest(SOCK_CONNECTED, true, false, IN | OUT | HUP), POLL_NO_INTEREST);
+    assert_int_equal(poll_interest(SOCK_CONNECTED, false, false, ERR), POLL_NO_INTEREST);
+    assert_int_equal(poll_interest(SOCK_CONNECTED, false, false, 0), POLL_NO_INTEREST);
     /* Watched: HUP needs no bit of its own, the kernel always reports it. */
-    assert_int_equal(uselect_interest(SOCK_CONNECTING, false, false, IN | OUT | HUP | ERR), HOST_EV_IN | HOST_EV_OUT);
-    assert_int_equal(uselect_interest(SOCK_CONNECTED, false, false, HUP), 0);
-    assert_int_equal(uselect_interest(SOCK_LISTENING, false, false, IN), HOST_EV_IN);
-    assert_int_equal(uselect_interest(SOCK_DATAGRAM, false, false, OUT), HOST_EV_OUT);
-    assert_int_equal(uselect_interest(SOCK_FAILED, false, false, IN | HUP | ERR), HOST_EV_IN);
+    assert_int_equal(poll_interest(SOCK_CONNECTING, false, false, IN | OUT | HUP | ERR), HOST_EV_IN | HOST_EV_OUT);
+    assert_int_equal(poll_interest(SOCK_CONNECTED, false, false, HUP), 0);
+    assert_int_equal(poll_interest(SOCK_LISTENING, false, false, IN), HOST_EV_IN);
+    assert_int_equal(poll_interest(SOCK_DATAGRAM, false, false, OUT), HOST_EV_OUT);
+    assert_int_equal(poll_interest(SOCK_FAILED, false, false, IN | HUP | ERR), HOST_EV_IN);
     /* The FIN was read: readable no more (only a later fatal error, through HUP). */
-    assert_int_equal(uselect_interest(SOCK_CONNECTED, false, true, IN | OUT | HUP), HOST_EV_OUT);
-    assert_int_equal(uselect_interest(SOCK_CONNECTED, false, true, IN | HUP), 0);
+    assert_int_equal(poll_interest(SOCK_CONNECTED, false, true, IN | OUT | HUP), HOST_EV_OUT);
+    assert_int_equal(poll_interest(SOCK_CONNECTED, false, true, IN | HUP), 0);
 }
 
 static void test_revents_rules(void **state)
@@ -94,15 +97,15 @@ static void test_revents_rules(void **state)
     (void)state;
     int tcp_type = USOCKET_SOCK_STREAM, udp_type = USOCKET_SOCK_DGRAM;
     /* A dead TCP connection: IN|OUT|HUP of what was asked, never ERR. */
-    assert_int_equal(uselect_revents(HOST_EV_IN | HOST_EV_OUT | HOST_EV_HUP | HOST_EV_ERR, tcp_type, IN | OUT | HUP | ERR), 21);
-    assert_int_equal(uselect_revents(HOST_EV_HUP, tcp_type, IN | HUP | ERR), 17);
-    assert_int_equal(uselect_revents(HOST_EV_ERR, tcp_type, OUT), OUT);
+    assert_int_equal(poll_revents(HOST_EV_IN | HOST_EV_OUT | HOST_EV_HUP | HOST_EV_ERR, tcp_type, IN | OUT | HUP | ERR), 21);
+    assert_int_equal(poll_revents(HOST_EV_HUP, tcp_type, IN | HUP | ERR), 17);
+    assert_int_equal(poll_revents(HOST_EV_ERR, tcp_type, OUT), OUT);
     /* Plain readiness maps bit for bit, filtered by the mask. */
-    assert_int_equal(uselect_revents(HOST_EV_IN | HOST_EV_OUT, tcp_type, IN), IN);
-    assert_int_equal(uselect_revents(HOST_EV_IN | HOST_EV_OUT, tcp_type, IN | OUT | HUP | ERR), IN | OUT);
+    assert_int_equal(poll_revents(HOST_EV_IN | HOST_EV_OUT, tcp_type, IN), IN);
+    assert_int_equal(poll_revents(HOST_EV_IN | HOST_EV_OUT, tcp_type, IN | OUT | HUP | ERR), IN | OUT);
     /* UDP errors (ICMP) are not events on the device. */
-    assert_int_equal(uselect_revents(HOST_EV_OUT | HOST_EV_ERR, udp_type, IN | OUT | HUP | ERR), OUT);
-    assert_int_equal(uselect_revents(HOST_EV_ERR, udp_type, IN | HUP), 0);
+    assert_int_equal(poll_revents(HOST_EV_OUT | HOST_EV_ERR, udp_type, IN | OUT | HUP | ERR), OUT);
+    assert_int_equal(poll_revents(HOST_EV_ERR, udp_type, IN | HUP), 0);
 }
 
 /* --- API shapes ------------------------------------------------------------------------- */
@@ -130,6 +133,17 @@ static void test_register_modify_unregister_errors(void **state)
     assert_int_equal(upy_exc_current()->type, UPY_EXC_TYPEERROR);
     usocket_release(s);
     uselect_poll_free(p);
+}
+
+static void test_mask_is_stored_unvalidated(void **state)
+{
+    struct fixture *f = *state;
+    /* Bits the device never produces are accepted and kept; only the known ones can be reported. */
+    assert_int_equal(uselect_poll_register(f->p, f->s, IN | 0x100 | 0x4000), 0);
+    assert_int_equal(write(f->peer, "x", 1), 1);
+    assert_int_equal(revents_of(f->p, f->s, 5000), IN);
+    assert_int_equal(uselect_poll_modify(f->p, f->s, 0x100), 0);
+    assert_int_equal(revents_of(f->p, f->s, 0), 0);
 }
 
 static void test_reregister_replaces_mask(void **state)
@@ -285,12 +299,12 @@ static void test_reused_fd_never_reported_under_old_object(void **state)
     (void)state;
     int peer1, port, listener = tu_listener(&port);
     usocket *old = tu_usock_connected(&peer1);
-    int old_fd = old->core->fd;
+    int old_fd = tu_kernel_fd(old);
     uselect_poller *p = uselect_poll();
     assert_int_equal(uselect_poll_register(p, old, IN), 0);
     assert_int_equal(usocket_close(old), 0);
     usocket *fresh = tu_tcp(); /* the kernel hands out the lowest free fd: old's */
-    assert_int_equal(fresh->core->fd, old_fd);
+    assert_int_equal(tu_kernel_fd(fresh), old_fd);
     usocket_addr a = tu_loopback(port);
     assert_int_equal(usocket_connect(fresh, &a), 0);
     int peer2 = tu_accept(listener, 5000);
@@ -329,6 +343,58 @@ static void test_listening_socket_pending_is_pollin(void **state)
     uselect_poll_free(p);
     usocket_release(l);
     close(c);
+}
+
+/* A raw peer reading `len` bytes in another thread (the drain that makes room again). */
+struct drain {
+    int peer;
+    size_t len;
+    ssize_t got;
+    pthread_t thread;
+};
+
+static void *drain_peer(void *arg)
+{
+    struct drain *d = arg;
+    static char sink[1 << 16];
+    d->got = 0;
+    while ((size_t)d->got < d->len) {
+        size_t want = d->len - (size_t)d->got < sizeof sink ? d->len - (size_t)d->got : sizeof sink;
+        ssize_t n = tu_read_exact(d->peer, sink, want, 10000);
+        if (n <= 0)
+            break;
+        d->got += n;
+    }
+    return NULL;
+}
+
+/* lwIP's sendevent: past TCP_SNDLOWAT (2873 bytes of room in 5744) a socket is not writable,
+ * whatever the kernel says, so "poll for POLLOUT, then send" never meets OSError(11). A poll
+ * waiting on a full buffer sleeps, and sees the room come back when the peer reads. */
+static void test_full_send_buffer_is_not_pollout(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(usocket_setblocking(f->s, false), 0);
+    size_t total = tu_usock_fill(f->s, f->peer);
+    assert_int_equal(uselect_poll_register(f->p, f->s, IN | OUT), 0);
+    assert_int_equal(revents_of(f->p, f->s, 0), 0);
+    usocket *w[] = {f->s}, *none[1];
+    int nr = 0, nw = 1, nx = 0;
+    assert_int_equal(uselect_select(none, &nr, w, &nw, none, &nx, 0), 0);
+    assert_int_equal(nw, 0);
+    /* A timed wait sleeps: a few wake-ups to look at the room, not a spin. */
+    uint64_t cpu = tu_cpu_ms(), start = tu_now_ms();
+    assert_int_equal(revents_of(f->p, f->s, 300), 0);
+    assert_true(tu_now_ms() - start >= 300);
+    assert_true(tu_cpu_ms() - cpu < 30);
+    /* The peer reads everything while a poll waits: POLLOUT again, and send takes bytes. */
+    struct drain d = {.peer = f->peer, .len = total};
+    assert_int_equal(pthread_create(&d.thread, NULL, drain_peer, &d), 0);
+    int revents = revents_of(f->p, f->s, 10000);
+    pthread_join(d.thread, NULL);
+    assert_int_equal(d.got, (ssize_t)total);
+    assert_int_equal(revents, OUT);
+    assert_int_equal(usocket_send(f->s, "x", 1), 1);
 }
 
 static void test_udp_always_writable(void **state)
@@ -449,6 +515,7 @@ static void test_select_merges_and_splits(void **state)
 
 struct waiter {
     uselect_poller *p;
+    int timeout_ms; /* 0: 10 s, a bound for tests that expect an early return */
     int n;
     uselect_event ev[4];
 };
@@ -456,9 +523,10 @@ struct waiter {
 static void *poll_forever(void *arg)
 {
     struct waiter *w = arg;
-    w->n = uselect_poll_poll(w->p, 10000, 0, w->ev, 4);
+    w->n = uselect_poll_poll(w->p, w->timeout_ms ? w->timeout_ms : 10000, 0, w->ev, 4);
     return NULL;
 }
+
 
 static void test_register_from_another_thread_wakes_poll(void **state)
 {
@@ -504,6 +572,69 @@ static void test_close_from_another_thread_is_never_reported(void **state)
     usocket_release(s);
     usocket_release(other);
     close(peer2);
+}
+
+static void test_poll_forever_with_only_closed_sockets_never_returns(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    struct waiter w = {.p = uselect_poll(), .timeout_ms = -1};
+    assert_int_equal(uselect_poll_register(w.p, s, IN | OUT | HUP), 0);
+    assert_int_equal(usocket_close(s), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, poll_forever, &w), 0);
+    bool waited = tu_thread_still_running(t, STILL_WAITING_MS);
+    /* End the wait the only way the board's program could: give the poller something live. */
+    int peer2;
+    usocket *other = tu_usock_connected(&peer2);
+    assert_int_equal(write(peer2, "y", 1), 1);
+    assert_int_equal(uselect_poll_register(w.p, other, IN), 0);
+    if (waited)
+        pthread_join(t, NULL);
+    assert_true(waited);
+    assert_int_equal(w.n, 1);
+    assert_ptr_equal(w.ev[0].obj, other);
+    uselect_poll_free(w.p);
+    usocket_release(s);
+    usocket_release(other);
+    close(peer);
+    close(peer2);
+}
+
+struct selector {
+    usocket *r[1];
+    int nr;
+    double timeout_s;
+    int n;
+};
+
+static void *select_in_thread(void *arg)
+{
+    struct selector *sel = arg;
+    int zero = 0;
+    sel->n = uselect_select(sel->r, &sel->nr, NULL, &zero, NULL, &zero, sel->timeout_s);
+    return NULL;
+}
+
+static void test_select_with_a_negative_timeout_waits_forever(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    struct selector sel = {.r = {s}, .nr = 1, .timeout_s = -1.0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, select_in_thread, &sel), 0);
+    bool waited = tu_thread_still_running(t, STILL_WAITING_MS);
+    assert_int_equal(write(peer, "x", 1), 1);
+    if (waited)
+        pthread_join(t, NULL);
+    assert_true(waited);
+    assert_int_equal(sel.n, 1);
+    assert_int_equal(sel.nr, 1);
+    assert_ptr_equal(sel.r[0], s);
+    usocket_release(s);
+    close(peer);
 }
 
 /* --- scale ------------------------------------------------------------------------------ */
@@ -570,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_interest_rules),
         cmocka_unit_test(test_revents_rules),
         cmocka_unit_test(test_register_modify_unregister_errors),
+        cmocka_unit_test_setup_teardown(test_mask_is_stored_unvalidated, setup_connected, teardown),
         cmocka_unit_test_setup_teardown(test_reregister_replaces_mask, setup_connected, teardown),
         cmocka_unit_test_setup_teardown(test_fresh_socket_reports_nothing, setup_fresh, teardown),
         cmocka_unit_test_setup_teardown(test_connect_in_progress_reports_nothing, setup_fresh, teardown),
@@ -581,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_reused_fd_never_reported_under_old_object),
         cmocka_unit_test(test_listening_socket_pending_is_pollin),
         cmocka_unit_test(test_udp_always_writable),
+        cmocka_unit_test_setup_teardown(test_full_send_buffer_is_not_pollout, setup_connected, teardown),
         cmocka_unit_test_setup_teardown(test_poll_zero_sees_data_already_there, setup_connected, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_accuracy, setup_fresh, teardown),
         cmocka_unit_test_setup_teardown(test_oneshot_disarms_until_modify, setup_connected, teardown),
@@ -588,6 +721,8 @@ int main(void)
         cmocka_unit_test(test_select_merges_and_splits),
         cmocka_unit_test(test_register_from_another_thread_wakes_poll),
         cmocka_unit_test(test_close_from_another_thread_is_never_reported),
+        cmocka_unit_test(test_poll_forever_with_only_closed_sockets_never_returns),
+        cmocka_unit_test(test_select_with_a_negative_timeout_waits_forever),
         cmocka_unit_test(test_thousand_idle_sockets_one_active_pair),
         cmocka_unit_test(test_poll_object_and_result_lead_back_to_the_callers_objects),
     };

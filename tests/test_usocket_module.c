@@ -1,5 +1,6 @@
 /* usocket module functions: getaddrinfo and dnsserver (SEMANTICS §3.3, §3.13;
  * firmware-notes §4). Runs in the default sandbox: no name here reaches a real resolver. */
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -173,7 +174,10 @@ static void test_dnsserver_negative_index_wraps_to_8_bits(void **state)
 static void test_dnsserver_set_takes_only_dotted_quads(void **state)
 {
     (void)state;
-    const char *bad[] = {"dns.google", "1.2.3", "1.2.3.4.5", "8.8.8.8.", "0123456789abcdefghij"};
+    /* IPv6 text too: the setter parses IPv4 only, so the getter's "Only IPv4 addresses are
+     * currently supported" can never be reached (firmware-notes §4). */
+    const char *bad[] = {"dns.google", "1.2.3", "1.2.3.4.5", "8.8.8.8.", "0123456789abcdefghij", "::1",
+                         "2001:db8::53"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(usocket_dnsserver_set(0, bad[i]), -1);
         assert_exc_msg(UPY_EXC_VALUEERROR, "invalid arguments");
@@ -183,6 +187,46 @@ static void test_dnsserver_set_takes_only_dotted_quads(void **state)
     assert_string_equal(ip, "0.0.0.0"); /* untouched */
     assert_int_equal(usocket_dnsserver_set(0, NULL), -1);
     assert_int_equal(upy_exc_current()->type, UPY_EXC_TYPEERROR);
+}
+
+/* --- the module's constants and methods ---------------------------------------------------- */
+
+static void test_module_constants_are_the_devices(void **state)
+{
+    (void)state;
+    assert_int_equal(USOCKET_AF_INET, 2);
+    assert_int_equal(USOCKET_AF_LORA, 160);
+    assert_int_equal(USOCKET_AF_SIGFOX, 161);
+    assert_int_equal(USOCKET_SOCK_STREAM, 1);
+    assert_int_equal(USOCKET_SOCK_DGRAM, 2);
+    assert_int_equal(USOCKET_IPPROTO_IP, 0);
+    assert_int_equal(USOCKET_IPPROTO_ICMP, 1);
+    assert_int_equal(USOCKET_IPPROTO_UDP, 17);
+    assert_int_equal(USOCKET_IPPROTO_IPV6, 41);
+    assert_int_equal(USOCKET_IPPROTO_RAW, 255);
+    /* lwIP's numbers, which the device accepts numerically (lwip/sockets.h). */
+    assert_int_equal(USOCKET_SO_BROADCAST, 0x20);
+    assert_int_equal(USOCKET_SO_RCVBUF, 0x1002);
+    assert_int_equal(USOCKET_IP_MULTICAST_TTL, 5);
+}
+
+/* The socket type has no shutdown, getsockopt, getpeername, getsockname, gettimeout, recv_into
+ * or readall (AttributeError on the board): the shared library exports no such function. */
+static void test_methods_the_board_lacks_are_not_exported(void **state)
+{
+    (void)state;
+    tu_proc p;
+    char *argv[] = {UPYSOCK_NM, "-D", "--defined-only", UPYSOCK_SHARED_LIB, NULL};
+    assert_int_equal(tu_run(&p, argv, NULL, 10000), 0);
+    assert_true(strstr(p.out, " usocket_recv\n") != NULL); /* the listing is the library's */
+    const char *absent[] = {"shutdown", "getsockopt", "getpeername", "getsockname", "gettimeout",
+                            "recv_into", "readall"};
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, " usocket_%s", absent[i]);
+        if (strstr(p.out, name))
+            fail_msg("the library exports%s", name);
+    }
 }
 
 #define T(name) cmocka_unit_test_teardown(name, reset_dns)
@@ -202,6 +246,8 @@ int main(void)
         T(test_dnsserver_index_two_is_out_of_range),
         T(test_dnsserver_negative_index_wraps_to_8_bits),
         T(test_dnsserver_set_takes_only_dotted_quads),
+        T(test_module_constants_are_the_devices),
+        T(test_methods_the_board_lacks_are_not_exported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

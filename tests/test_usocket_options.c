@@ -7,7 +7,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "sock.h"
 #include "testutil.h"
 #include "upysock/uerrno.h"
 #include "upysock/usocket.h"
@@ -21,7 +20,7 @@ static int kernel_int(usocket *s, int level, int name)
 {
     int v = -1;
     socklen_t len = sizeof v;
-    assert_int_equal(getsockopt(s->core->fd, level, name, &v, &len), 0);
+    assert_int_equal(getsockopt(tu_kernel_fd(s), level, name, &v, &len), 0);
     return v;
 }
 
@@ -29,7 +28,7 @@ static int kernel_timeout_ms(usocket *s, int name)
 {
     struct timeval tv;
     socklen_t len = sizeof tv;
-    assert_int_equal(getsockopt(s->core->fd, SOL_SOCKET, name, &tv, &len), 0);
+    assert_int_equal(getsockopt(tu_kernel_fd(s), SOL_SOCKET, name, &tv, &len), 0);
     return (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
 }
 

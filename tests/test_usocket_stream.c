@@ -1,5 +1,6 @@
 /* usocket stream calls: makefile, read/readinto/readline/write loops and their None (UPY_NONE)
  * cases (SEMANTICS §3.6, §3.7, §3.12). */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -240,6 +241,25 @@ static void test_write_is_none_when_the_first_attempt_would_block(void **state)
     close(peer);
 }
 
+static void test_timed_write_is_the_short_count_then_none(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    assert_int_equal(usocket_settimeout(s, 0.05), 0);
+    char *big = calloc(1, TU_MORE_THAN_LOOPBACK_HOLDS);
+    assert_non_null(big);
+    ssize_t n = usocket_write(s, big, TU_MORE_THAN_LOOPBACK_HOLDS);
+    assert_true(n > 0 && n < (ssize_t)TU_MORE_THAN_LOOPBACK_HOLDS);
+    /* The kernel may still find room for a little more (its buffers grow); then nothing fits. */
+    for (int i = 0; i < 100 && n > 0; i++)
+        n = usocket_write(s, big, TU_MORE_THAN_LOOPBACK_HOLDS);
+    assert_int_equal(n, UPY_NONE);
+    free(big);
+    usocket_release(s);
+    close(peer);
+}
+
 static void test_stream_calls_raise_other_errors(void **state)
 {
     (void)state;
@@ -272,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_readline_returns_a_partial_line_when_more_would_block),
         cmocka_unit_test(test_write_loops_until_everything_is_written),
         cmocka_unit_test(test_write_is_none_when_the_first_attempt_would_block),
+        cmocka_unit_test(test_timed_write_is_the_short_count_then_none),
         cmocka_unit_test(test_stream_calls_raise_other_errors),
     };
     return cmocka_run_group_tests(tests, setup_pattern, NULL);

@@ -1,11 +1,12 @@
 /* usocket over TCP: bind, listen, accept, the three connect paths, send and recv
  * (SEMANTICS §3.2, §3.4–§3.7; firmware-notes §0.1 for send(b'')). */
 #include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "sock.h"
 #include "testutil.h"
 #include "upysock/uerrno.h"
 #include "upysock/usocket.h"
@@ -78,6 +79,19 @@ static void test_bind_to_a_listening_port_is_eaddrinuse(void **state)
     usocket_release(l);
 }
 
+static void test_bind_to_port_zero_takes_an_ephemeral_port(void **state)
+{
+    (void)state;
+    usocket *s = tu_tcp();
+    usocket_addr a = at(0);
+    assert_int_equal(usocket_bind(s, &a), 0);
+    assert_int_equal(usocket_listen(s, 1), 0);
+    int port = tu_usock_port(s);
+    assert_true(port >= 1024 && port <= 65535);
+    close(tu_connect(port)); /* something listens there */
+    usocket_release(s);
+}
+
 /* --- listen -------------------------------------------------------------------------------- */
 
 static void test_listen_on_udp_is_eopnotsupp(void **state)
@@ -111,7 +125,7 @@ static void assert_holds(int backlog, int held)
         }
         assert_int_equal(poll(&p, 1, 5000), 1);
         uint64_t until = tu_now_ms() + 5000;
-        while (tu_accept_queue(l->core->fd) < n + 1) { /* the client's ACK is still on its way */
+        while (tu_accept_queue(tu_kernel_fd(l)) < n + 1) { /* the client's ACK is still on its way */
             assert_true(tu_now_ms() < until);
             tu_usock_ready(l, POLLIN, 1);
         }
@@ -223,6 +237,58 @@ static void assert_child_blocks(usocket *child, int client)
     assert_int_equal(b[0], 'x');
 }
 
+static void test_a_new_socket_blocks(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer); /* no settimeout or setblocking: the default */
+    assert_child_blocks(s, peer);
+    usocket_release(s);
+    close(peer);
+}
+
+/* Whether a connection on loopback `port` is in TIME_WAIT, waiting up to timeout_ms for the
+ * last ACK of its close to land (a bounded poll of the kernel's table). */
+static bool time_wait_on(int port, int timeout_ms)
+{
+    uint64_t until = tu_now_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        FILE *f = fopen("/proc/net/tcp", "r");
+        assert_non_null(f);
+        char line[256];
+        bool found = false;
+        while (!found && fgets(line, sizeof line, f)) {
+            unsigned local, remote, st;
+            found = sscanf(line, " %*d: %*x:%x %*x:%x %x", &local, &remote, &st) == 3 && st == 0x06
+                    && ((int)local == port || (int)remote == port);
+        }
+        fclose(f);
+        if (found || tu_now_ms() >= until)
+            return found;
+        poll(NULL, 0, 1);
+    }
+}
+
+static void test_bind_ignores_connections_in_time_wait(void **state)
+{
+    (void)state;
+    int port, client;
+    usocket *l = tu_usock_listener(1, &port);
+    usocket *child = accept_one(l, port, &client);
+    /* The server closes first, so its end of the connection waits in TIME_WAIT on the port. */
+    usocket_release(child);
+    usocket_release(l);
+    char b[4];
+    assert_int_equal(tu_read_to_eof(client, b, sizeof b, 5000), 0);
+    close(client);
+    assert_true(time_wait_on(port, 5000));
+    usocket *again = tu_tcp();
+    usocket_addr a = at(port);
+    assert_int_equal(usocket_bind(again, &a), 0);
+    assert_int_equal(usocket_listen(again, 1), 0);
+    usocket_release(again);
+}
+
 static void test_accepted_socket_blocks_whatever_the_listener_timeout(void **state)
 {
     (void)state;
@@ -288,6 +354,21 @@ static void test_blocking_connect_refused_is_econnreset_then_enotconn(void **sta
     char b[4];
     assert_int_equal(usocket_recv(s, b, sizeof b), -1);
     assert_oserror(UERRNO_ECONNRESET);
+    usocket_release(s);
+}
+
+static void test_connect_takes_only_dotted_quads(void **state)
+{
+    (void)state;
+    usocket *s = tu_tcp();
+    const char *bad[] = {"localhost", "example.com", "1.2.3", "::1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        usocket_addr a = {"", 80};
+        strcpy(a.ip, bad[i]);
+        assert_int_equal(usocket_connect(s, &a), -1);
+        assert_exc_msg(UPY_EXC_VALUEERROR, "invalid arguments");
+    }
+    assert_true(usocket_fileno(s) >= 54); /* a bad address leaves the socket open */
     usocket_release(s);
 }
 
@@ -395,6 +476,69 @@ static void test_timed_connect_refused_succeeds_and_io_is_econnreset(void **stat
     usocket_release(s);
 }
 
+/* The socket is closed for good: fileno -1, every call OSError(9). */
+static void assert_closed(usocket *s)
+{
+    assert_int_equal(usocket_fileno(s), -1);
+    assert_int_equal(usocket_send(s, "x", 1), -1);
+    assert_oserror(UERRNO_EBADF);
+}
+
+/* A timed connect that lwIP refuses at once raises that error and closes the socket, as the
+ * firmware's helper-task path does; an untimed one leaves the socket as it was. */
+static void timed_connect_again(usocket *s, usocket_addr a, int err)
+{
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(err);
+    assert_true(usocket_fileno(s) >= 54);
+    assert_int_equal(usocket_settimeout(s, 1.0), 0);
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(err);
+    assert_closed(s);
+    usocket_release(s);
+}
+
+static void test_timed_connect_when_connected_is_eisconn_and_closes(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    timed_connect_again(s, at(tu_closed_port()), 127);
+    close(peer);
+}
+
+static void test_timed_connect_in_progress_is_ealready_and_closes(void **state)
+{
+    (void)state;
+    int port, filler, hole = tu_blackhole(&port, &filler);
+    usocket *s = tu_tcp();
+    assert_int_equal(usocket_setblocking(s, false), 0);
+    usocket_addr a = at(port);
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    timed_connect_again(s, a, UERRNO_EALREADY);
+    close(filler);
+    close(hole);
+}
+
+static void test_timed_connect_after_a_failed_one_is_enotconn_and_closes(void **state)
+{
+    (void)state;
+    usocket *s = tu_tcp();
+    usocket_addr a = at(tu_closed_port());
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    timed_connect_again(s, a, UERRNO_ENOTCONN);
+}
+
+static void test_connect_on_a_listening_socket_is_eisconn(void **state)
+{
+    (void)state;
+    int port;
+    usocket *s = tu_usock_listener(2, &port);
+    timed_connect_again(s, at(port), 127); /* lwIP: the listening netconn is not NETCONN_NONE */
+}
+
 static void test_timed_connect_keeps_the_timeout(void **state)
 {
     (void)state;
@@ -410,6 +554,40 @@ static void test_timed_connect_keeps_the_timeout(void **state)
     assert_true(tu_now_ms() - start >= 95);
     usocket_release(s);
     close(listener);
+}
+
+/* Run one netns_probe case: its output line, or skip the test where namespaces are refused. */
+static const char *in_own_netns(const char *name)
+{
+    static tu_proc p;
+    char *argv[] = {(char *)tu_test_bin("netns_probe"), (char *)name, NULL};
+    int status = tu_run(&p, argv, NULL, 20000);
+    if (status == 77) {
+        print_message("%s", p.out);
+        skip();
+    }
+    assert_int_equal(status, 0);
+    return p.out;
+}
+
+static void test_blocking_connect_whose_syns_go_unanswered_is_econnaborted(void **state)
+{
+    (void)state;
+    /* lwIP gives up with ERR_ABRT after its SYN retries; Linux with ETIMEDOUT (after one retry
+     * in the probe's namespace). */
+    assert_string_equal(in_own_netns("syn_timeout"), "syn_timeout: OSError: [Errno 113] ECONNABORTED\n");
+}
+
+static void test_blocking_connect_without_a_route_is_ehostunreach(void **state)
+{
+    (void)state;
+    assert_string_equal(in_own_netns("no_route"), "no_route: OSError: [Errno 118] EHOSTUNREACH\n");
+}
+
+static void test_recv_after_keepalive_gives_up_is_econnaborted(void **state)
+{
+    (void)state;
+    assert_string_equal(in_own_netns("keepalive"), "keepalive: OSError: [Errno 113] ECONNABORTED\n");
 }
 
 /* --- send ---------------------------------------------------------------------------------- */
@@ -440,24 +618,6 @@ static void test_send_before_connect_is_enotconn(void **state)
     usocket_release(s);
 }
 
-/* Non-blocking sends into a peer that does not read, until OSError(11): the bytes queued. */
-static size_t fill_until_eagain(usocket *s)
-{
-    static char chunk[16384];
-    size_t total = 0;
-    for (int i = 0; i < 100000; i++) {
-        ssize_t n = usocket_send(s, chunk, sizeof chunk);
-        if (n < 0) {
-            assert_oserror(UERRNO_EAGAIN);
-            return total;
-        }
-        assert_true(n > 0 && n <= 5744); /* never more than tcp_sndbuf in one call */
-        total += (size_t)n;
-    }
-    fail_msg("the send buffer never filled");
-    return 0;
-}
-
 static void test_nonblocking_send_is_capped_then_eagain(void **state)
 {
     (void)state;
@@ -466,7 +626,7 @@ static void test_nonblocking_send_is_capped_then_eagain(void **state)
     assert_int_equal(usocket_setblocking(s, false), 0);
     static char chunk[16384];
     assert_int_equal(usocket_send(s, chunk, sizeof chunk), 5744);
-    size_t total = 5744 + fill_until_eagain(s);
+    size_t total = 5744 + tu_usock_fill(s, peer);
     /* Everything counted did go out. */
     static char sink[1 << 16];
     size_t got = 0;
@@ -478,6 +638,75 @@ static void test_nonblocking_send_is_capped_then_eagain(void **state)
     assert_int_equal(got, total);
     usocket_release(s);
     close(peer);
+}
+
+static void test_sendall_is_send_and_may_be_short(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    assert_int_equal(usocket_setblocking(s, false), 0);
+    static char chunk[16384];
+    assert_int_equal(usocket_sendall(s, chunk, sizeof chunk), 5744); /* the send buffer's worth */
+    usocket_release(s);
+    close(peer);
+}
+
+static void test_blocking_send_returns_the_whole_length(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    static char out[100000], in[100000];
+    for (size_t i = 0; i < sizeof out; i++)
+        out[i] = (char)(i * 13);
+    assert_int_equal(usocket_send(s, out, sizeof out), sizeof out); /* far past the 5744 cap */
+    assert_int_equal(tu_read_exact(peer, in, sizeof in, 5000), sizeof in);
+    assert_memory_equal(in, out, sizeof out);
+    usocket_release(s);
+    close(peer);
+}
+
+static void test_timed_send_returns_the_partial_count_then_timeouterror(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    assert_int_equal(usocket_settimeout(s, 0.05), 0);
+    char *big = calloc(1, TU_MORE_THAN_LOOPBACK_HOLDS);
+    assert_non_null(big);
+    ssize_t n = usocket_send(s, big, TU_MORE_THAN_LOOPBACK_HOLDS);
+    assert_true(n > 0 && n < (ssize_t)TU_MORE_THAN_LOOPBACK_HOLDS);
+    /* The kernel may still find room for a little more (its buffers grow); then nothing fits. */
+    uint64_t start = tu_now_ms();
+    for (int i = 0; i < 100 && n > 0; i++) {
+        start = tu_now_ms();
+        n = usocket_send(s, big, TU_MORE_THAN_LOOPBACK_HOLDS);
+    }
+    assert_int_equal(n, -1);
+    assert_exc_msg(UPY_EXC_TIMEOUTERROR, "timed out");
+    assert_true(tu_now_ms() - start >= 45);
+    free(big);
+    usocket_release(s);
+    close(peer);
+}
+
+static void test_send_after_the_peer_closed_succeeds_once_then_econnreset(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    close(peer);
+    char b[4];
+    assert_int_equal(usocket_recv(s, b, sizeof b), 0); /* the FIN */
+    assert_int_equal(usocket_send(s, "x", 1), 1);      /* the peer's kernel answers with RST */
+    assert_true(tu_usock_ready(s, 0, 5000));           /* POLLERR/POLLHUP only: the RST is in */
+    assert_int_equal(usocket_send(s, "x", 1), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    /* Linux now answers EPIPE, which lwIP has no counterpart for: still 104. */
+    assert_int_equal(usocket_send(s, "x", 1), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    usocket_release(s);
 }
 
 struct fresh_thread {
@@ -545,7 +774,7 @@ static void test_send_empty_after_a_full_buffer_is_eagain(void **state)
     assert_int_equal(usocket_setblocking(other, false), 0);
     assert_int_equal(usocket_connect(other, &a), -1); /* errno 119 */
     assert_int_equal(usocket_setblocking(s, false), 0);
-    fill_until_eagain(s); /* lwIP set errno 11 for the send that found no room */
+    tu_usock_fill(s, peer); /* lwIP set errno 11 for the send that found no room */
     assert_int_equal(usocket_send(s, "", 0), -1);
     assert_oserror(UERRNO_EAGAIN);
     usocket_release(other);
@@ -624,6 +853,31 @@ static void test_recv_timeout_is_timeouterror(void **state)
     close(peer);
 }
 
+static void test_recv_zero_is_empty_and_leaves_the_data_queued(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    char b[8];
+    /* Blocking: lwIP waits for data, copies none of it, and returns b''. */
+    tu_bg bg;
+    tu_bg_recv(&bg, s, b, 0);
+    bool returned_early = tu_bg_wait(&bg, STILL_BLOCKED_MS);
+    if (!returned_early)
+        assert_int_equal(write(peer, "abc", 3), 3);
+    assert_true(returned_early || tu_bg_wait(&bg, 5000));
+    assert_false(returned_early);
+    assert_int_equal(bg.result, 0);
+    assert_int_equal(usocket_recv(s, b, 0), 0);
+    assert_int_equal(usocket_recv(s, b, sizeof b), 3);
+    assert_memory_equal(b, "abc", 3);
+    /* Non-blocking with nothing queued: EWOULDBLOCK, read as b''. */
+    assert_int_equal(usocket_setblocking(s, false), 0);
+    assert_int_equal(usocket_recv(s, b, 0), 0);
+    usocket_release(s);
+    close(peer);
+}
+
 static void test_reset_is_econnreset_and_sticky(void **state)
 {
     (void)state;
@@ -695,6 +949,34 @@ static void test_close_wakes_a_blocked_recv(void **state)
     close(peer);
 }
 
+/* A blocking send waiting for room, cut by close() in another thread: lwIP aborts the write
+ * with ERR_CLSD and forgets what it had written, so the sender gets OSError(128), never a
+ * partial count (a blocking send sends everything or fails). */
+static void test_close_aborts_a_blocked_send_with_enotconn(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = tu_usock_connected(&peer);
+    int small = 4096;
+    assert_int_equal(setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    size_t len = 16u << 20; /* far more than the kernel's buffers: the send must block */
+    char *big = calloc(1, len);
+    assert_non_null(big);
+    tu_bg bg;
+    tu_bg_send(&bg, s, big, len);
+    bool blocked = tu_bg_blocked(&bg, 5000);
+    assert_int_equal(usocket_close(s), 0);
+    assert_true(tu_bg_wait(&bg, 5000));
+    assert_true(blocked);
+    assert_int_equal(bg.result, -1);
+    assert_oserror(UERRNO_ENOTCONN);
+    assert_int_equal(usocket_send(s, "x", 1), -1); /* later calls: the socket is closed */
+    assert_oserror(UERRNO_EBADF);
+    free(big);
+    usocket_release(s);
+    close(peer);
+}
+
 static void test_close_wakes_a_blocked_accept(void **state)
 {
     (void)state;
@@ -727,6 +1009,7 @@ int main(void)
         T(test_bind_to_a_foreign_address_succeeds),
         T(test_second_bind_is_einval),
         T(test_bind_to_a_listening_port_is_eaddrinuse),
+        T(test_bind_to_port_zero_takes_an_ephemeral_port),
         T(test_listen_on_udp_is_eopnotsupp),
         T(test_listen_backlog_is_the_number_held_unaccepted),
         T(test_listen_zero_or_negative_is_one),
@@ -734,30 +1017,46 @@ int main(void)
         T(test_accept_returns_the_peer_address),
         T(test_nonblocking_accept_with_nothing_pending_is_eagain),
         T(test_timed_accept_is_eagain_not_timeouterror),
+        T(test_a_new_socket_blocks),
+        T(test_bind_ignores_connections_in_time_wait),
         T(test_accepted_socket_blocks_whatever_the_listener_timeout),
         T(test_accepted_socket_blocks_after_listener_went_nonblocking),
         T(test_accepted_socket_ignores_listener_rcvtimeo_option),
         T(test_blocking_connect_refused_is_econnreset_then_enotconn),
+        T(test_connect_takes_only_dotted_quads),
         T(test_nonblocking_connect_pending),
         T(test_nonblocking_connect_completes_then_eisconn),
         T(test_nonblocking_connect_refused_then_enotconn),
         T(test_timed_connect_expiry_closes_the_socket),
         T(test_timed_connect_refused_succeeds_and_io_is_econnreset),
         T(test_timed_connect_keeps_the_timeout),
+        T(test_blocking_connect_whose_syns_go_unanswered_is_econnaborted),
+        T(test_blocking_connect_without_a_route_is_ehostunreach),
+        T(test_recv_after_keepalive_gives_up_is_econnaborted),
+        T(test_timed_connect_when_connected_is_eisconn_and_closes),
+        T(test_timed_connect_in_progress_is_ealready_and_closes),
+        T(test_timed_connect_after_a_failed_one_is_enotconn_and_closes),
+        T(test_connect_on_a_listening_socket_is_eisconn),
         T(test_send_str_returns_12),
         T(test_send_before_connect_is_enotconn),
         T(test_nonblocking_send_is_capped_then_eagain),
+        T(test_sendall_is_send_and_may_be_short),
+        T(test_blocking_send_returns_the_whole_length),
+        T(test_timed_send_returns_the_partial_count_then_timeouterror),
+        T(test_send_after_the_peer_closed_succeeds_once_then_econnreset),
         T(test_send_empty_raises_the_stale_errno),
         T(test_send_empty_after_a_full_buffer_is_eagain),
         T(test_recv_takes_at_most_2048_per_call),
         T(test_recv_eof_is_empty_every_time),
         T(test_nonblocking_recv_without_data_is_empty),
         T(test_recv_timeout_is_timeouterror),
+        T(test_recv_zero_is_empty_and_leaves_the_data_queued),
         T(test_reset_is_econnreset_and_sticky),
         T(test_send_after_reset_is_econnreset),
         T(test_recv_on_a_never_connected_socket),
         T(test_close_wakes_a_blocked_recv),
         T(test_close_wakes_a_blocked_accept),
+        T(test_close_aborts_a_blocked_send_with_enotconn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,6 @@
 
 #include "host/tls.h"
 #include "internal.h"
-#include "sock.h"
 #include "testutil.h"
 #include "tlspeer.h"
 #include <upysock/uselect.h>
@@ -89,6 +88,15 @@ static void pair_release(struct pair *p)
 }
 
 static const ussl_options verified = {.cert_reqs = USSL_CERT_REQUIRED, .ca_certs = "/flash/cert/ca.pem"};
+
+static void test_module_constants_are_the_devices(void **state)
+{
+    (void)state;
+    assert_int_equal(USSL_CERT_NONE, 0);
+    assert_int_equal(USSL_CERT_OPTIONAL, 1);
+    assert_int_equal(USSL_CERT_REQUIRED, 2);
+    assert_int_equal(USSL_SSL_TIMEOUT, -26624);
+}
 
 /* --- wrap_socket's argument rules -------------------------------------------------------------- */
 
@@ -180,9 +188,9 @@ static void test_unparsable_files_raise_mbedtls_codes(void **state)
 {
     (void)state;
     assert_wrap_os_code(&(ussl_options){.cert_reqs = USSL_CERT_REQUIRED, .ca_certs = "/flash/cert/garbage.pem"},
-                        TLS_ERR_X509_INVALID_FORMAT);
+                        UERRNO_MBEDTLS_ERR_X509_INVALID_FORMAT);
     assert_wrap_os_code(&(ussl_options){.certfile = "/flash/cert/garbage.pem", .keyfile = "/flash/cert/client.key"},
-                        TLS_ERR_X509_INVALID_FORMAT);
+                        UERRNO_MBEDTLS_ERR_X509_INVALID_FORMAT);
     assert_wrap_os_code(&(ussl_options){.certfile = "/flash/cert/client.pem", .keyfile = "/flash/cert/garbage.pem"},
                         UERRNO_MBEDTLS_ERR_PK_KEY_INVALID_FORMAT);
     assert_wrap_os_code(&(ussl_options){.certfile = "/flash/cert/client.pem", .keyfile = "/flash/cert/encrypted.key"},
@@ -190,6 +198,18 @@ static void test_unparsable_files_raise_mbedtls_codes(void **state)
     assert_wrap_os_code(&(ussl_options){.certfile = "/flash/cert/client.pem", .keyfile = "/flash/cert/server.key"},
                         UERRNO_MBEDTLS_ERR_PK_TYPE_MISMATCH);
     assert_string_equal(tu_exc_text(), "OSError: [Errno -16128] MBEDTLS_ERR_PK_TYPE_MISMATCH");
+}
+
+static void test_der_files_do_not_parse(void **state)
+{
+    (void)state;
+    /* The firmware hands mbedTLS strlen(file) + 1 bytes: DER is cut at its first zero byte. */
+    assert_wrap_os_code(&(ussl_options){.cert_reqs = USSL_CERT_REQUIRED, .ca_certs = "/flash/cert/ca.der"},
+                        UERRNO_MBEDTLS_ERR_X509_INVALID_FORMAT);
+    assert_wrap_os_code(&(ussl_options){.certfile = "/flash/cert/client.der", .keyfile = "/flash/cert/client.key"},
+                        UERRNO_MBEDTLS_ERR_X509_INVALID_FORMAT);
+    assert_wrap_os_code(&(ussl_options){.certfile = "/flash/cert/client.pem", .keyfile = "/flash/cert/client.key.der"},
+                        UERRNO_MBEDTLS_ERR_PK_KEY_INVALID_FORMAT);
 }
 
 static void test_paths_outside_flash_are_plain_files(void **state)
@@ -294,6 +314,58 @@ static void test_untrusted_chain(void **state)
     assert_int_equal(handshake_against("server.pem", &(ussl_options){.ca_certs = other}, &r), 0);
 }
 
+static void test_ssl_version_is_accepted_and_ignored(void **state)
+{
+    (void)state;
+    tu_tls_report r;
+    const int versions[] = {0, 2, 3, 5, 17, -1}; /* CPython's PROTOCOL_* numbers, and nonsense */
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        ussl_options o = verified;
+        o.ssl_version = versions[i];
+        assert_int_equal(handshake_against("server.pem", &o, &r), 0);
+        assert_int_equal(r.version, TLS1_2_VERSION);
+    }
+}
+
+static void test_blocking_connect_keeps_the_socket_open_when_tls_fails(void **state)
+{
+    (void)state;
+    const double timeouts[] = {USOCKET_TIMEOUT_NONE, 0.0}; /* 0 on an SSL socket still blocks (r6) */
+    for (size_t i = 0; i < 2; i++) {
+        int port;
+        tu_tls_script sc = server();
+        tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+        struct pair p;
+        pair_wrap(&p, &(ussl_options){.cert_reqs = USSL_CERT_REQUIRED, .ca_certs = "/flash/cert/other_ca.pem"});
+        assert_int_equal(usocket_settimeout(p.ssl, timeouts[i]), 0);
+        usocket_addr to = loopback(port);
+        assert_int_equal(usocket_connect(p.ssl, &to), -1);
+        assert_oserror(-9984);
+        assert_true(usocket_fileno(p.ssl) >= 54); /* unlike the timed path */
+        pair_release(&p);
+        assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
+    }
+}
+
+static void test_wrapping_a_connected_socket_raises_minus_1_when_optional_checks_fail(void **state)
+{
+    (void)state;
+    tu_tls_script sc = server();
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    usocket *s = tcp_socket();
+    usocket_addr to = loopback(port);
+    assert_int_equal(usocket_connect(s, &to), 0);
+    /* connect() would raise the flag word (8); the wrap-time check raises -1. */
+    assert_null(ussl_wrap_socket(s, &(ussl_options){.cert_reqs = USSL_CERT_OPTIONAL,
+                                                    .ca_certs = "/flash/cert/other_ca.pem"}));
+    assert_oserror(-1);
+    usocket_release(s);
+    tu_tls_report r;
+    assert_true(tu_tls_peer_join(peer, &r, JOIN_MS));
+    assert_true(r.handshake_ok);
+}
+
 static void test_optional_flags_are_rechecked_by_do_handshake(void **state)
 {
     (void)state;
@@ -330,6 +402,36 @@ static void test_hostname_is_checked_only_when_given(void **state)
     o.server_hostname = "127.0.0.1";
     assert_int_equal(handshake_against("server.pem", &o, &r), -1);
     assert_oserror(4);
+}
+
+/* mbedtls_ssl_set_hostname takes "" (and checks the certificate against it: nothing matches)
+ * and refuses a name over 255 bytes with MBEDTLS_ERR_SSL_BAD_INPUT_DATA, before any handshake. */
+static void test_hostname_empty_or_too_long(void **state)
+{
+    (void)state;
+    tu_tls_report r;
+    ussl_options o = verified;
+    o.server_hostname = "";
+    assert_int_equal(handshake_against("server.pem", &o, &r), -1);
+    assert_oserror(-9984);
+    o.cert_reqs = USSL_CERT_OPTIONAL;
+    assert_int_equal(handshake_against("server.pem", &o, &r), -1);
+    assert_oserror(4); /* MBEDTLS_X509_BADCERT_CN_MISMATCH */
+    o.cert_reqs = USSL_CERT_NONE;
+    assert_int_equal(handshake_against("server.pem", &o, &r), 0);
+    assert_string_equal(r.sni, "");
+    char name[257];
+    memset(name, 'a', 256);
+    name[256] = '\0';
+    o = verified;
+    o.server_hostname = name;
+    usocket *plain = tcp_socket();
+    assert_null(ussl_wrap_socket(plain, &o));
+    assert_oserror(-28928);
+    usocket_release(plain);
+    name[255] = '\0'; /* 255 bytes: taken, and it is simply the wrong name */
+    assert_int_equal(handshake_against("server.pem", &o, &r), -1);
+    assert_oserror(-9984);
 }
 
 static void test_expired_certificate(void **state)
@@ -450,6 +552,70 @@ static void test_recv_returns_one_record_at_a_time(void **state)
     tu_tls_report r;
     assert_true(tu_tls_peer_join(peer, &r, JOIN_MS));
     assert_true(r.got_close_notify); /* close() sent close_notify */
+    pair_release(&p);
+}
+
+static void test_recv_returns_a_whole_record_past_2048(void **state)
+{
+    (void)state;
+    static char record[5001];
+    memset(record, 'r', sizeof record - 1);
+    const char *const records[] = {record, NULL};
+    tu_tls_script sc = server();
+    sc.replies = records;
+    sc.end = TU_TLS_READ_UNTIL_CLOSE;
+    struct pair p;
+    tu_tls_peer *peer = connected_pair(&sc, &p);
+    static char buf[8192];
+    assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 5000); /* plain sockets stop at 2048 */
+    assert_memory_equal(buf, record, 5000);
+    pair_release(&p);
+    assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
+}
+
+static void test_stream_calls_raise_mbedtls_codes(void **state)
+{
+    (void)state;
+    static const struct {
+        enum tu_tls_end end;
+        int code;
+    } cases[] = {{TU_TLS_FIN, -29312}, {TU_TLS_RST, -80}};
+    for (size_t i = 0; i < 2; i++) {
+        tu_tls_script sc = server();
+        sc.end = cases[i].end;
+        struct pair p;
+        tu_tls_peer *peer = connected_pair(&sc, &p);
+        assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS)); /* the peer is gone */
+        char buf[8];
+        assert_int_equal(usocket_read(p.ssl, buf, sizeof buf), -1);
+        assert_oserror(cases[i].code);
+        assert_int_equal(usocket_readline(p.ssl, buf, sizeof buf), -1);
+        assert_oserror(cases[i].code);
+        pair_release(&p);
+    }
+}
+
+static void test_io_on_a_closed_ssl_socket_is_ebadf(void **state)
+{
+    (void)state;
+    tu_tls_script sc = server();
+    sc.end = TU_TLS_READ_UNTIL_CLOSE;
+    struct pair p;
+    tu_tls_peer *peer = connected_pair(&sc, &p);
+    assert_int_equal(usocket_close(p.ssl), 0);
+    /* The board raises an OSError whose number is unspecified (its TLS state is freed); the
+     * library gives the 9 of every closed socket. */
+    char buf[8];
+    assert_int_equal(usocket_send(p.ssl, "x", 1), -1);
+    assert_oserror(UERRNO_EBADF);
+    assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), -1);
+    assert_oserror(UERRNO_EBADF);
+    assert_int_equal(usocket_read(p.ssl, buf, sizeof buf), -1);
+    assert_oserror(UERRNO_EBADF);
+    assert_int_equal(ussl_do_handshake(p.ssl), -1);
+    assert_oserror(UERRNO_EBADF);
+    assert_int_equal(usocket_fileno(p.ssl), -1);
+    assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
     pair_release(&p);
 }
 
@@ -606,6 +772,64 @@ static void test_timed_connect_closes_the_socket_when_tls_fails(void **state)
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
 
+static void test_timed_connect_of_an_ssl_socket_has_no_timeout(void **state)
+{
+    (void)state;
+    tu_tls_script sc = {.start = TU_TLS_SILENT};
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    struct pair p;
+    pair_wrap(&p, NULL);
+    /* Counted as read timeouts, 10 of these would end a handshake after 100 ms. */
+    assert_int_equal(usocket_settimeout(p.ssl, 0.01), 0);
+    struct blocked_connect b = {.s = p.ssl, .port = port};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, connect_in_thread, &b), 0);
+    bool waited = tu_thread_still_running(t, 250);
+    assert_int_equal(usocket_close(p.ssl), 0); /* the only way out: the peer never answers */
+    if (waited)
+        pthread_join(t, NULL);
+    assert_true(waited);
+    assert_int_equal(b.rc, -1);
+    assert_int_equal(b.exc.type, UPY_EXC_OSERROR);
+    assert_int_equal(b.exc.code, UERRNO_EBADF);
+    pair_release(&p);
+    assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
+}
+
+static void test_nonblocking_plain_socket_connects_nonblocking_then_the_handshake_blocks(void **state)
+{
+    (void)state;
+    tu_tls_script sc = server();
+    sc.read_first = true; /* answers only once our send arrived */
+    sc.replies = pong;
+    sc.end = TU_TLS_READ_UNTIL_CLOSE;
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    struct pair p = {.plain = tcp_socket()};
+    assert_int_equal(usocket_setblocking(p.plain, false), 0);
+    p.ssl = ussl_wrap_socket(p.plain, NULL);
+    assert_non_null(p.ssl);
+    usocket_addr to = loopback(port);
+    assert_int_equal(usocket_connect(p.ssl, &to), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    assert_true(tu_usock_ready(p.ssl, POLLOUT, JOIN_MS)); /* the TCP connect is done */
+    assert_int_equal(ussl_do_handshake(p.ssl), 0);
+    /* The handshake set the fd blocking: recv waits for the reply to a send not yet made. */
+    char buf[8];
+    tu_bg bg;
+    tu_bg_recv(&bg, p.ssl, buf, sizeof buf);
+    bool returned_early = tu_bg_wait(&bg, 250);
+    if (!returned_early)
+        assert_int_equal(usocket_send_str(p.ssl, "ping"), 4);
+    assert_true(returned_early || tu_bg_wait(&bg, JOIN_MS));
+    assert_false(returned_early);
+    assert_int_equal(bg.result, 4);
+    assert_memory_equal(buf, "pong", 4);
+    pair_release(&p);
+    assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
+}
+
 static void test_setblocking_false_keeps_an_r6_ssl_socket_blocking(void **state)
 {
     (void)state;
@@ -728,7 +952,7 @@ static usocket *listening(int *port)
     assert_int_equal(usocket_bind(l, &any), 0);
     assert_int_equal(usocket_listen(l, 2), 0);
     host_addr a;
-    assert_int_equal(host_local_addr(sock_core(l)->fd, &a), 0);
+    assert_int_equal(host_local_addr(tu_kernel_fd(l), &a), 0);
     *port = a.port;
     return l;
 }
@@ -946,27 +1170,38 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the raw OpenSSL peer writes with write(2) */
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_module_constants_are_the_devices, setup),
         cmocka_unit_test_setup(test_wrap_rejects_the_devices_bad_combinations, setup),
         cmocka_unit_test_setup(test_wrap_of_a_closed_socket_is_ebadf, setup),
         cmocka_unit_test_setup(test_missing_files_are_reported_as_the_device_words_them, setup),
         cmocka_unit_test_setup(test_unparsable_files_raise_mbedtls_codes, setup),
+        cmocka_unit_test_setup(test_der_files_do_not_parse, setup),
         cmocka_unit_test_setup(test_paths_outside_flash_are_plain_files, setup),
         cmocka_unit_test_setup(test_client_handshake_runs_in_connect, setup),
         cmocka_unit_test_setup(test_a_connected_socket_shakes_hands_in_wrap, setup),
         cmocka_unit_test_setup(test_untrusted_chain, setup),
+        cmocka_unit_test_setup(test_ssl_version_is_accepted_and_ignored, setup),
+        cmocka_unit_test_setup(test_blocking_connect_keeps_the_socket_open_when_tls_fails, setup),
+        cmocka_unit_test_setup(test_wrapping_a_connected_socket_raises_minus_1_when_optional_checks_fail, setup),
         cmocka_unit_test_setup(test_optional_flags_are_rechecked_by_do_handshake, setup),
         cmocka_unit_test_setup(test_hostname_is_checked_only_when_given, setup),
+        cmocka_unit_test_setup(test_hostname_empty_or_too_long, setup),
         cmocka_unit_test_setup(test_expired_certificate, setup),
         cmocka_unit_test_setup(test_fatal_alert_received, setup),
         cmocka_unit_test_setup(test_eof_and_reset_during_the_handshake, setup),
         cmocka_unit_test_setup(test_recv_ends, setup),
         cmocka_unit_test_setup(test_recv_returns_one_record_at_a_time, setup),
+        cmocka_unit_test_setup(test_recv_returns_a_whole_record_past_2048, setup),
+        cmocka_unit_test_setup(test_stream_calls_raise_mbedtls_codes, setup),
+        cmocka_unit_test_setup(test_io_on_a_closed_ssl_socket_is_ebadf, setup),
         cmocka_unit_test_setup(test_send_is_one_record_and_write_loops, setup),
         cmocka_unit_test_setup(test_close_from_another_thread_wakes_recv, setup),
         cmocka_unit_test_setup(test_send_while_another_thread_waits_in_recv, setup),
         cmocka_unit_test_setup(test_close_from_another_thread_aborts_a_handshake, setup),
         cmocka_unit_test_setup(test_read_timeouts_on_r6, setup),
         cmocka_unit_test_setup(test_timed_connect_closes_the_socket_when_tls_fails, setup),
+        cmocka_unit_test_setup(test_timed_connect_of_an_ssl_socket_has_no_timeout, setup),
+        cmocka_unit_test_setup(test_nonblocking_plain_socket_connects_nonblocking_then_the_handshake_blocks, setup),
         cmocka_unit_test_setup(test_setblocking_false_keeps_an_r6_ssl_socket_blocking, setup),
         cmocka_unit_test_setup(test_ssl_timeout_counts_read_timeouts_on_r6, setup),
         cmocka_unit_test_setup(test_tutorial_era_profile_drives_the_handshake_from_do_handshake, setup),

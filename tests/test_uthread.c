@@ -160,6 +160,21 @@ static void test_stack_size_records_and_resets(void **state)
     assert_int_equal(uthread_stack_size(), 4L << 20);
 }
 
+/* Fidelity row S2.2-48. A stack no memory can hold: on the board heap_caps_malloc returns NULL
+ * and mp_thread_create_ex raises MemoryError("can't create thread") (FW esp32/mpthreadport.c,
+ * memory_error; the OSError branch needs xTaskCreateStatic to fail, which it cannot with a
+ * stack in hand). Here pthread_create refuses a stack larger than the address space. */
+static void test_a_stack_no_memory_can_hold_is_memoryerror(void **state)
+{
+    (void)state;
+    static int values[2] = {1, 0};
+    assert_int_equal(uthread_set_stack_size(1L << 47), 0);
+    assert_int_equal(uthread_start_new_thread(doubler, values), -1);
+    assert_exc_msg(UPY_EXC_MEMORYERROR, "can't create thread");
+    uthread_stack_size(); /* back to 0 */
+    assert_int_equal(wait_done(), 0);
+}
+
 static int record_ident(void *arg)
 {
     *(unsigned long *)arg = uthread_get_ident();
@@ -414,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_exit_ends_the_thread),
         cmocka_unit_test(test_exit_outside_a_started_thread_is_runtimeerror),
         cmocka_unit_test(test_stack_size_records_and_resets),
+        cmocka_unit_test(test_a_stack_no_memory_can_hold_is_memoryerror),
         cmocka_unit_test(test_get_ident_differs_between_threads),
         cmocka_unit_test(test_unhandled_hook_replaces_the_printer),
         cmocka_unit_test(test_activity_is_none_running_without_threads),

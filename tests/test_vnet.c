@@ -263,6 +263,12 @@ static void test_malformed_rules_are_named_and_change_nothing(void **state)
         {"192.168.0.1=127.0.0.1:65536", "bad rule '192.168.0.1=127.0.0.1:65536'" BAD_RULE_HINT},
         {"192.168.0.1=127.0.0.1:-1", "bad rule '192.168.0.1=127.0.0.1:-1'" BAD_RULE_HINT},
         {"*:http=127.0.0.1", "bad rule '*:http=127.0.0.1'" BAD_RULE_HINT},
+        /* A port is plain decimal digits: no sign, no space. */
+        {"*:+5=127.0.0.1", "bad rule '*:+5=127.0.0.1'" BAD_RULE_HINT},
+        {"*: 5=127.0.0.1", "bad rule '*: 5=127.0.0.1'" BAD_RULE_HINT},
+        {"*:5=127.0.0.1:-0", "bad rule '*:5=127.0.0.1:-0'" BAD_RULE_HINT},
+        {"*:5=127.0.0.1:+0", "bad rule '*:5=127.0.0.1:+0'" BAD_RULE_HINT},
+        {"*:5 =127.0.0.1", "bad rule '*:5 =127.0.0.1'" BAD_RULE_HINT},
         {"1.2.3=127.0.0.1", "bad rule '1.2.3=127.0.0.1'" BAD_RULE_HINT},
         {"bad_name=127.0.0.1", "bad rule 'bad_name=127.0.0.1'" BAD_RULE_HINT},
         {"=127.0.0.1", "bad rule '=127.0.0.1'" BAD_RULE_HINT},

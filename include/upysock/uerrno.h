@@ -238,7 +238,8 @@ enum uerrno_code { UERRNO_POSIX_LIST(UERRNO_ENUM_POSIX_) UERRNO_EXTRA_LIST(UERRN
 #undef UERRNO_ENUM_EXTRA_
 
 /* Codes the device raises that uerrno does not name (they print as bare numbers). */
-#define UERRNO_MBEDTLS_ERR_X509_CERT_VERIFY_FAILED (-0x2700) /* -9984 */
+#define UERRNO_MBEDTLS_ERR_X509_CERT_VERIFY_FAILED (-0x2700) /* -9984: the peer failed CERT_REQUIRED */
+#define UERRNO_MBEDTLS_ERR_X509_INVALID_FORMAT (-0x2180)     /* -8576: a certificate file that does not parse */
 
 /* uerrno.errorcode[code]: the name, or NULL when the device's uerrno does not list the code. */
 UPY_API const char *uerrno_errorcode(int code);

@@ -32,6 +32,9 @@ typedef struct upy_profile {
     int accept_exhausted_errno; /* 23 ENFILE: accept() with every slot taken */
     int recv_cap;               /* 2048: WLAN_MAX_RX_SIZE, bytes per recv on plain sockets; 0 = none */
     int tcp_sndbuf;             /* 5744: TCP_SND_BUF, what one non-blocking send can queue */
+    int tcp_mss;                /* 1436: CONFIG_TCP_MSS; with tcp_sndbuf it fixes TCP_SNDLOWAT, the
+                                   room a socket needs to poll writable (min(max(sndbuf / 2,
+                                   2 * mss + 1), sndbuf - 1): 2873) */
     int backlog_min;            /* 1: lwIP turns a backlog of 0 into 1 */
     int backlog_max;            /* 255: the backlog is a u8_t, larger values are clamped */
 

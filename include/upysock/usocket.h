@@ -13,7 +13,8 @@
  * quads on the virtual LAN: by default every address lands on loopback (docs/configuration.md).
  *
  * Every handle may be used from several threads at once. close() from one thread wakes a call
- * blocked in another, which then fails with OSError(9).
+ * blocked in another, which then fails with OSError(9) — except a blocked send, which lwIP
+ * aborts with OSError(128) (ENOTCONN), whatever part of it had gone out.
  */
 #ifndef UPYSOCK_USOCKET_H
 #define UPYSOCK_USOCKET_H
@@ -58,6 +59,7 @@ enum {
     USOCKET_SO_RCVTIMEO = 0x1006,
     USOCKET_SO_ERROR = 0x1007,
     USOCKET_SO_TYPE = 0x1008,
+    USOCKET_SO_NO_CHECK = 0x100a, /* UDP: no checksum */
     USOCKET_TCP_NODELAY = 0x01,
     USOCKET_TCP_KEEPALIVE = 0x02,
     USOCKET_TCP_KEEPIDLE = 0x03,
@@ -137,7 +139,8 @@ UPY_API usocket *usocket_accept(usocket *s, usocket_addr *peer);
  * On an SSL socket the TLS handshake follows the TCP connect (ussl.h). */
 UPY_API int usocket_connect(usocket *s, const usocket_addr *addr);
 
-/* send(buf) → bytes queued. Blocking: all of them. Non-blocking: what fits in the device's send
+/* send(buf) → bytes queued. Blocking: all of them, or an error (never a partial count; close()
+ * from another thread while it waits → OSError(128)). Non-blocking: what fits in the device's send
  * buffer (5744), nothing → OSError(11); still connecting → 119; never connected → 128.
  * Timeout: nothing sent in time → TimeoutError. len 0: as the firmware, no send at all and
  * OSError of the thread's last socket errno (0 if it never had one; TimeoutError when that was

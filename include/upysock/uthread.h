@@ -23,7 +23,8 @@ extern "C" {
 typedef int (*uthread_fn)(void *arg);
 
 /* start_new_thread(function, args): runs fn(arg) in a new detached thread. Returns 0 (the
- * device returns None); -1 with OSError("can't create thread") when the host refuses. */
+ * device returns None); -1 with MemoryError("can't create thread") when the host refuses (on
+ * the board only the stack's allocation can fail). */
 #define uthread_start_new_thread(fn, arg) uthread_start_new_thread_named((fn), (arg), #fn)
 
 /* The function behind uthread_start_new_thread(); `name` is what the unhandled-exception line

@@ -1,9 +1,12 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <upysock/uerrno.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +17,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 extern char **environ;
 
@@ -354,6 +358,11 @@ ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms)
 #include "host/host.h"
 #include "sock.h"
 
+int tu_kernel_fd(usocket *s)
+{
+    return s->core->fd;
+}
+
 usocket_addr tu_loopback(int port)
 {
     usocket_addr a = {"127.0.0.1", port};
@@ -377,14 +386,46 @@ usocket *tu_udp(void)
 int tu_usock_port(usocket *s)
 {
     host_addr local;
-    assert_int_equal(host_local_addr(s->core->fd, &local), 0);
+    assert_int_equal(host_local_addr(tu_kernel_fd(s), &local), 0);
     return local.port;
 }
 
 bool tu_usock_ready(usocket *s, short events, int timeout_ms)
 {
-    struct pollfd p = {s->core->fd, events, 0};
+    struct pollfd p = {tu_kernel_fd(s), events, 0};
     return poll(&p, 1, timeout_ms) == 1;
+}
+
+size_t tu_usock_fill(usocket *s, int peer)
+{
+    static char chunk[16384];
+    int small = 4096;
+    setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    size_t total = 0;
+    uint64_t deadline = tu_now_ms() + 10000;
+    while (tu_now_ms() < deadline) {
+        ssize_t n = usocket_send(s, chunk, sizeof chunk);
+        if (n > 0) {
+            assert_true(n <= 5744); /* never more than tcp_sndbuf in one call */
+            total += (size_t)n;
+            continue;
+        }
+        assert_int_equal(n, -1);
+        assert_oserror(UERRNO_EAGAIN);
+        /* Full for good once the peer stops acknowledging: the window shut (probes) or what
+         * came is dropped (retransmits). Else an ACK is only delayed: wait for it, send more. */
+        struct tcp_info info;
+        socklen_t len = sizeof info;
+        int queued = 0;
+        while (ioctl(tu_kernel_fd(s), SIOCOUTQ, &queued) == 0 && queued >= 5744 && tu_now_ms() < deadline) {
+            if (getsockopt(tu_kernel_fd(s), IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
+                (info.tcpi_total_retrans > 0 || info.tcpi_probes > 0))
+                return total;
+            poll(NULL, 0, 1);
+        }
+    }
+    fail_msg("the send buffer never filled");
+    return 0;
 }
 
 bool tu_usock_queued(usocket *s, int n, int timeout_ms)
@@ -392,7 +433,7 @@ bool tu_usock_queued(usocket *s, int n, int timeout_ms)
     uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
     for (;;) {
         int queued = 0;
-        if (ioctl(s->core->fd, FIONREAD, &queued) == 0 && queued >= n)
+        if (ioctl(tu_kernel_fd(s), FIONREAD, &queued) == 0 && queued >= n)
             return true;
         if (tu_now_ms() >= deadline)
             return false;
@@ -442,6 +483,7 @@ static void *bg_main(void *arg)
 {
     tu_bg *bg = arg;
     upy_exc_clear();
+    atomic_store(&bg->tid, (int)gettid());
     bg->result = bg->call(bg);
     bg->exc = *upy_exc_current();
     char done = 1;
@@ -450,10 +492,11 @@ static void *bg_main(void *arg)
     return NULL;
 }
 
-static void bg_start(tu_bg *bg, ssize_t (*call)(tu_bg *bg))
+void tu_bg_start(tu_bg *bg, ssize_t (*call)(tu_bg *bg))
 {
     bg->call = call;
     bg->accepted = NULL;
+    atomic_store(&bg->tid, 0);
     assert_int_equal(pipe2(bg->done, O_CLOEXEC), 0);
     assert_int_equal(pthread_create(&bg->thread, NULL, bg_main, bg), 0);
 }
@@ -474,22 +517,33 @@ static ssize_t bg_accept(tu_bg *bg)
     return bg->accepted ? 0 : -1;
 }
 
+static ssize_t bg_send(tu_bg *bg)
+{
+    return usocket_send(bg->s, bg->buf, bg->len);
+}
+
+void tu_bg_send(tu_bg *bg, usocket *s, const void *buf, size_t len)
+{
+    bg->s = s, bg->buf = (void *)buf, bg->len = len;
+    tu_bg_start(bg, bg_send);
+}
+
 void tu_bg_recv(tu_bg *bg, usocket *s, void *buf, size_t len)
 {
     bg->s = s, bg->buf = buf, bg->len = len;
-    bg_start(bg, bg_recv);
+    tu_bg_start(bg, bg_recv);
 }
 
 void tu_bg_accept(tu_bg *bg, usocket *s)
 {
     bg->s = s;
-    bg_start(bg, bg_accept);
+    tu_bg_start(bg, bg_accept);
 }
 
 void tu_bg_read(tu_bg *bg, usocket *s, void *buf, size_t len)
 {
     bg->s = s, bg->buf = buf, bg->len = len;
-    bg_start(bg, bg_read);
+    tu_bg_start(bg, bg_read);
 }
 
 bool tu_bg_wait(tu_bg *bg, int timeout_ms)
@@ -504,4 +558,51 @@ bool tu_bg_wait(tu_bg *bg, int timeout_ms)
     else
         upy_raise(bg->exc.type, bg->exc.code, bg->exc.has_code ? NULL : bg->exc.message);
     return true;
+}
+
+/* The thread sleeps in the kernel, and not on a lock. */
+static bool thread_waits(int tid)
+{
+    char path[64], stat[512], wchan[64] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[n] = '\0';
+    const char *state = strrchr(stat, ')'); /* the name may hold spaces and parentheses */
+    if (!state || state[1] != ' ' || state[2] != 'S')
+        return false;
+    snprintf(path, sizeof path, "/proc/self/task/%d/wchan", tid);
+    f = fopen(path, "r");
+    if (!f)
+        return false;
+    n = fread(wchan, 1, sizeof wchan - 1, f);
+    fclose(f);
+    wchan[n] = '\0';
+    return n > 0 && strcmp(wchan, "0") != 0 && !strstr(wchan, "futex");
+}
+
+bool tu_bg_blocked(tu_bg *bg, int timeout_ms)
+{
+    uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
+    do {
+        int tid = atomic_load(&bg->tid);
+        if (tid && thread_waits(tid))
+            return true;
+        if (tu_readable(bg->done[0], 1)) /* returned instead: the 1 ms is the retry's pace */
+            return false;
+    } while (tu_now_ms() < deadline);
+    return false;
+}
+
+bool tu_thread_still_running(pthread_t t, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)timeout_ms * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    return pthread_timedjoin_np(t, NULL, &until) == ETIMEDOUT;
 }

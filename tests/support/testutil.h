@@ -5,6 +5,7 @@
 #ifndef UPYSOCK_TESTUTIL_H
 #define UPYSOCK_TESTUTIL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -137,6 +138,14 @@ ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms);
 
 #include <upysock/usocket.h>
 
+/* More bytes than loopback's kernel buffers take while the peer does not read: a timed send or
+ * write of this many stops part-way. */
+#define TU_MORE_THAN_LOOPBACK_HOLDS (32u << 20)
+
+/* The kernel fd behind a socket object: how a test looks at what the kernel holds (options,
+ * queues, its port). The one place tests reach inside an object (testutil.c). */
+int tu_kernel_fd(usocket *s);
+
 /* ("127.0.0.1", port). */
 usocket_addr tu_loopback(int port);
 
@@ -157,6 +166,13 @@ bool tu_usock_queued(usocket *s, int n, int timeout_ms);
 /* A blocking socket connected to a raw kernel peer on loopback; *peer is the peer's fd. */
 usocket *tu_usock_connected(int *peer);
 
+/* Non-blocking sends into the raw `peer`, which does not read, until the device's send buffer
+ * (5744 bytes) is full for good: the last send raised OSError(11) and everything queued sits
+ * behind the peer's shut window (bytes merely awaiting a delayed ACK would free themselves).
+ * Shrinks the peer's receive buffer to get there quickly. Returns the bytes sent; each send took
+ * at most 5744. The test fails if that does not happen within 10 s. */
+size_t tu_usock_fill(usocket *s, int peer);
+
 /* A socket bound to 127.0.0.1 and listening with `backlog`; its port in *port. */
 usocket *tu_usock_listener(int backlog, int *port);
 
@@ -173,19 +189,35 @@ typedef struct tu_bg {
     size_t len;
     ssize_t result;    /* what the call returned */
     usocket *accepted; /* tu_bg_accept: the new socket, or NULL */
+    void *arg;         /* for calls started with tu_bg_start */
     ssize_t (*call)(struct tu_bg *bg);
+    _Atomic int tid;   /* the thread's kernel id, once it runs */
     upy_exc exc;
     pthread_t thread;
     int done[2];
 } tu_bg;
 
+/* Run call(bg) in a new thread; bg->s, buf, len and arg are the call's to use. */
+void tu_bg_start(tu_bg *bg, ssize_t (*call)(tu_bg *bg));
+
 void tu_bg_recv(tu_bg *bg, usocket *s, void *buf, size_t len); /* usocket_recv */
 void tu_bg_accept(tu_bg *bg, usocket *s);                        /* usocket_accept */
 void tu_bg_read(tu_bg *bg, usocket *s, void *buf, size_t len); /* usocket_read */
+void tu_bg_send(tu_bg *bg, usocket *s, const void *buf, size_t len); /* usocket_send */
+
 
 /* Wait at most timeout_ms for the call to return. When it has: the thread is joined, and the
  * exception it raised becomes the caller's current one (so assert_oserror applies). While it
  * has not, the bg and what it uses must stay alive: clean up (close the socket) before failing. */
 bool tu_bg_wait(tu_bg *bg, int timeout_ms);
+
+/* Wait at most timeout_ms until the call's thread sleeps in the kernel on something other than
+ * a lock (/proc/self/task/<tid>: state S, a wait channel that is not a futex): blocked in the
+ * call's wait, so a test can act on a blocked call without sleeping for it. */
+bool tu_bg_blocked(tu_bg *bg, int timeout_ms);
+
+/* Whether thread t is still running timeout_ms from now; if it ended, it has been joined. For a
+ * call that must keep waiting: the test then ends the wait itself, and joins. */
+bool tu_thread_still_running(pthread_t t, int timeout_ms);
 
 #endif

@@ -51,6 +51,40 @@ static void drain(int fd)
         ;
 }
 
+static void send_raw(int fd, const char *bytes, size_t len)
+{
+    (void)!write(fd, bytes, len);
+}
+#define SEND_RAW(fd, literal) send_raw(fd, literal, sizeof literal - 1)
+
+/* A start other than a handshake; closes fd. */
+static void raw_start(const tu_tls_script *s, int fd)
+{
+    char hello[512];
+    if (!s->client && s->start != TU_TLS_SILENT)
+        (void)!read(fd, hello, sizeof hello);
+    switch (s->start) {
+    case TU_TLS_RAW_RST: tu_reset(fd); return;
+    case TU_TLS_RAW_GARBAGE: SEND_RAW(fd, TU_TLS_GARBAGE); drain(fd); break;
+    case TU_TLS_RAW_TRUNCATED: SEND_RAW(fd, TU_TLS_TRUNCATED); break;
+    case TU_TLS_RAW_ALERT: SEND_RAW(fd, TU_TLS_ALERT); drain(fd); break;
+    case TU_TLS_SILENT: drain(fd); break;
+    default: break; /* RAW_FIN */
+    }
+    close(fd);
+}
+
+/* The raw ends, written past OpenSSL on the established connection. */
+static void raw_end(enum tu_tls_end end, int fd)
+{
+    switch (end) {
+    case TU_TLS_GARBAGE_END: SEND_RAW(fd, TU_TLS_GARBAGE); drain(fd); break;
+    case TU_TLS_TRUNCATED_END: SEND_RAW(fd, "\x17\x03\x03\x00\x64" "0123456789"); break;
+    case TU_TLS_ALERT_END: SEND_RAW(fd, TU_TLS_ALERT); drain(fd); break;
+    default: break;
+    }
+}
+
 static void one_connection(tu_tls_peer *p, tu_tls_report *r)
 {
     const tu_tls_script *s = &p->script;
@@ -58,12 +92,9 @@ static void one_connection(tu_tls_peer *p, tu_tls_report *r)
     if (fd < 0)
         return;
     bound_waits(fd);
-    char hello[512];
-    switch (s->start) {
-    case TU_TLS_RAW_FIN: (void)!read(fd, hello, sizeof hello); close(fd); return;
-    case TU_TLS_RAW_RST: (void)!read(fd, hello, sizeof hello); tu_reset(fd); return;
-    case TU_TLS_SILENT: drain(fd); close(fd); return;
-    default: break;
+    if (s->start != TU_TLS_HANDSHAKE) {
+        raw_start(s, fd);
+        return;
     }
     SSL *ssl = SSL_new(p->ctx);
     SSL_set_fd(ssl, fd);
@@ -89,6 +120,8 @@ static void one_connection(tu_tls_peer *p, tu_tls_report *r)
         }
         if (s->end == TU_TLS_CLOSE_NOTIFY)
             SSL_shutdown(ssl);
+        if (s->end >= TU_TLS_GARBAGE_END)
+            raw_end(s->end, fd);
     }
     ERR_clear_error();
     SSL_free(ssl);

@@ -12,13 +12,22 @@
 /* The flash root the tls_certs fixture fills (fixtures/make-certs.sh); /flash maps here. */
 #define UPYSOCK_TEST_FLASH UPYSOCK_TEST_BIN_DIR "/flash"
 
-/* What the peer does before TLS. */
+/* What the peer does before TLS. The RAW_ starts play a server's part after reading the
+ * ClientHello, a client's part at once. */
 enum tu_tls_start {
-    TU_TLS_HANDSHAKE, /* a normal handshake */
-    TU_TLS_RAW_FIN,   /* read the ClientHello, then close: EOF in the handshake */
-    TU_TLS_RAW_RST,   /* read the ClientHello, then reset */
-    TU_TLS_SILENT,    /* never answer; hold the connection until the other side closes */
+    TU_TLS_HANDSHAKE,     /* a normal handshake */
+    TU_TLS_RAW_FIN,       /* close: EOF in the handshake */
+    TU_TLS_RAW_RST,       /* reset */
+    TU_TLS_SILENT,        /* never answer; hold the connection until the other side closes */
+    TU_TLS_RAW_GARBAGE,   /* bytes that are not TLS (TU_TLS_GARBAGE), then hold */
+    TU_TLS_RAW_TRUNCATED, /* half a handshake record (TU_TLS_TRUNCATED), then close */
+    TU_TLS_RAW_ALERT,     /* a fatal handshake_failure alert (TU_TLS_ALERT), then hold */
 };
+
+/* The hostile bytes, for tests that compare. */
+#define TU_TLS_GARBAGE "HTTP/1.1 400 Bad Request\r\n\r\n"
+#define TU_TLS_TRUNCATED "\x16\x03\x03\x00\x64" "0123456789"   /* promises 100 bytes, sends 10 */
+#define TU_TLS_ALERT "\x15\x03\x03\x00\x02\x02\x28"            /* fatal (2), handshake_failure (40) */
 
 /* How the peer ends a connection after its script. */
 enum tu_tls_end {
@@ -27,6 +36,10 @@ enum tu_tls_end {
     TU_TLS_RST,              /* close with RST */
     TU_TLS_READ_UNTIL_CLOSE, /* read until close_notify or EOF, hold until the other side's
                                 socket goes, then close */
+    /* Outside the TLS layer, on the established connection: */
+    TU_TLS_GARBAGE_END,   /* TU_TLS_GARBAGE, then hold */
+    TU_TLS_TRUNCATED_END, /* TU_TLS_TRUNCATED (an application-data header), then close */
+    TU_TLS_ALERT_END,     /* TU_TLS_ALERT in plaintext (it does not decrypt), then hold */
 };
 
 typedef struct tu_tls_script {
