@@ -18,27 +18,47 @@ static PyObject *config_error(const char *var)
     return NULL;
 }
 
+/* A number in an option: decimal digits only, the rule the library applies to its UPYSOCK_*
+ * variables ("+5", " 5" and "0x10" are malformed). */
+static bool parse_digits(const char *s, long *out)
+{
+    long v = 0;
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        v = v >= LONG_MAX / 10 ? LONG_MAX : v * 10 + (*s - '0');
+    }
+    *out = v;
+    return true;
+}
+
 static const char *const limit_names[] = {"max_sockets", "recv_cap", "tcp_sndbuf", "backlog_max", "poll_tls_buffered"};
 enum { LIMIT_NAMES = sizeof limit_names / sizeof limit_names[0] };
 
-/* "max_sockets=2000,recv_cap=0", the syntax of UPYSOCK_LIMITS. */
+/* "max_sockets=2000,recv_cap=0", the syntax of UPYSOCK_LIMITS (the library offers it per limit). */
 static int set_limits(const char *spec)
 {
-    char item[128];
+    char item[128], message[UPY_EXC_MESSAGE_MAX];
     for (const char *p = spec; *p;) {
         size_t len = strcspn(p, ",");
         snprintf(item, sizeof item, "%.*s", (int)len, p);
         p += len + (p[len] == ',');
-        char *eq = strchr(item, '='), *end = NULL;
+        char *eq = strchr(item, '=');
         size_t which = 0;
+        long v = 0;
         if (eq)
             *eq = '\0';
         while (eq && which < LIMIT_NAMES && strcmp(limit_names[which], item) != 0)
             which++;
-        long v = eq ? strtol(eq + 1, &end, 10) : 0;
-        if (!eq || which == LIMIT_NAMES || end == eq + 1 || *end)
-            return upy_raise(UPY_EXC_VALUEERROR, 0, "bad limit (want name=number; names: max_sockets, recv_cap, "
-                                                    "tcp_sndbuf, backlog_max, poll_tls_buffered)");
+        if (!eq || which == LIMIT_NAMES || !parse_digits(eq + 1, &v)) {
+            if (eq)
+                *eq = '=';
+            snprintf(message, sizeof message, "bad limit '%.40s' (want name=number; names: max_sockets, recv_cap, "
+                                              "tcp_sndbuf, backlog_max, poll_tls_buffered)", item);
+            return upy_raise(UPY_EXC_VALUEERROR, 0, message);
+        }
         if (upy_config_limit((upy_limit)which, v) < 0)
             return -1;
     }
@@ -48,19 +68,21 @@ static int set_limits(const char *spec)
 /* "stderr" | "fd:N" | a path to append to, the syntax of UPYSOCK_LOG. */
 static int set_log(const char *spec)
 {
-    int fd;
-    if (strcmp(spec, "stderr") == 0) {
+    long n = -1;
+    int fd = -2;
+    if (strcmp(spec, "stderr") == 0)
         fd = 2;
-    } else if (strncmp(spec, "fd:", 3) == 0) {
-        char *end;
-        long n = strtol(spec + 3, &end, 10);
-        fd = (end != spec + 3 && !*end && n >= 0 && n < 65536) ? (int)n : -2;
-    } else {
+    else if (strncmp(spec, "fd:", 3) == 0)
+        fd = parse_digits(spec + 3, &n) && n < 65536 ? (int)n : -2;
+    else if (*spec)
         fd = open(spec, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0)
-            return upy_raise(UPY_EXC_VALUEERROR, 0, "cannot log to that path");
+    if (fd < 0 || upy_config_log(fd) < 0) {
+        char message[UPY_EXC_MESSAGE_MAX];
+        snprintf(message, sizeof message, "cannot log to '%.60s' (want stderr, fd:N with an open fd, or a writable path)",
+                 spec);
+        return upy_raise(UPY_EXC_VALUEERROR, 0, message);
     }
-    return upy_config_log(fd);
+    return 0;
 }
 
 static const struct setting {

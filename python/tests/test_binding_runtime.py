@@ -200,6 +200,16 @@ class Config(unittest.TestCase):
         with self.assertRaises(ValueError):
             u.configure("colour", "blue")
 
+    def test_an_option_and_its_variable_give_the_same_message(self):
+        code = ("import upysock._upysock as u\n"
+                "try: u.check_config()\n"
+                "except ValueError as e: print(e)\n")
+        for name, value in (("limits", "max_sockets=+5"), ("log", "fd:x")):
+            with self.subTest(name=name), self.assertRaises(ValueError) as cv:
+                u.configure(name, value)
+            status, out, _ = run_python(code, **{"UPYSOCK_" + name.upper(): value})
+            self.assertEqual((status, out), (0, str(cv.exception) + "\n"))
+
     def test_configure_applies_before_any_socket(self):
         code = ("import upysock._upysock as u\n"
                 "u.configure('limits', 'max_sockets=2')\n"
