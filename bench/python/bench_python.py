@@ -10,7 +10,7 @@ side goes first alternates too, so a slow moment on a shared machine hits both):
   tls       TLS 1.2 client handshakes/s against a CPython ssl server thread: ussl.wrap_socket vs
             ssl (one reused SSLContext, the cipher suite the device side negotiated)
 One JSON line per scenario: the median rate of each side, ratio = upysock / cpython (higher is
-better for upysock), and the per-round ratios. Never run by CTest: timings belong here only.
+better for upysock), the per-round ratios, and cpu_ratio: the same over this process's CPU time. Never run by CTest: timings belong here only.
 """
 import argparse
 import json
@@ -47,6 +47,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def timed(n, step):
+    """Run step() n times: (rate by wall clock, rate by this process's CPU time). Every thread is
+    in this process (and with --pin on one CPU), so CPU time leaves out what other processes took
+    from the machine: the steadier figure on a shared machine."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        step()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return n / wall, n / cpu if cpu > 0 else float("nan")
+
+
 def run_server(fn):
     t = threading.Thread(target=fn, daemon=True)
     t.start()
@@ -56,7 +67,7 @@ def run_server(fn):
 # --- echo -------------------------------------------------------------------------------------
 
 def echo_round(mod, n):
-    """n round trips through module `mod` (usocket or socket): round trips per second."""
+    """n round trips through module `mod` (usocket or socket): round trips per second (wall, CPU)."""
     addr = ("127.0.0.1", free_port())
     ls = mod.socket()
     ls.setsockopt(mod.SOL_SOCKET, mod.SO_REUSEADDR, 1)
@@ -72,15 +83,16 @@ def echo_round(mod, n):
     t = run_server(serve)
     c = mod.socket()
     c.connect(addr)
-    start = time.perf_counter()
-    for _ in range(n):
+
+    def step():
         c.send(MSG)
         recv_exact(c, 64)
-    elapsed = time.perf_counter() - start
+
+    rates = timed(n, step)
     t.join(JOIN)
     c.close()
     ls.close()
-    return n / elapsed
+    return rates
 
 
 # --- poll with 1000 idle sockets -----------------------------------------------------------------
@@ -112,13 +124,14 @@ class PollSide:
 
     def round(self, n):
         c, a, p = self.c, self.a, self.p
-        start = time.perf_counter()
-        for _ in range(n):
+
+        def step():
             c.send(b"x")
             if len(p.poll(1000)) != 1:
                 raise RuntimeError("poll did not report the active socket")
             a.recv(1)
-        return n / (time.perf_counter() - start)
+
+        return timed(n, step)
 
     def close(self):
         for s in self.idle + [self.a, self.c]:
@@ -153,12 +166,9 @@ class TlsServer:
 
 def tls_round(server, n, client):
     t = server.serve(n)
-    start = time.perf_counter()
-    for _ in range(n):
-        client()
-    elapsed = time.perf_counter() - start
+    rates = timed(n, client)
     t.join(JOIN)
-    return n / elapsed
+    return rates
 
 
 def tls_clients(server, certs):
@@ -186,17 +196,18 @@ def tls_clients(server, certs):
 # --- the harness -------------------------------------------------------------------------------------
 
 def compare(name, unit, rounds, device, cpython, **extra):
-    dev, cpy, ratios = [], [], []
+    dev, cpy = [], []  # (wall rate, CPU rate) per round
     for r in range(rounds):
         pair = [(dev, device), (cpy, cpython)]
         for out, fn in (pair if r % 2 == 0 else pair[::-1]):
             out.append(fn())
-        ratios.append(dev[-1] / cpy[-1])
-    line = {"scenario": name, "unit": unit, "upysock": round(statistics.median(dev), 1),
-            "cpython": round(statistics.median(cpy), 1),
-            "ratio": round(statistics.median(dev) / statistics.median(cpy), 3),
-            "paired_ratio": round(statistics.median(ratios), 3), "min_ratio": round(min(ratios), 3),
-            "max_ratio": round(max(ratios), 3), "rounds": rounds, "placement": PLACEMENT,
+    wall = [d[0] / c[0] for d, c in zip(dev, cpy)]
+    med = [statistics.median(x[0] for x in side) for side in (dev, cpy)]
+    cpu = [statistics.median(x[1] for x in side) for side in (dev, cpy)]
+    line = {"scenario": name, "unit": unit, "upysock": round(med[0], 1), "cpython": round(med[1], 1),
+            "ratio": round(med[0] / med[1], 3), "paired_ratio": round(statistics.median(wall), 3),
+            "min_ratio": round(min(wall), 3), "max_ratio": round(max(wall), 3),
+            "cpu_ratio": round(cpu[0] / cpu[1], 3), "rounds": rounds, "placement": PLACEMENT,
             "load1": round(os.getloadavg()[0], 2), **extra}
     print(json.dumps(line), flush=True)
 
