@@ -62,11 +62,19 @@ fi
 bin=$build_dir/examples
 [[ -x $bin/tutorial_server ]] || { echo "demo.sh: no $bin/tutorial_server (build first)" >&2; exit 1; }
 # The Python front, when built: the interpreter it was built for runs the .py tutorials.
-python=$(sed -n 's/^Python3_EXECUTABLE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
-pyfront=0
+cache() { sed -n "s/^$1:[A-Z]*=//p" "$build_dir/CMakeCache.txt" 2>/dev/null || true; }
+python=$(cache Python3_EXECUTABLE)
+pyfront=0 pyenv=(PYTHONPATH="$build_dir/python")
 if [[ -n $python ]] && compgen -G "$build_dir/python/upysock/_upysock*.so" >/dev/null; then
   pyfront=1
 fi
+# In a sanitizer build the extension is instrumented and the interpreter is not: the
+# interpreter loads the sanitizer's runtime first (as the build's Python tests do).
+case $(cache UPYSOCK_SANITIZE) in
+  *address*) pyenv+=(LD_PRELOAD="$("$(cache CMAKE_C_COMPILER)" -print-file-name=libasan.so)"
+                     ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0") ;;
+  *thread*) pyenv+=(LD_PRELOAD="$("$(cache CMAKE_C_COMPILER)" -print-file-name=libtsan.so)") ;;
+esac
 
 # program NAME: sets prog to the command line of an example, and shown to how the demo shows
 # it: a C program of the build tree, or a tutorial .py file run by the Python front (a client
@@ -79,7 +87,7 @@ program() {
     *) prog=("$bin/$1") shown=$1; return ;;
   esac
   shown="python3 -m upysock ${opts[*]:+${opts[*]} }examples/python/$1"
-  prog=(env PYTHONPATH="$build_dir/python" "$python" -m upysock ${opts[@]+"${opts[@]}"} "examples/python/$1")
+  prog=(env "${pyenv[@]}" "$python" -m upysock ${opts[@]+"${opts[@]}"} "examples/python/$1")
 }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/upysock-demo.XXXXXX")
