@@ -13,7 +13,6 @@ typedef struct {
     PyObject_HEAD
     uselect_poller *p;
     PyObject *registered; /* {handle address: object} */
-    PyObject *pending;    /* ipoll's pairs not yet yielded (a list), or NULL */
 } poll_obj;
 
 static PyObject *not_a_stream(void)
@@ -48,14 +47,12 @@ static PyObject *poll_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 static int poll_traverse(poll_obj *o, visitproc visit, void *arg)
 {
     Py_VISIT(o->registered);
-    Py_VISIT(o->pending);
     return 0;
 }
 
 static int poll_clear(poll_obj *o)
 {
     Py_CLEAR(o->registered);
-    Py_CLEAR(o->pending);
     return 0;
 }
 
@@ -178,34 +175,27 @@ static PyObject *poll_poll(poll_obj *o, PyObject *const *args, Py_ssize_t n)
     return list;
 }
 
-/* ipoll(): waits like poll() and returns the poll object to iterate. The board reuses one
- * tuple for every pair; here each pair is a new tuple (CPython tuples are immutable). */
+/* ipoll(): waits like poll() and returns the poll object to iterate; each step takes the
+ * library's next pair, so with one-shot an entry is disarmed as it is yielded, as on the board.
+ * The board reuses one tuple for every pair; here each pair is a new tuple (CPython tuples are
+ * immutable). */
 static PyObject *poll_ipoll(poll_obj *o, PyObject *const *args, Py_ssize_t n)
 {
     int timeout, flags, got;
     if (poll_args("ipoll", args, n, &timeout, &flags) < 0)
         return NULL;
     UPYEXT_NOGIL(got = uselect_poll_ipoll(o->p, timeout, flags));
-    if (got < 0)
-        return upyext_raise();
-    PyObject *list = PyList_New(0);
-    for (const uselect_event *e; list && (e = uselect_poll_next(o->p));)
-        if (append_event(o, list, e) < 0)
-            Py_CLEAR(list);
-    if (!list)
-        return NULL;
-    Py_XSETREF(o->pending, list);
-    return Py_NewRef(o);
+    return got < 0 ? upyext_raise() : Py_NewRef(o);
 }
 
 static PyObject *poll_iternext(poll_obj *o)
 {
-    if (!o->pending || PyList_GET_SIZE(o->pending) == 0)
-        return NULL;
-    PyObject *pair = Py_NewRef(PyList_GET_ITEM(o->pending, 0));
-    if (PyList_SetSlice(o->pending, 0, 1, NULL) < 0)
-        Py_CLEAR(pair);
-    return pair;
+    for (const uselect_event *e; (e = uselect_poll_next(o->p));) {
+        PyObject *pair = event_pair(o, e);
+        if (pair || PyErr_Occurred())
+            return pair;
+    }
+    return NULL;
 }
 
 static PyMethodDef poll_methods[] = {

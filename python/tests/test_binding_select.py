@@ -62,6 +62,16 @@ class Poll(DeviceTest):
         self.assertIs(it, p)
         self.assertEqual(list(it), [(c, uselect.POLLOUT)])
 
+    def test_ipoll_one_shot_disarms_only_what_was_yielded(self):
+        c, a = self.pair()
+        d, b = self.pair()
+        p = uselect.poll()
+        p.register(c, uselect.POLLOUT)
+        p.register(d, uselect.POLLOUT)
+        first_obj, _ = next(p.ipoll(0, 1))
+        left = d if first_obj is c else c
+        self.assertEqual(p.poll(0), [(left, uselect.POLLOUT)])  # the pair not yet yielded stays armed
+
     def test_the_boards_errors(self):
         p = uselect.poll()
         with self.assertRaises(OSError) as cm:
