@@ -14,6 +14,7 @@ packages=(
   libssl-dev      # OpenSSL 3: the TLS layer
   openssl         # the command: certificates for the TLS tutorial
   libcmocka-dev   # the test suites
+  iproute2        # ip: the multicast test's network namespace (skipped without it)
   python3-dev     # the Python front (python/): CPython headers; brings /usr/bin/python3
   "$@"
 )

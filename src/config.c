@@ -57,7 +57,7 @@ static void load_env(void)
 {
     for (int var = 0; var < VAR_COUNT; var++) {
         const char *value = getenv(var_names[var]);
-        char err[UPY_EXC_MESSAGE_MAX - 32];
+        char err[UPY_EXC_MESSAGE_MAX - 20]; /* room for "UPYSOCK_PROFILE: " in front */
         if (value && apply(var, value, err, sizeof err) < 0)
             set_error(var, err);
     }

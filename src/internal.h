@@ -48,7 +48,8 @@ enum sockopt_value {
     SOCKOPT_BYTE,      /* u8_t: the value's first byte */
     SOCKOPT_TIMEVAL,   /* the device's 8-byte {int32 tv_sec, int32 tv_usec} */
     SOCKOPT_IDLE_MS,   /* TCP_KEEPALIVE: an int of milliseconds */
-    SOCKOPT_BYTES,     /* passed through (ip_mreq, in_addr) */
+    SOCKOPT_MREQ,      /* ip_mreq {group, interface}: the interface goes through the virtual LAN */
+    SOCKOPT_IFADDR,    /* in_addr of an interface: likewise */
 };
 struct profile_sockopt {
     int level, opt;

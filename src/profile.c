@@ -29,6 +29,7 @@
     .tcp_mss = 1436,                       /* CONFIG_TCP_MSS (sdkconfig.h); for TCP_SNDLOWAT */    \
     .backlog_min = 1,                      /* tcp_backlog_set: 0 becomes 1 */                      \
     .backlog_max = 255,                    /* backlog is a u8_t */                                 \
+    .accept_mbox = 6,                      /* DEFAULT_ACCEPTMBOX_SIZE (IDF lwipopts.h) */          \
     .poll_tls_buffered_readable = 0,       /* SSL sockets are polled on the raw fd */              \
     .tls_max_version = 0x0303,             /* CONFIG_MBEDTLS_SSL_PROTO_TLS1_2, no TLS 1.3 */       \
     .tls_handshake_timeouts = 10           /* wrap_socket(timeout=) default */
@@ -74,6 +75,7 @@ static const struct {
     [UPY_LIMIT_BACKLOG_MAX] = {"backlog_max", offsetof(upy_profile, backlog_max), 1, 65535, false},
     [UPY_LIMIT_POLL_TLS_BUFFERED] = {"poll_tls_buffered", offsetof(upy_profile, poll_tls_buffered_readable), 0, 1,
                                      false},
+    [UPY_LIMIT_ACCEPT_MBOX] = {"accept_mbox", offsetof(upy_profile, accept_mbox), 1, 65535, false},
 };
 #define LIMIT_COUNT (sizeof limits / sizeof limits[0])
 
@@ -203,10 +205,10 @@ static const struct profile_sockopt sockopts[] = {
     {USOCKET_IPPROTO_TCP, USOCKET_TCP_KEEPCNT, 4, SOCKOPT_TCP, SOCKOPT_INT, HOST_OPT_KEEPCNT},
     {USOCKET_IPPROTO_IP, USOCKET_IP_TOS, 4, SOCKOPT_ANY, SOCKOPT_BYTE, HOST_OPT_IP_TOS},
     {USOCKET_IPPROTO_IP, USOCKET_IP_TTL, 4, SOCKOPT_ANY, SOCKOPT_BYTE, HOST_OPT_IP_TTL},
-    {USOCKET_IPPROTO_IP, USOCKET_IP_ADD_MEMBERSHIP, 8, SOCKOPT_UDP, SOCKOPT_BYTES, HOST_OPT_ADD_MEMBERSHIP},
-    {USOCKET_IPPROTO_IP, USOCKET_IP_DROP_MEMBERSHIP, 8, SOCKOPT_UDP, SOCKOPT_BYTES, HOST_OPT_DROP_MEMBERSHIP},
+    {USOCKET_IPPROTO_IP, USOCKET_IP_ADD_MEMBERSHIP, 8, SOCKOPT_UDP, SOCKOPT_MREQ, HOST_OPT_ADD_MEMBERSHIP},
+    {USOCKET_IPPROTO_IP, USOCKET_IP_DROP_MEMBERSHIP, 8, SOCKOPT_UDP, SOCKOPT_MREQ, HOST_OPT_DROP_MEMBERSHIP},
     {USOCKET_IPPROTO_IP, USOCKET_IP_MULTICAST_TTL, 1, SOCKOPT_UDP, SOCKOPT_BYTE, HOST_OPT_MULTICAST_TTL},
-    {USOCKET_IPPROTO_IP, USOCKET_IP_MULTICAST_IF, 4, SOCKOPT_UDP, SOCKOPT_BYTES, HOST_OPT_MULTICAST_IF},
+    {USOCKET_IPPROTO_IP, USOCKET_IP_MULTICAST_IF, 4, SOCKOPT_UDP, SOCKOPT_IFADDR, HOST_OPT_MULTICAST_IF},
     {USOCKET_IPPROTO_IP, USOCKET_IP_MULTICAST_LOOP, 1, SOCKOPT_UDP, SOCKOPT_BYTE, HOST_OPT_MULTICAST_LOOP},
 };
 

@@ -134,6 +134,7 @@ usocket *sock_new(int fd, int type, enum sock_state state, int timeout_ms, int s
     atomic_init(&c->fatal, 0);
     atomic_init(&c->kernel_mode, -1);
     atomic_init(&c->kernel_timeouts, 0);
+    atomic_init(&c->reuse_chosen, false);
     pthread_mutex_init(&c->lock, NULL);
     p->obj.magic = SOCK_MAGIC;
     atomic_init(&p->obj.refs, 1);

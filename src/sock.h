@@ -52,6 +52,7 @@ struct ucore {
     atomic_int kernel_mode;  /* what the fd does now: -1 blocks, 0 non-blocking, > 0 ms timeouts */
     atomic_int kernel_timeouts; /* SO_RCVTIMEO/SO_SNDTIMEO on the fd: ms, 0 none, -1 unknown
                                    (set through setsockopt) */
+    atomic_bool reuse_chosen; /* the program set SO_REUSEADDR itself: bind leaves it alone */
     pthread_mutex_t lock;    /* state transitions and the watcher list */
     struct sock_watcher *watchers;
     usocket_addr local;      /* the device address bound, for the log */

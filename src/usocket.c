@@ -104,6 +104,11 @@ usocket *usocket_socket(int af, int type, int proto)
         return NULL;
     }
     int fd = host_socket(type);
+    /* Every lwIP socket has SO_REUSEADDR (lwipsocket.c). A UDP socket gets it now: its implicit
+     * binds (sendto, connect) must leave its port shareable. A TCP one gets it at bind, the only
+     * place it matters, which keeps a syscall out of every client's socket(). */
+    if (fd >= 0 && type == USOCKET_SOCK_DGRAM)
+        host_setsockopt_int(fd, HOST_OPT_REUSEADDR, 1);
     if (fd < 0) {
         lwip_raise(-fd);
         return NULL;
@@ -149,6 +154,8 @@ int usocket_bind(usocket *s, const usocket_addr *addr)
     struct ucore *c = sock_enter(s);
     if (!c)
         return -1;
+    if (c->type == USOCKET_SOCK_STREAM && !atomic_load_explicit(&c->reuse_chosen, memory_order_relaxed))
+        host_setsockopt_int(c->fd, HOST_OPT_REUSEADDR, 1); /* usocket_socket says why here */
     int rc = host_bind(c->fd, h);
     if (rc == 0) {
         c->local = *addr;
@@ -165,7 +172,9 @@ int usocket_listen(usocket *s, int backlog)
         return -1;
     const upy_profile *p = profile();
     backlog = backlog < p->backlog_min ? p->backlog_min : backlog > p->backlog_max ? p->backlog_max : backlog;
-    int rc = c->type == USOCKET_SOCK_DGRAM ? -UERRNO_EOPNOTSUPP : host_listen(c->fd, backlog);
+    /* Beside the backlog, lwIP's accept mailbox bounds what waits unaccepted (firmware-notes §9.8). */
+    int held = backlog < p->accept_mbox ? backlog : p->accept_mbox;
+    int rc = c->type == USOCKET_SOCK_DGRAM ? -UERRNO_EOPNOTSUPP : host_listen(c->fd, held);
     if (rc == 0) {
         sock_transition(c, SOCK_FRESH, SOCK_LISTENING);
         host_addr bound;
@@ -401,6 +410,22 @@ ssize_t usocket_sendto(usocket *s, const void *buf, size_t len, const usocket_ad
 
 /* --- recv --------------------------------------------------------------------------------- */
 
+/* A never-connected socket's timed recv: lwIP waits out the receive timeout on the empty
+ * mailbox. The kernel has nothing to wait on (a fresh socket polls as hung up at once), so this
+ * sleeps in slices, ending early when the socket is closed or connected meanwhile. */
+#define UNCONNECTED_SLICE_US 10000u
+
+static int wait_unconnected(struct ucore *c, int timeout_ms)
+{
+    uint64_t deadline = host_monotonic_us() + (uint64_t)timeout_ms * 1000u;
+    for (uint64_t now; !sock_closed(c) && sock_state(c) == SOCK_FRESH;) {
+        if ((now = host_monotonic_us()) >= deadline)
+            return SOCK_WOULD_BLOCK;
+        host_sleep_us(deadline - now < UNCONNECTED_SLICE_US ? deadline - now : UNCONNECTED_SLICE_US);
+    }
+    return sock_closed(c) ? lwip_raise(UERRNO_EBADF) : 1;
+}
+
 /* Why a socket that is not connected has nothing to read: 1 (it can read after all),
  * SOCK_WOULD_BLOCK (lwIP's EWOULDBLOCK: recv b'', recvfrom OSError(11), read None) or -1. */
 static int recv_blocked(usocket *s, struct ucore *c, int state)
@@ -412,11 +437,15 @@ static int recv_blocked(usocket *s, struct ucore *c, int state)
     case SOCK_LISTENING: return 1; /* the kernel answers ENOTCONN, as lwIP does */
     case SOCK_CONNECTING: return SOCK_WOULD_BLOCK;
     case SOCK_FAILED: return lwip_raise(atomic_load(&c->fatal));
-    default:
-        /* Never connected: lwIP's recv waits on an empty mailbox forever. We say ENOTCONN
-         * instead of hanging, except where the device returns at once. */
-        return atomic_load_explicit(&s->timeout_ms, memory_order_relaxed) == 0
-                   ? SOCK_WOULD_BLOCK : lwip_raise(UERRNO_ENOTCONN);
+    default: {
+        /* Never connected: lwIP's recv waits on the empty mailbox for the receive timeout
+         * (firmware-notes §9.6): none when non-blocking, t, or forever when blocking, where we
+         * say ENOTCONN instead of hanging. */
+        int timeout_ms = atomic_load_explicit(&s->timeout_ms, memory_order_relaxed);
+        if (timeout_ms == 0)
+            return SOCK_WOULD_BLOCK;
+        return timeout_ms < 0 ? lwip_raise(UERRNO_ENOTCONN) : wait_unconnected(c, timeout_ms);
+    }
     }
 }
 
@@ -481,6 +510,35 @@ ssize_t usocket_recvfrom(usocket *s, void *buf, size_t bufsize, usocket_addr *fr
 
 /* --- options and modes -------------------------------------------------------------------- */
 
+static uint32_t be32_get(const unsigned char *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static void be32_put(unsigned char *b, uint32_t v)
+{
+    b[0] = (unsigned char)(v >> 24), b[1] = (unsigned char)(v >> 16), b[2] = (unsigned char)(v >> 8);
+    b[3] = (unsigned char)v;
+}
+
+/* IP_ADD/DROP_MEMBERSHIP (ip_mreq: group, then interface) and IP_MULTICAST_IF (an interface), in
+ * network order. lwIP's igmp_joingroup/leavegroup refuse a group that is not multicast, and the
+ * all-systems group, with EADDRNOTAVAIL; the interface is the virtual LAN's to choose. */
+static int set_multicast(struct ucore *c, const struct profile_sockopt *o, const unsigned char *bytes)
+{
+    unsigned char v[8];
+    memcpy(v, bytes, o->size);
+    unsigned char *ifaddr = v;
+    if (o->value == SOCKOPT_MREQ) {
+        uint32_t group = be32_get(v);
+        if (group >> 28 != 0xE || group == 0xE0000001u)
+            return -UERRNO_EADDRNOTAVAIL;
+        ifaddr = v + 4;
+    }
+    be32_put(ifaddr, vnet_map_interface(be32_get(ifaddr)));
+    return host_setsockopt_bytes(c->fd, o->host, v, o->size);
+}
+
 /* lwip_setsockopt_impl's checks, in its order, then the value as the host takes it. */
 static int set_option(struct ucore *c, int level, int opt, const void *value, size_t len)
 {
@@ -502,6 +560,8 @@ static int set_option(struct ucore *c, int level, int opt, const void *value, si
         return -UERRNO_EINVAL;
     if ((o->on == SOCKOPT_TCP && !tcp) || (o->on == SOCKOPT_UDP && tcp))
         return -UERRNO_ENOPROTOOPT;
+    if (o->host == HOST_OPT_REUSEADDR)
+        atomic_store_explicit(&c->reuse_chosen, true, memory_order_relaxed);
     const unsigned char *bytes = value;
     int32_t word = 0, tv[2];
     if (o->size >= sizeof word)
@@ -516,7 +576,7 @@ static int set_option(struct ucore *c, int level, int opt, const void *value, si
         atomic_store_explicit(&c->kernel_timeouts, -1, memory_order_relaxed); /* not settimeout's */
         return host_setsockopt_int(c->fd, o->host, ms > INT_MAX ? INT_MAX : (int)ms);
     }
-    default: return host_setsockopt_bytes(c->fd, o->host, bytes, o->size);
+    default: return set_multicast(c, o, bytes);
     }
 }
 

@@ -270,6 +270,14 @@ int vnet_map_out(const usocket_addr *addr, host_addr *out)
     return 0;
 }
 
+uint32_t vnet_map_interface(uint32_t ip)
+{
+    pthread_rwlock_rdlock(&lock);
+    bool keep = host_mode;
+    pthread_rwlock_unlock(&lock);
+    return keep ? ip : LOOPBACK;
+}
+
 void vnet_map_in(host_addr host, usocket_addr *out)
 {
     uint32_t ip = host.ip;

@@ -22,6 +22,11 @@ int vnet_parse(const usocket_addr *addr, uint32_t *ip, int *port);
  * address. */
 int vnet_map_out(const usocket_addr *addr, host_addr *out);
 
+/* The host interface for the interface address a multicast option names (IP_ADD_MEMBERSHIP,
+ * IP_DROP_MEMBERSHIP, IP_MULTICAST_IF; host order): in sandbox mode always loopback, so no group
+ * is ever joined, nor multicast sent, on a real interface; in host mode the address itself. */
+uint32_t vnet_map_interface(uint32_t ip);
+
 /* The device view of a host endpoint (accept peers, recvfrom sources): rules read backwards. */
 void vnet_map_in(host_addr host, usocket_addr *out);
 

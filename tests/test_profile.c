@@ -20,6 +20,7 @@ static void assert_pycom_sockets(const upy_profile *p)
     assert_int_equal(p->recv_cap, 2048);
     assert_int_equal(p->tcp_sndbuf, 5744);
     assert_int_equal(p->tcp_mss, 1436);
+    assert_int_equal(p->accept_mbox, 6);
     assert_int_equal(p->backlog_min, 1);
     assert_int_equal(p->backlog_max, 255);
     assert_int_equal(p->poll_tls_buffered_readable, 0);
@@ -120,7 +121,8 @@ static void test_limits_reject_out_of_range_values(void **state)
         {UPY_LIMIT_MAX_SOCKETS, (1L << 32) + 2, "max_sockets=4294967298 is out of range (1..65536)"},
         {UPY_LIMIT_POLL_TLS_BUFFERED, 2, "poll_tls_buffered=2 is out of range (0..1)"},
         {UPY_LIMIT_POLL_TLS_BUFFERED, -1, "poll_tls_buffered=-1 is out of range (0..1)"},
-        {(upy_limit)5, 1, "unknown limit 5"},
+        {UPY_LIMIT_ACCEPT_MBOX, 0, "accept_mbox=0 is out of range (1..65535)"},
+        {(upy_limit)6, 1, "unknown limit 6"},
         {(upy_limit)-1, 1, "unknown limit -1"},
     };
     const upy_profile *before = upy_profile_current();
@@ -229,7 +231,7 @@ static void test_env_bad_limits_fail_until_a_limit_or_profile_is_set(void **stat
     assert_string_equal(
         probe(ENV("UPYSOCK_LIMITS=max_sockets=x"), STEPS("socket", "max_sockets=20", "socket")),
         "socket: ValueError: UPYSOCK_LIMITS: bad limit 'max_sockets=x' (want name=number; names: max_sockets, "
-        "recv_cap, tcp_sndbuf, backlog_max, poll_tls_buffered)\n"
+        "recv_cap, tcp_sndbuf, backlog_max, poll_tls_buffered, accept_mbox)\n"
         "max_sockets=20: ok\n"
         "socket: ok\n");
     assert_string_equal(probe(ENV("UPYSOCK_LIMITS=max_sockets=0"), STEPS("check", "profile=pycom-1.20.2", "check")),
@@ -240,7 +242,7 @@ static void test_env_bad_limits_fail_until_a_limit_or_profile_is_set(void **stat
     assert_string_equal(
         probe(ENV("UPYSOCK_LIMITS=max_sockets=2000,rcv_cap=1"), STEPS("check", "profile")),
         "check: ValueError: UPYSOCK_LIMITS: bad limit 'rcv_cap=1' (want name=number; names: max_sockets, "
-        "recv_cap, tcp_sndbuf, backlog_max, poll_tls_buffered)\n"
+        "recv_cap, tcp_sndbuf, backlog_max, poll_tls_buffered, accept_mbox)\n"
         "profile: pycom-1.20.2 max_sockets=10 recv_cap=2048 tcp_sndbuf=5744 backlog_max=255 "
         "tls_setblocking_sets_fd=0 tls_read_timeout_ms=-1\n");
 }
@@ -256,7 +258,7 @@ static void test_env_limits_and_log_fd_are_plain_digits(void **state)
         snprintf(env, sizeof env, "UPYSOCK_LIMITS=%s", bad[i]);
         snprintf(want, sizeof want,
                  "check: ValueError: UPYSOCK_LIMITS: bad limit '%s' (want name=number; names: max_sockets, "
-                 "recv_cap, tcp_sndbuf, backlog_max, poll_tls_buffered)\n", bad[i]);
+                 "recv_cap, tcp_sndbuf, backlog_max, poll_tls_buffered, accept_mbox)\n", bad[i]);
         assert_string_equal(probe(ENV(env), STEPS("check")), want);
     }
     assert_string_equal(probe(ENV("UPYSOCK_LOG=fd:+2"), STEPS("check")),

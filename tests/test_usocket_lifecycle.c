@@ -106,6 +106,37 @@ static void test_reuseaddr_is_on_by_default(void **state)
     usocket_release(b);
 }
 
+/* The default is applied at bind (not at socket()): a program's own choice still wins there. */
+static void test_reuseaddr_turned_off_is_kept_at_bind(void **state)
+{
+    (void)state;
+    usocket *a = tu_tcp(), *b = tu_tcp();
+    usocket_addr any = tu_loopback(0);
+    assert_int_equal(usocket_bind(a, &any), 0);
+    assert_int_equal(usocket_setsockopt_int(b, USOCKET_SOL_SOCKET, USOCKET_SO_REUSEADDR, 0), 0);
+    usocket_addr same = tu_loopback(tu_usock_port(a));
+    assert_int_equal(usocket_bind(b, &same), -1);
+    assert_oserror(UERRNO_EADDRINUSE); /* lwIP's tcp_bind: both pcbs need SOF_REUSEADDR */
+    usocket_release(a);
+    usocket_release(b);
+}
+
+/* UDP sockets bind implicitly (sendto): the port they get is shareable as on the device. */
+static void test_udp_implicit_bind_is_reusable(void **state)
+{
+    (void)state;
+    int port;
+    int peer = tu_udp_peer(&port);
+    usocket *a = tu_udp(), *b = tu_udp();
+    usocket_addr to = tu_loopback(port);
+    assert_int_equal(usocket_sendto(a, "x", 1, &to), 1);
+    usocket_addr same = tu_loopback(tu_usock_port(a));
+    assert_int_equal(usocket_bind(b, &same), 0);
+    usocket_release(a);
+    usocket_release(b);
+    close(peer);
+}
+
 /* --- socket slots -------------------------------------------------------------------------- */
 
 static void test_eleventh_socket_is_enobufs(void **state)
@@ -419,6 +450,8 @@ int main(void)
         cmocka_unit_test_teardown(test_socket_other_family_is_incorrect_type, restore_profile),
         cmocka_unit_test_teardown(test_socket_unknown_type_is_einval, restore_profile),
         cmocka_unit_test_teardown(test_reuseaddr_is_on_by_default, restore_profile),
+        cmocka_unit_test_teardown(test_reuseaddr_turned_off_is_kept_at_bind, restore_profile),
+        cmocka_unit_test_teardown(test_udp_implicit_bind_is_reusable, restore_profile),
         cmocka_unit_test_teardown(test_eleventh_socket_is_enobufs, restore_profile),
         cmocka_unit_test_teardown(test_accept_without_a_slot_is_enfile_and_resets_the_peer, restore_profile),
         cmocka_unit_test_teardown(test_fileno_range_and_oldest_free_rotation, restore_profile),

@@ -1,10 +1,16 @@
 /* usocket options and modes: setsockopt with lwIP numbers and lwIP's checks (SEMANTICS §3.10,
  * firmware-notes §3), settimeout/setblocking (SEMANTICS §3.9). */
+#define _GNU_SOURCE
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -246,6 +252,109 @@ static void test_membership_options_are_udp_only(void **state)
     usocket_release(u);
 }
 
+/* The devices that hold multicast group `a.b.c.d` (/proc/net/igmp), space-separated. */
+static const char *igmp_devices(int a, int b, int c, int d)
+{
+    static char found[256];
+    char line[256], device[32] = "", want[9];
+    snprintf(want, sizeof want, "%08X", htonl((uint32_t)a << 24 | (uint32_t)b << 16 | (uint32_t)c << 8 | (uint32_t)d));
+    found[0] = '\0';
+    FILE *f = fopen("/proc/net/igmp", "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f)) {
+        char group[16];
+        if (line[0] != '\t' && sscanf(line, "%*d %31s", device) == 1)
+            continue;
+        if (line[0] == '\t' && sscanf(line, " %15s", group) == 1 && strcmp(group, want) == 0)
+            snprintf(found + strlen(found), sizeof found - strlen(found), "%s%s", *found ? " " : "", device);
+    }
+    fclose(f);
+    return found;
+}
+
+/* Sandbox: whatever interface a program names (0.0.0.0: "all of them"; its LAN address), groups
+ * are joined on loopback only, and multicast goes out of loopback only: on a machine with a real
+ * network nothing is joined there and no IGMP leaves the machine. */
+static void test_sandbox_pins_multicast_to_loopback(void **state)
+{
+    (void)state;
+    usocket *u = tu_udp();
+    const unsigned char any[8] = {239, 87, 65, 43, 0, 0, 0, 0}, lan[8] = {239, 87, 65, 44, 192, 168, 0, 5};
+    assert_int_equal(usocket_setsockopt(u, IP, USOCKET_IP_ADD_MEMBERSHIP, any, sizeof any), 0);
+    assert_int_equal(usocket_setsockopt(u, IP, USOCKET_IP_ADD_MEMBERSHIP, lan, sizeof lan), 0);
+    assert_string_equal(igmp_devices(239, 87, 65, 43), "lo");
+    assert_string_equal(igmp_devices(239, 87, 65, 44), "lo");
+    assert_int_equal(usocket_setsockopt(u, IP, USOCKET_IP_DROP_MEMBERSHIP, lan, sizeof lan), 0);
+    assert_string_equal(igmp_devices(239, 87, 65, 44), "");
+    const unsigned char ifaddr[4] = {192, 168, 0, 5};
+    assert_int_equal(usocket_setsockopt(u, IP, USOCKET_IP_MULTICAST_IF, ifaddr, sizeof ifaddr), 0);
+    struct in_addr out;
+    socklen_t len = sizeof out;
+    assert_int_equal(getsockopt(tu_kernel_fd(u), IPPROTO_IP, IP_MULTICAST_IF, &out, &len), 0);
+    assert_int_equal(ntohl(out.s_addr), 0x7f000001);
+    usocket_release(u);
+    assert_string_equal(igmp_devices(239, 87, 65, 43), ""); /* close leaves the group */
+}
+
+/* The netns test's child: 0 proven, 1 a group landed off loopback, 2 the set-up cannot catch a
+ * leak, 77 no namespace could be made. */
+static int multicast_in_a_namespace(void)
+{
+    alarm(20); /* bounded: the parent waits for this process */
+    if (unshare(CLONE_NEWNET) != 0 ||
+        system("ip link set lo up && ip link add upy0 type veth peer name upy1 && "
+               "ip addr add 10.99.0.1/24 dev upy0 && ip link set upy1 up && ip link set upy0 up && "
+               "ip route add default dev upy0") != 0)
+        return 77;
+    /* The set-up can catch a leak: the kernel itself joins "every interface" on upy0. */
+    int raw = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ip_mreq m = {.imr_multiaddr.s_addr = htonl(0xEF57412F), .imr_interface.s_addr = htonl(INADDR_ANY)};
+    if (setsockopt(raw, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) != 0 ||
+        strcmp(igmp_devices(239, 87, 65, 47), "upy0") != 0)
+        return 2;
+    usocket *u = usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_DGRAM, 0);
+    const unsigned char any[8] = {239, 87, 65, 45, 0, 0, 0, 0}, lan[8] = {239, 87, 65, 46, 10, 99, 0, 1};
+    if (!u || usocket_setsockopt(u, IP, USOCKET_IP_ADD_MEMBERSHIP, any, sizeof any) != 0 ||
+        usocket_setsockopt(u, IP, USOCKET_IP_ADD_MEMBERSHIP, lan, sizeof lan) != 0)
+        return 1;
+    return strcmp(igmp_devices(239, 87, 65, 45), "lo") != 0 || strcmp(igmp_devices(239, 87, 65, 46), "lo") != 0;
+}
+
+/* The same proof where a real-looking interface is certain to exist: a network namespace with a
+ * veth pair, one end holding the default route, where the kernel itself would join. Needs root
+ * and iproute2 (ip); skipped with a message otherwise. */
+static void test_sandbox_multicast_stays_off_a_real_interface_in_a_namespace(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(multicast_in_a_namespace());
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77) {
+        fprintf(stderr, "skipped: cannot make a network namespace with a veth pair (needs root and ip)\n");
+        skip();
+    }
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* lwIP's igmp_joingroup/leavegroup: a group that is not multicast, or all-systems, → 125. */
+static void test_membership_of_a_non_multicast_group_is_eaddrnotavail(void **state)
+{
+    (void)state;
+    usocket *u = tu_udp();
+    const unsigned char unicast[8] = {10, 0, 0, 1, 0, 0, 0, 0}, all[8] = {224, 0, 0, 1, 0, 0, 0, 0};
+    assert_int_equal(usocket_setsockopt(u, IP, USOCKET_IP_ADD_MEMBERSHIP, unicast, sizeof unicast), -1);
+    assert_oserror(UERRNO_EADDRNOTAVAIL);
+    assert_int_equal(usocket_setsockopt(u, IP, USOCKET_IP_ADD_MEMBERSHIP, all, sizeof all), -1);
+    assert_oserror(UERRNO_EADDRNOTAVAIL);
+    assert_int_equal(usocket_setsockopt(u, IP, USOCKET_IP_DROP_MEMBERSHIP, unicast, sizeof unicast), -1);
+    assert_oserror(UERRNO_EADDRNOTAVAIL);
+    usocket_release(u);
+}
+
 static void test_setsockopt_on_closed_socket_is_ebadf(void **state)
 {
     (void)state;
@@ -350,6 +459,9 @@ int main(void)
         cmocka_unit_test(test_tcp_option_on_udp_is_enoprotoopt),
         cmocka_unit_test(test_tcp_level_checks_come_before_the_option),
         cmocka_unit_test(test_membership_options_are_udp_only),
+        cmocka_unit_test(test_sandbox_pins_multicast_to_loopback),
+        cmocka_unit_test(test_sandbox_multicast_stays_off_a_real_interface_in_a_namespace),
+        cmocka_unit_test(test_membership_of_a_non_multicast_group_is_eaddrnotavail),
         cmocka_unit_test(test_setsockopt_on_closed_socket_is_ebadf),
         cmocka_unit_test(test_settimeout_none_or_negative_blocks),
         cmocka_unit_test(test_settimeout_zero_is_nonblocking),

@@ -142,6 +142,18 @@ static void test_listen_backlog_is_the_number_held_unaccepted(void **state)
     assert_holds(2, 2);
 }
 
+/* lwIP's accept mailbox (6) holds the connections a listener has not accepted, whatever its
+ * backlog: with listen(10) six clients complete and the seventh does not get in. (On the board
+ * the seventh completes its handshake and is reset; here its SYN waits: docs/usocket.md.) */
+static void test_accept_mailbox_holds_six_whatever_the_backlog(void **state)
+{
+    (void)state;
+    assert_holds(10, 6);
+    assert_holds(255, 6);
+    assert_int_equal(upy_config_limit(UPY_LIMIT_ACCEPT_MBOX, 8), 0);
+    assert_holds(10, 8);
+}
+
 static void test_listen_zero_or_negative_is_one(void **state)
 {
     (void)state;
@@ -269,6 +281,27 @@ static bool time_wait_on(int port, int timeout_ms)
     }
 }
 
+/* Whether the kernel holds as many TIME_WAIT entries as it may (tcp_max_tw_buckets). */
+static bool tw_buckets_full(void)
+{
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_max_tw_buckets", "r");
+    long max = 0, held = 0;
+    if (f && fscanf(f, "%ld", &max) != 1)
+        max = 0;
+    if (f)
+        fclose(f);
+    f = fopen("/proc/net/sockstat", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        const char *tw = strstr(line, " tw ");
+        if (strncmp(line, "TCP:", 4) == 0 && tw)
+            held = strtol(tw + 4, NULL, 10);
+    }
+    if (f)
+        fclose(f);
+    return max > 0 && held >= max - 16;
+}
+
 static void test_bind_ignores_connections_in_time_wait(void **state)
 {
     (void)state;
@@ -281,7 +314,13 @@ static void test_bind_ignores_connections_in_time_wait(void **state)
     char b[4];
     assert_int_equal(tu_read_to_eof(client, b, sizeof b, 5000), 0);
     close(client);
-    assert_true(time_wait_on(port, 5000));
+    if (!time_wait_on(port, 5000) && tw_buckets_full()) {
+        /* Earlier load (a benchmark, the torture runs) left the kernel's TIME_WAIT table full:
+         * it then closes without TIME_WAIT and there is nothing to test. */
+        print_message("skipped: the kernel's TIME_WAIT table is full (net.ipv4.tcp_max_tw_buckets)\n");
+        skip();
+    }
+    assert_true(time_wait_on(port, 0));
     usocket *again = tu_tcp();
     usocket_addr a = at(port);
     assert_int_equal(usocket_bind(again, &a), 0);
@@ -924,6 +963,14 @@ static void test_recv_on_a_never_connected_socket(void **state)
     assert_int_equal(usocket_recvfrom(s, b, sizeof b, NULL), -1);
     assert_oserror(UERRNO_EAGAIN);
     assert_int_equal(usocket_read(s, b, sizeof b), UPY_NONE);
+    /* Timed: lwIP waits out the receive timeout, then EWOULDBLOCK, which is TimeoutError. */
+    assert_int_equal(usocket_settimeout(s, 0.1), 0);
+    uint64_t start = tu_now_ms();
+    assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+    assert_exc_msg(UPY_EXC_TIMEOUTERROR, "timed out");
+    assert_true(tu_now_ms() - start >= 95);
+    assert_int_equal(usocket_recvfrom(s, b, sizeof b, NULL), -1);
+    assert_exc_msg(UPY_EXC_TIMEOUTERROR, "timed out");
     usocket_release(s);
 }
 
@@ -952,6 +999,25 @@ static void test_close_wakes_a_blocked_recv(void **state)
 /* A blocking send waiting for room, cut by close() in another thread: lwIP aborts the write
  * with ERR_CLSD and forgets what it had written, so the sender gets OSError(128), never a
  * partial count (a blocking send sends everything or fails). */
+static void test_close_wakes_a_timed_recv_on_a_never_connected_socket(void **state)
+{
+    (void)state;
+    usocket *s = tu_tcp();
+    assert_int_equal(usocket_settimeout(s, 10.0), 0);
+    char b[8];
+    tu_bg bg;
+    tu_bg_recv(&bg, s, b, sizeof b);
+    bool blocked = tu_bg_blocked(&bg, 5000);
+    uint64_t start = tu_now_ms();
+    assert_int_equal(usocket_close(s), 0);
+    assert_true(tu_bg_wait(&bg, 5000));
+    assert_true(blocked);
+    assert_true(tu_now_ms() - start < 5000);
+    assert_int_equal(bg.result, -1);
+    assert_oserror(UERRNO_EBADF);
+    usocket_release(s);
+}
+
 static void test_close_aborts_a_blocked_send_with_enotconn(void **state)
 {
     (void)state;
@@ -1012,6 +1078,7 @@ int main(void)
         T(test_bind_to_port_zero_takes_an_ephemeral_port),
         T(test_listen_on_udp_is_eopnotsupp),
         T(test_listen_backlog_is_the_number_held_unaccepted),
+        T(test_accept_mailbox_holds_six_whatever_the_backlog),
         T(test_listen_zero_or_negative_is_one),
         T(test_listen_backlog_is_clamped),
         T(test_accept_returns_the_peer_address),
@@ -1057,6 +1124,7 @@ int main(void)
         T(test_close_wakes_a_blocked_recv),
         T(test_close_wakes_a_blocked_accept),
         T(test_close_aborts_a_blocked_send_with_enotconn),
+        T(test_close_wakes_a_timed_recv_on_a_never_connected_socket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

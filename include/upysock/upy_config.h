@@ -37,6 +37,8 @@ typedef struct upy_profile {
                                    2 * mss + 1), sndbuf - 1): 2873) */
     int backlog_min;            /* 1: lwIP turns a backlog of 0 into 1 */
     int backlog_max;            /* 255: the backlog is a u8_t, larger values are clamped */
+    int accept_mbox;            /* 6: DEFAULT_ACCEPTMBOX_SIZE, connections a listener holds
+                                   unaccepted whatever its backlog */
 
     /* --- uselect (extmod/moduselect.c + lwip_select) --- */
     int poll_tls_buffered_readable; /* 0: plaintext buffered in the TLS layer does not make an SSL
@@ -70,6 +72,7 @@ typedef enum upy_limit {
     UPY_LIMIT_BACKLOG_MAX,  /* "backlog_max", 1..65535 */
     UPY_LIMIT_POLL_TLS_BUFFERED, /* "poll_tls_buffered": poll_tls_buffered_readable, 0 (the
                                     device) or 1 (plaintext inside TLS makes poll say POLLIN) */
+    UPY_LIMIT_ACCEPT_MBOX,  /* "accept_mbox", 1..65535 */
 } upy_limit;
 
 /* Override one limit of the active profile. Out of range or unknown → -1, ValueError.

@@ -135,7 +135,9 @@ UPY_API usocket *usocket_accept(usocket *s, usocket_addr *peer);
  *  timeout 0 — OSError(119) EINPROGRESS at once; again while pending → 120; connected → 127;
  *              after a failed attempt → 128 (use a new socket);
  *  timeout t — waits up to t; on expiry the socket is CLOSED and TimeoutError raised. A refused
- *              connection counts as connected here; the error shows on the next send/recv.
+ *              connection counts as connected here; the error shows on the next send/recv. An
+ *              error lwIP gives at once (connected or listening 127, connecting 120, after a
+ *              failed attempt 128) is raised and CLOSES the socket too.
  * On an SSL socket the TLS handshake follows the TCP connect (ussl.h). */
 UPY_API int usocket_connect(usocket *s, const usocket_addr *addr);
 
@@ -155,7 +157,8 @@ UPY_API ssize_t usocket_sendall(usocket *s, const void *buf, size_t len);
 
 /* recv(bufsize) → bytes received, at most 2048 per call on plain sockets. 0 means b'': the peer
  * closed, or (non-blocking) no data yet, or a connect is still pending. Timeout → TimeoutError;
- * reset → OSError(104), and every time after. */
+ * reset → OSError(104), and every time after. Never connected: non-blocking b'', timed
+ * TimeoutError after the timeout (as lwIP), blocking OSError(128) (lwIP would wait forever). */
 UPY_API ssize_t usocket_recv(usocket *s, void *buf, size_t bufsize);
 
 /* sendto(buf, addr) → bytes sent (one datagram). len 0 → 0, nothing sent. On TCP the address is
@@ -170,8 +173,9 @@ UPY_API ssize_t usocket_recvfrom(usocket *s, void *buf, size_t bufsize, usocket_
  * Unknown option → OSError(109). */
 UPY_API int usocket_setsockopt_int(usocket *s, int level, int opt, int value);
 
-/* setsockopt(level, opt, bytes value), e.g. IP_ADD_MEMBERSHIP with an 8-byte ip_mreq, SO_LINGER
- * with {int onoff, int linger}, SO_RCVTIMEO with a struct timeval. Wrong size → OSError(22). */
+/* setsockopt(level, opt, bytes value), e.g. IP_ADD_MEMBERSHIP with an 8-byte ip_mreq,
+ * SO_RCVTIMEO with the device's 8-byte struct timeval. Wrong size → OSError(22). SO_LINGER, like
+ * SO_SNDBUF, is OSError(109): the device's lwIP is built without LWIP_SO_LINGER. */
 UPY_API int usocket_setsockopt(usocket *s, int level, int opt, const void *value, size_t len);
 
 /* settimeout(seconds): negative (USOCKET_TIMEOUT_NONE) = blocking; 0 = non-blocking; t > 0 = a

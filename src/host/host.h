@@ -45,7 +45,7 @@ typedef enum host_opt {
     HOST_OPT_MULTICAST_LOOP,
 } host_opt;
 
-/* Sockets (hostsock.c). type: 1 stream, 2 datagram. The new fd blocks and has SO_REUSEADDR. */
+/* Sockets (hostsock.c). type: 1 stream, 2 datagram. The new fd blocks. */
 int host_socket(int type);
 void host_close(int fd);
 void host_shutdown(int fd);                /* wake every call blocked on fd */

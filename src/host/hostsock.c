@@ -42,11 +42,7 @@ static host_addr from_sockaddr(const struct sockaddr_in *sin)
 int host_socket(int type)
 {
     int fd = socket(AF_INET, (type == 2 ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return fail();
-    int on = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    return fd;
+    return fd < 0 ? fail() : fd;
 }
 
 void host_close(int fd)
