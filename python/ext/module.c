@@ -34,13 +34,31 @@ static bool parse_digits(const char *s, long *out)
     return true;
 }
 
-static const char *const limit_names[] = {"max_sockets", "recv_cap", "tcp_sndbuf", "backlog_max", "poll_tls_buffered"};
+/* The names UPYSOCK_LIMITS takes (upy_config.h). test_binding_runtime compares this parser's
+ * messages with the library's, so a limit added there and not here fails a test. */
+static const char *const limit_names[] = {
+    [UPY_LIMIT_MAX_SOCKETS] = "max_sockets",
+    [UPY_LIMIT_RECV_CAP] = "recv_cap",
+    [UPY_LIMIT_TCP_SNDBUF] = "tcp_sndbuf",
+    [UPY_LIMIT_BACKLOG_MAX] = "backlog_max",
+    [UPY_LIMIT_POLL_TLS_BUFFERED] = "poll_tls_buffered",
+    [UPY_LIMIT_ACCEPT_MBOX] = "accept_mbox",
+};
 enum { LIMIT_NAMES = sizeof limit_names / sizeof limit_names[0] };
+
+static int bad_limit(const char *item)
+{
+    char message[UPY_EXC_MESSAGE_MAX];
+    int n = snprintf(message, sizeof message, "bad limit '%.40s' (want name=number; names:", item);
+    for (size_t i = 0; i < LIMIT_NAMES && n >= 0 && (size_t)n < sizeof message; i++)
+        n += snprintf(message + n, sizeof message - (size_t)n, " %s%s", limit_names[i], i + 1 < LIMIT_NAMES ? "," : ")");
+    return upy_raise(UPY_EXC_VALUEERROR, 0, message);
+}
 
 /* "max_sockets=2000,recv_cap=0", the syntax of UPYSOCK_LIMITS (the library offers it per limit). */
 static int set_limits(const char *spec)
 {
-    char item[128], message[UPY_EXC_MESSAGE_MAX];
+    char item[128];
     for (const char *p = spec; *p;) {
         size_t len = strcspn(p, ",");
         snprintf(item, sizeof item, "%.*s", (int)len, p);
@@ -55,9 +73,7 @@ static int set_limits(const char *spec)
         if (!eq || which == LIMIT_NAMES || !parse_digits(eq + 1, &v)) {
             if (eq)
                 *eq = '=';
-            snprintf(message, sizeof message, "bad limit '%.40s' (want name=number; names: max_sockets, recv_cap, "
-                                              "tcp_sndbuf, backlog_max, poll_tls_buffered)", item);
-            return upy_raise(UPY_EXC_VALUEERROR, 0, message);
+            return bad_limit(item);
         }
         if (upy_config_limit((upy_limit)which, v) < 0)
             return -1;
