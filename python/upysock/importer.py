@@ -132,7 +132,7 @@ class BoardImporter:
         for i in range(1, len(parts)):
             module = self._load_sub(module, ".".join(parts[:i + 1]))
         if not fromlist:
-            return module if level and len(parts) == 1 else top
+            return top  # `import a.b` binds a (a relative import always has a fromlist)
         for attr in fromlist:
             if attr != "*" and not hasattr(module, attr) and hasattr(module, "__path__"):
                 try:
