@@ -5,8 +5,6 @@
  */
 #include "upysock_ext.h"
 
-#include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* A library configuration error, prefixed with the variable it is equivalent to, so a bad
@@ -18,96 +16,13 @@ static PyObject *config_error(const char *var)
     return NULL;
 }
 
-/* A number in an option: decimal digits only, the rule the library applies to its UPYSOCK_*
- * variables ("+5", " 5" and "0x10" are malformed). */
-static bool parse_digits(const char *s, long *out)
-{
-    long v = 0;
-    if (!*s)
-        return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        v = v >= LONG_MAX / 10 ? LONG_MAX : v * 10 + (*s - '0');
-    }
-    *out = v;
-    return true;
-}
-
-/* The names UPYSOCK_LIMITS takes (upy_config.h). test_binding_runtime compares this parser's
- * messages with the library's, so a limit added there and not here fails a test. */
-static const char *const limit_names[] = {
-    [UPY_LIMIT_MAX_SOCKETS] = "max_sockets",
-    [UPY_LIMIT_RECV_CAP] = "recv_cap",
-    [UPY_LIMIT_TCP_SNDBUF] = "tcp_sndbuf",
-    [UPY_LIMIT_BACKLOG_MAX] = "backlog_max",
-    [UPY_LIMIT_POLL_TLS_BUFFERED] = "poll_tls_buffered",
-    [UPY_LIMIT_ACCEPT_MBOX] = "accept_mbox",
-};
-enum { LIMIT_NAMES = sizeof limit_names / sizeof limit_names[0] };
-
-static int bad_limit(const char *item)
-{
-    char message[UPY_EXC_MESSAGE_MAX];
-    int n = snprintf(message, sizeof message, "bad limit '%.40s' (want name=number; names:", item);
-    for (size_t i = 0; i < LIMIT_NAMES && n >= 0 && (size_t)n < sizeof message; i++)
-        n += snprintf(message + n, sizeof message - (size_t)n, " %s%s", limit_names[i], i + 1 < LIMIT_NAMES ? "," : ")");
-    return upy_raise(UPY_EXC_VALUEERROR, 0, message);
-}
-
-/* "max_sockets=2000,recv_cap=0", the syntax of UPYSOCK_LIMITS (the library offers it per limit). */
-static int set_limits(const char *spec)
-{
-    char item[128];
-    for (const char *p = spec; *p;) {
-        size_t len = strcspn(p, ",");
-        snprintf(item, sizeof item, "%.*s", (int)len, p);
-        p += len + (p[len] == ',');
-        char *eq = strchr(item, '=');
-        size_t which = 0;
-        long v = 0;
-        if (eq)
-            *eq = '\0';
-        while (eq && which < LIMIT_NAMES && strcmp(limit_names[which], item) != 0)
-            which++;
-        if (!eq || which == LIMIT_NAMES || !parse_digits(eq + 1, &v)) {
-            if (eq)
-                *eq = '=';
-            return bad_limit(item);
-        }
-        if (upy_config_limit((upy_limit)which, v) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* "stderr" | "fd:N" | a path to append to, the syntax of UPYSOCK_LOG. */
-static int set_log(const char *spec)
-{
-    long n = -1;
-    int fd = -2;
-    if (strcmp(spec, "stderr") == 0)
-        fd = 2;
-    else if (strncmp(spec, "fd:", 3) == 0)
-        fd = parse_digits(spec + 3, &n) && n < 65536 ? (int)n : -2;
-    else if (*spec)
-        fd = open(spec, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0 || upy_config_log(fd) < 0) {
-        char message[UPY_EXC_MESSAGE_MAX];
-        snprintf(message, sizeof message, "cannot log to '%.60s' (want stderr, fd:N with an open fd, or a writable path)",
-                 spec);
-        return upy_raise(UPY_EXC_VALUEERROR, 0, message);
-    }
-    return 0;
-}
-
 static const struct setting {
     const char *name, *var;
     int (*set)(const char *value);
 } settings[] = {
-    {"profile", "UPYSOCK_PROFILE", upy_config_profile}, {"limits", "UPYSOCK_LIMITS", set_limits},
+    {"profile", "UPYSOCK_PROFILE", upy_config_profile}, {"limits", "UPYSOCK_LIMITS", upy_config_limits},
     {"remap", "UPYSOCK_REMAP", upy_config_remap},       {"net", "UPYSOCK_NET", upy_config_net},
-    {"flash", "UPYSOCK_FLASH", upy_config_flash},       {"log", "UPYSOCK_LOG", set_log},
+    {"flash", "UPYSOCK_FLASH", upy_config_flash},       {"log", "UPYSOCK_LOG", upy_config_log_to},
 };
 
 /* configure(name, value) */
