@@ -224,6 +224,14 @@ class EndOfRun(unittest.TestCase):
         status, out, err = proc.stop(signal.SIGTERM)
         self.assertEqual((status, out, err), (0, "listening\n", ""))
 
+    def test_a_soft_reset_after_the_script_raised_still_ends_with_0(self):
+        proc = self.start(BLOCKED_IN_ACCEPT + "raise ValueError('late')\n",
+                          env=clean_env(UPYSOCK_REMAP="*:6543=127.0.0.1:0"))
+        proc.wait_out("ValueError: late\n")
+        status, out, _ = proc.stop(signal.SIGTERM)
+        self.assertEqual(status, 0)
+        self.assertTrue(out.startswith("listening\nTraceback (most recent call last):\n"), out)
+
     def test_sigint_is_a_soft_reset_too(self):
         proc = self.start(BLOCKED_IN_ACCEPT, env=clean_env(UPYSOCK_REMAP="*:6543=127.0.0.1:0"))
         proc.wait_out("listening\n")

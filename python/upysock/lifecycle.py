@@ -60,7 +60,7 @@ class Life:
             ready, _, _ = select.select([self._rfd], [], [], wait)
             if ready:
                 os.read(self._rfd, 64)
-                self.soft_reset(self.status)
+                self.soft_reset(0)  # a soft reset ends the run cleanly, whatever came before
             elif deadline is not None:
                 _warn(f"--timeout {self.timeout:g} s reached: soft reset")
                 self.soft_reset(TIMEOUT_STATUS)
