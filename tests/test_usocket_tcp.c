@@ -598,13 +598,11 @@ static void test_timed_connect_keeps_the_timeout(void **state)
 /* Run one netns_probe case: its output line, or skip the test where namespaces are refused. */
 static const char *in_own_netns(const char *name)
 {
+    tu_skip_if_missing(name, tu_netns_missing());
     static tu_proc p;
     char *argv[] = {(char *)tu_test_bin("netns_probe"), (char *)name, NULL};
     int status = tu_run(&p, argv, NULL, 20000);
-    if (status == 77) {
-        print_message("%s", p.out);
-        skip();
-    }
+    tu_skip_if_missing("netns_probe", status == TU_SKIP_STATUS ? p.out : NULL);
     assert_int_equal(status, 0);
     return p.out;
 }

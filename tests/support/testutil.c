@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -613,4 +614,23 @@ bool tu_thread_still_running(pthread_t t, int timeout_ms)
     until.tv_sec += until.tv_nsec / 1000000000L;
     until.tv_nsec %= 1000000000L;
     return pthread_timedjoin_np(t, NULL, &until) == ETIMEDOUT;
+}
+
+const char *tu_netns_missing(void)
+{
+    static char why[128];
+    static int probed; /* 0 not yet, 1 available, 2 missing */
+    if (!probed) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            _exit(unshare(CLONE_NEWNET) == 0 ? 0 : errno);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        int err = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        snprintf(why, sizeof why, "cannot create a network namespace (%s)",
+                 err > 0 ? strerror(err) : "the probe died");
+        probed = err == 0 ? 1 : 2;
+    }
+    return probed == 1 ? NULL : why;
 }
