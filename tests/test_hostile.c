@@ -174,8 +174,8 @@ static void test_close_during_poll_is_never_reported(void **state)
     close(other_peer);
 }
 
-/* close() during a blocking send belongs here too: its result is being settled with the
- * header's "a blocking send sends everything or fails" (issue 9, item 3), so no case for it yet. */
+/* close() during a blocking send: test_close_aborts_a_blocked_send_with_enotconn
+ * (test_usocket_tcp.c), beside the send rules it follows. */
 
 /* --- our client's handshake ------------------------------------------------------------------- */
 

@@ -169,7 +169,12 @@ static bool run(void (*scenario)(void), enum fa_kind kind, long nth, struct outc
         fa_install();
         fa_arm(kind, nth);
         scenario();
-        struct outcome o = {{fa_count(FA_OWN), fa_count(FA_SSL)}, fa_fired(), clean};
+        struct outcome o;
+        memset(&o, 0, sizeof o); /* the padding too: it goes through the pipe */
+        o.counts[FA_OWN] = fa_count(FA_OWN);
+        o.counts[FA_SSL] = fa_count(FA_SSL);
+        o.fired = fa_fired();
+        o.clean = clean;
         if (write(pipe_fds[1], &o, sizeof o) != (ssize_t)sizeof o)
             abort();
         exit(0); /* exit(), not _exit(): LeakSanitizer checks here */
