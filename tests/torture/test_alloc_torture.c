@@ -8,8 +8,8 @@
  *   test_alloc_torture plain|tls [SECONDS]
  *
  * plain: socket, bind, listen, connect, accept, send, recv, poll, close on loopback; every N of
- * upysock's own allocations. tls: the same with a handshake, our client against our server in
- * one process; every N of upysock's own allocations, then a stride over OpenSSL's (a handshake
+ * upysock's own allocations. tls: the same with a handshake (and save_session), our client
+ * against our server in one process; every N of upysock's own allocations, then a stride over OpenSSL's (a handshake
  * makes thousands), as many runs as fit in the cap. SECONDS caps each sweep (default 60); the
  * output says how far it got.
  */
@@ -119,8 +119,12 @@ static void round_trip(const ussl_options *server_opts, const ussl_options *clie
     if (s && ok(p != NULL) && ok(usocket_connect(s, &(usocket_addr){"127.0.0.1", port}) == 0) &&
         ok(uselect_poll_register(p, s, USELECT_POLLIN) == 0) && ok(usocket_send_str(s, "ping") == 4)) {
         uselect_event ev[1];
-        if (ok(uselect_poll_poll(p, (int)(IO_TIMEOUT_S * 1000), 0, ev, 1) >= 0))
-            ok(usocket_recv(s, buf, sizeof buf) >= 0);
+        if (ok(uselect_poll_poll(p, (int)(IO_TIMEOUT_S * 1000), 0, ev, 1) >= 0) &&
+            ok(usocket_recv(s, buf, sizeof buf) >= 0) && client_opts) {
+            ussl_session *session = ussl_save_session(s); /* ssl.save_session */
+            ok(session != NULL);
+            ussl_session_release(session);
+        }
     }
     uselect_poll_free(p);
     if (s != plain)
