@@ -634,3 +634,19 @@ const char *tu_netns_missing(void)
     }
     return probed == 1 ? NULL : why;
 }
+
+const char *tu_program_missing(const char *program)
+{
+    static _Thread_local char why[160];
+    const char *dir = getenv("PATH");
+    char candidate[512];
+    while (dir && *dir) {
+        size_t n = strcspn(dir, ":");
+        snprintf(candidate, sizeof candidate, "%.*s/%s", (int)n, dir, program);
+        if (n && access(candidate, X_OK) == 0)
+            return NULL;
+        dir += n + (dir[n] == ':');
+    }
+    snprintf(why, sizeof why, "%s is not installed (not on PATH)", program);
+    return why;
+}
