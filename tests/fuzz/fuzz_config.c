@@ -1,10 +1,10 @@
 /*
  * The configuration parsers, through the calls a program makes: the first byte picks the
- * setting (R UPYSOCK_REMAP, L UPYSOCK_LIMITS, P UPYSOCK_PROFILE, N UPYSOCK_NET, F UPYSOCK_FLASH),
- * the rest is its text. A failure must be ValueError (a message, no number); nothing may read
- * past the text. UPYSOCK_LIMITS has no string call, so its parser (the one the environment goes
- * through) is called directly. UPYSOCK_LOG is read once per process and its path form creates
- * files: it is left to the tests.
+ * setting (R UPYSOCK_REMAP, L UPYSOCK_LIMITS, P UPYSOCK_PROFILE, N UPYSOCK_NET, F UPYSOCK_FLASH,
+ * G UPYSOCK_LOG), the rest is its text. A failure must be ValueError (a message, no number);
+ * nothing may read past the text. UPYSOCK_LIMITS and UPYSOCK_LOG have no string call, so their
+ * parsers (the ones the environment goes through) are called directly; UPYSOCK_LOG only in its
+ * stderr and fd:N forms, as its path form creates files.
  */
 #include "config.h"
 #include "fuzz.h"
@@ -34,6 +34,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(err[0] && memchr(err, '\0', sizeof err));
         break;
     case 'P': check(upy_config_profile(text)); break;
+    case 'G':
+        if (strncmp(text, "fd:", 3) == 0 || strcmp(text, "stderr") == 0) {
+            if (vnet_set_log(text, err, sizeof err) < 0)
+                FUZZ_CHECK(err[0] && memchr(err, '\0', sizeof err));
+            vnet_set_log_fd(-1);
+        }
+        break;
     case 'N':
         check(upy_config_net(text));
         upy_config_net("sandbox"); /* never leave a harness able to dial out */
