@@ -21,13 +21,13 @@
 #define TIMED_S 5.0       /* the timed mode's timeout: never reached unless the peer stalls */
 #define STALL_TIMED_S 0.2 /* the timed mode against a peer that stalls */
 
-/* mbedTLS 2.16 codes the board raises here (include/mbedtls/ssl.h, net_sockets.h). */
-#define CONN_EOF (-29312)          /* MBEDTLS_ERR_SSL_CONN_EOF: FIN inside a record or handshake */
-#define CONN_RESET (-80)           /* MBEDTLS_ERR_NET_CONN_RESET */
-#define FATAL_ALERT (-30592)       /* MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE */
-#define INVALID_RECORD (-29184)    /* MBEDTLS_ERR_SSL_INVALID_RECORD (-0x7200) */
-#define INVALID_MAC (-29056)       /* MBEDTLS_ERR_SSL_INVALID_MAC: a record that does not decrypt */
-#define BAD_HS_CLIENT_HELLO (-30976) /* MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO (-0x7900) */
+/* The mbedTLS 2.16 codes the board raises here, by shorter names. */
+#define CONN_EOF UERRNO_MBEDTLS_ERR_SSL_CONN_EOF               /* FIN inside a record or handshake */
+#define CONN_RESET UERRNO_MBEDTLS_ERR_NET_CONN_RESET
+#define FATAL_ALERT UERRNO_MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE
+#define INVALID_RECORD UERRNO_MBEDTLS_ERR_SSL_INVALID_RECORD   /* -29184: not a TLS record */
+#define INVALID_MAC UERRNO_MBEDTLS_ERR_SSL_INVALID_MAC         /* a record that does not decrypt */
+#define BAD_HS_CLIENT_HELLO UERRNO_MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO
 
 /* How the program under attack uses its socket. */
 enum mode { BLOCKING, TIMED, NONBLOCKING };
