@@ -42,7 +42,35 @@ static void usage(FILE *f)
                "  --rounds N  measured rounds per side (default 9, 3 with --quick)\n"
                "  --only SIDE run one side only (upysock, raw, raw-epoll, raw-poll): for profilers;\n"
                "              prints that side's median as \"only\" instead of a comparison\n"
-               "  --aa        A/A run: raw code in the upysock slot too; the ratios show the noise floor\n");
+               "  --aa        A/A run: raw code in the upysock slot too; the ratios show the noise floor\n"
+               "  --python ...  the Python front's comparison (bench/python/bench_python.py; its own\n"
+               "              options follow, e.g. --python --pin 0 --quick), when it was built\n");
+}
+
+/* --python: hand over to the Python front's script, with the interpreter and the build tree the
+ * extension was made for (python/CMakeLists.txt defines them when it builds the extension). */
+static int run_python_bench(char **args)
+{
+#ifdef UPYSOCK_BENCH_PYTHON
+    setenv("PYTHONPATH", UPYSOCK_BENCH_PYTHONPATH, 1);
+    size_t n = 0;
+    while (args[n])
+        n++;
+    char **argv = calloc(n + 5, sizeof *argv);
+    if (!argv)
+        return 1;
+    argv[0] = UPYSOCK_BENCH_PYTHON;
+    argv[1] = UPYSOCK_BENCH_PYTHON_SCRIPT;
+    argv[2] = "--build-dir";
+    argv[3] = UPYSOCK_BENCH_BUILD_DIR;
+    memcpy(argv + 4, args, n * sizeof *argv);
+    execv(argv[0], argv);
+    bench_error("--python: cannot run %s", argv[0]);
+#else
+    (void)args;
+    bench_error("--python: this build has no Python front (python3-dev missing)");
+#endif
+    return 2;
 }
 
 /* --- the watchdog: a hung run fails the program instead of hanging CI --------------------- */
@@ -174,6 +202,8 @@ int main(int argc, char **argv)
         snprintf(tls_fx.key, sizeof tls_fx.key, "%s", argv[4]);
         return tls_peer_main(atoi(argv[2]));
     }
+    if (argc >= 2 && strcmp(argv[1], "--python") == 0)
+        return run_python_bench(argv + 2);
     bool selected[SCENARIO_COUNT] = {false};
     int rc = parse_args(argc, argv, selected);
     if (rc != 0)

@@ -15,6 +15,12 @@
 #   2. the same server + tutorial_client (tutorial 2: two non-blocking sockets and a poll thread)
 #   3. tls_server + tutorial_ssl_client (tutorial 3: non-blocking TLS client), with the TLS
 #        tests' certificates (tests/fixtures/make-certs.sh) in a temporary /flash (UPYSOCK_FLASH)
+# Then, when the Python front is built (DIR/python/upysock), the tutorials' own .py files,
+# unchanged (examples/python/), run by `python3 -m upysock`:
+#   4. tutorial1_server.py + tutorial_server_peer, then + tutorial2_client.py
+#   5. tutorial3_ssl_client.py against tls_server: the board's TypeError for its `(p)`; then
+#        tutorial3_ssl_client_fixed.py (`(p,)`), which gets the echo byte by byte
+# A .py client runs with --exit-when-idle: its poll thread never returns, as on the board.
 #
 # The programs keep the tutorials' LAN addresses. Each server's address is remapped to a free
 # loopback port (UPYSOCK_REMAP='*=127.0.0.1:0'); its virtual-LAN log line
@@ -43,6 +49,7 @@ readonly CLIENT_WAIT=30   # seconds for a client run
 readonly SERVER_LIFE=120  # seconds a server may live at most, whatever happens to this script
 readonly TUTORIAL_PORT=6543 # the port every tutorial client connects to
 readonly MAKE_CERTS=tests/fixtures/make-certs.sh
+readonly TYPE_ERROR="TypeError: object 'poll' isn't a tuple or list"
 
 if ((install)); then
   ./scripts/install-deps.sh
@@ -54,6 +61,34 @@ if ((build)); then
 fi
 bin=$build_dir/examples
 [[ -x $bin/tutorial_server ]] || { echo "demo.sh: no $bin/tutorial_server (build first)" >&2; exit 1; }
+# The Python front, when built: the interpreter it was built for runs the .py tutorials.
+cache() { sed -n "s/^$1:[A-Z]*=//p" "$build_dir/CMakeCache.txt" 2>/dev/null || true; }
+python=$(cache Python3_EXECUTABLE)
+pyfront=0 pyenv=(PYTHONPATH="$build_dir/python")
+if [[ -n $python ]] && compgen -G "$build_dir/python/upysock/_upysock*.so" >/dev/null; then
+  pyfront=1
+fi
+# In a sanitizer build the extension is instrumented and the interpreter is not: the
+# interpreter loads the sanitizer's runtime first (as the build's Python tests do).
+case $(cache UPYSOCK_SANITIZE) in
+  *address*) pyenv+=(LD_PRELOAD="$("$(cache CMAKE_C_COMPILER)" -print-file-name=libasan.so)"
+                     ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0") ;;
+  *thread*) pyenv+=(LD_PRELOAD="$("$(cache CMAKE_C_COMPILER)" -print-file-name=libtsan.so)") ;;
+esac
+
+# program NAME: sets prog to the command line of an example, and shown to how the demo shows
+# it: a C program of the build tree, or a tutorial .py file run by the Python front (a client
+# with --exit-when-idle).
+program() {
+  local opts=()
+  case $1 in
+    *_server.py) ;;
+    *.py) opts=(--exit-when-idle) ;;
+    *) prog=("$bin/$1") shown=$1; return ;;
+  esac
+  shown="python3 -m upysock ${opts[*]:+${opts[*]} }examples/python/$1"
+  prog=(env "${pyenv[@]}" "$python" -m upysock ${opts[@]+"${opts[@]}"} "examples/python/$1")
+}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/upysock-demo.XXXXXX")
 server_pid="" log_fd=""
@@ -85,10 +120,12 @@ start_server() {
   server_name=$1
   shift
   local fifo=$tmp/$server_name.log line deadline=$((SECONDS + LISTEN_WAIT))
+  rm -f "$fifo"
   mkfifo "$fifo"
   exec {log_fd}<>"$fifo" # read-write: never blocks, and the server never writes into a closed pipe
+  program "$server_name"
   env UPYSOCK_REMAP='*=127.0.0.1:0' UPYSOCK_LOG=fd:3 "$@" \
-    timeout -k 5 "$SERVER_LIFE" "$bin/$server_name" >"$tmp/$server_name.out" 2>&1 3>"$fifo" {log_fd}>&- &
+    timeout -k 5 "$SERVER_LIFE" "${prog[@]}" >"$tmp/$server_name.out" 2>&1 3>"$fifo" {log_fd}>&- &
   server_pid=$!
   while :; do
     if IFS= read -r -t 1 -u "$log_fd" line; then
@@ -115,22 +152,24 @@ stop_server() {
 
 # run_client NAME PROGRAM [ARGS...]: run a client against the current server, with the
 # tutorial's port remapped to the server's; its output goes to $tmp/NAME.out. Fails the demo
-# when the client fails.
+# unless the client exits with status $want_status (default 0) having printed a line that
+# contains $want_line (default 'Data received: ').
 run_client() {
   local name=$1 rc=0
   shift
   local remap="*:$TUTORIAL_PORT=127.0.0.1:$host_port"
   ((dev_port == TUTORIAL_PORT)) || remap+=",*:$dev_port=127.0.0.1:$host_port"
-  say "  \$ UPYSOCK_REMAP='$remap' $*"
+  program "$1"
+  say "  \$ UPYSOCK_REMAP='$remap' $shown${2:+ ${*:2}}"
   env UPYSOCK_REMAP="$remap" ${client_env[@]+"${client_env[@]}"} \
-    timeout -k 5 "$CLIENT_WAIT" "$bin/$1" "${@:2}" >"$tmp/$name.out" 2>&1 || rc=$?
+    timeout -k 5 "$CLIENT_WAIT" "${prog[@]}" "${@:2}" >"$tmp/$name.out" 2>&1 || rc=$?
   show "$1" "$tmp/$name.out"
   if ((rc == 124)); then
     fail "$1 did not finish within ${CLIENT_WAIT}s"
-  elif ((rc != 0)); then
+  elif ((rc != ${want_status:-0})); then
     fail "$1 exited with status $rc"
   fi
-  (($(count 'Data received: ' "$tmp/$name.out") > 0)) || fail "$1 printed no 'Data received:' line"
+  (($(count "${want_line:-Data received: }" "$tmp/$name.out") > 0)) || fail "$1 printed no '${want_line:-Data received: }' line"
 }
 
 # expect_received FROM_LINE COUNT: the tutorial server printed at least COUNT Received lines
@@ -184,6 +223,38 @@ if [[ -x $bin/tls_server && -x $bin/tutorial_ssl_client && -f $MAKE_CERTS ]]; th
 else
   say
   say "-- 3. skipped: tls_server, tutorial_ssl_client or $MAKE_CERTS is missing"
+fi
+
+if ((pyfront)); then
+  say
+  say "== 4. the tutorials' .py files, unchanged, on the Python front: python3 -m upysock tutorial1_server.py"
+  client_env=()
+  start_server tutorial1_server.py
+  say "-- tutorial1_server.py listens on the device's $dev_addr:$dev_port -> 127.0.0.1:$host_port"
+  run_client py_peer tutorial_server_peer 3
+  expect_received 1 3
+  from=$(($(lines "$tmp/tutorial1_server.py.out") + 1))
+  run_client py_client tutorial2_client.py
+  expect_received "$from" 2
+  stop_server
+  stages=$((stages + 1))
+
+  if [[ -x $bin/tls_server && -f $tmp/flash/cert/my_CA_cert.pem ]]; then
+    say
+    say "== 5. tutorial3_ssl_client.py against tls_server: the board's TypeError for its (p), then the (p,) fix"
+    client_env=(UPYSOCK_FLASH="$tmp/flash")
+    start_server tls_server UPYSOCK_FLASH="$tmp/flash"
+    want_status=1 want_line=$TYPE_ERROR run_client py_ssl_client tutorial3_ssl_client.py
+    say "  (exit status 1, no thread started, as on the board; tls_server's thread for that connection"
+    say "   then sees the client's process end without a close_notify: MBEDTLS_ERR_SSL_CONN_EOF)"
+    run_client py_ssl_client_fixed tutorial3_ssl_client_fixed.py
+    stop_server
+    show tls_server "$tmp/tls_server.out"
+    stages=$((stages + 1))
+  fi
+else
+  say
+  say "-- 4, 5. skipped: the Python front is not built in $build_dir (needs python3-dev)"
 fi
 
 say

@@ -110,6 +110,16 @@ int upy_config_limit(upy_limit which, long value)
     return 0;
 }
 
+int upy_config_limits(const char *spec)
+{
+    return set_by_api(VAR_LIMITS, profile_set_limits, spec);
+}
+
+int upy_config_log_to(const char *spec)
+{
+    return set_by_api(VAR_LOG, vnet_set_log, spec);
+}
+
 int upy_config_remap(const char *rules)
 {
     return set_by_api(VAR_REMAP, vnet_set_rules, rules);

@@ -1,5 +1,7 @@
 /* The device profile: the built-in rows, selection, limit overrides, and the UPYSOCK_PROFILE /
  * UPYSOCK_LIMITS (and every other UPYSOCK_*) error handling, which needs fresh processes. */
+#include <string.h>
+
 #include <upysock/usocket.h>
 
 #include "testutil.h"
@@ -132,6 +134,25 @@ static void test_limits_reject_out_of_range_values(void **state)
     }
     /* A rejected value changes nothing. */
     assert_ptr_equal(upy_profile_current(), before);
+}
+
+/* The string forms a runner's options take: UPYSOCK_LIMITS's and UPYSOCK_LOG's syntax, with the
+ * same messages. */
+static void test_limits_and_log_take_their_variables_syntax(void **state)
+{
+    (void)state;
+    assert_int_equal(upy_config_limits("max_sockets=20,recv_cap=0"), 0);
+    assert_int_equal(upy_profile_current()->max_sockets, 20);
+    assert_int_equal(upy_profile_current()->recv_cap, 0);
+    assert_int_equal(upy_config_limits("max_sockets=+5"), -1);
+    assert_int_equal(upy_exc_current()->type, UPY_EXC_VALUEERROR);
+    assert_non_null(strstr(upy_exc_current()->message, "bad limit 'max_sockets=+5'"));
+    assert_int_equal(upy_profile_current()->max_sockets, 20); /* nothing applied */
+    assert_int_equal(upy_config_log_to("stderr"), 0);
+    assert_int_equal(upy_config_log_to("fd:-1"), -1);
+    assert_exc_msg(UPY_EXC_VALUEERROR,
+                   "cannot log to 'fd:-1' (want stderr, fd:N with an open fd, or a writable path)");
+    assert_int_equal(upy_config_log(-1), 0);
 }
 
 static void test_profile_change_drops_overrides(void **state)
@@ -347,6 +368,7 @@ int main(void)
         cmocka_unit_test_teardown(test_unknown_profile_is_valueerror_naming_it, reset_profile),
         cmocka_unit_test_teardown(test_limits_accept_their_ranges, reset_profile),
         cmocka_unit_test_teardown(test_limits_reject_out_of_range_values, reset_profile),
+        cmocka_unit_test_teardown(test_limits_and_log_take_their_variables_syntax, reset_profile),
         cmocka_unit_test_teardown(test_profile_change_drops_overrides, reset_profile),
         cmocka_unit_test_teardown(test_returned_pointers_stay_valid_after_changes, reset_profile),
         cmocka_unit_test_teardown(test_max_sockets_limits_socket, reset_profile),

@@ -79,6 +79,10 @@ typedef enum upy_limit {
  * Also settable as UPYSOCK_LIMITS="max_sockets=2000,recv_cap=65536". */
 UPY_API int upy_config_limit(upy_limit which, long value);
 
+/* Several limits at once, in UPYSOCK_LIMITS's syntax ("max_sockets=2000,recv_cap=0"): every item
+ * is checked before any is applied. Malformed → -1, ValueError with the variable's message. */
+UPY_API int upy_config_limits(const char *spec);
+
 /* Replace the virtual LAN's remap rules (syntax of UPYSOCK_REMAP, e.g.
  * "192.168.0.249:6543=127.0.0.1:16543,broker.local=127.0.0.1"). "" clears them.
  * A malformed rule → -1, ValueError naming it; the previous rules stay. */
@@ -94,6 +98,10 @@ UPY_API int upy_config_flash(const char *dir);
 /* Where the virtual LAN logs its decisions, one line each ("listen 192.168.0.249:6543 ->
  * 127.0.0.1:16543"): an fd, or -1 for none (default). UPYSOCK_LOG=stderr | fd:N | <path>. */
 UPY_API int upy_config_log(int fd);
+
+/* Where the log goes, in UPYSOCK_LOG's syntax: "stderr", "fd:N" (an open fd) or a path to append
+ * to. Else → -1, ValueError. */
+UPY_API int upy_config_log_to(const char *spec);
 
 /* Apply the environment now and report the first configuration error as ValueError. */
 UPY_API int upy_config_check(void);
