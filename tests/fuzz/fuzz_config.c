@@ -2,11 +2,9 @@
  * The configuration parsers, through the calls a program makes: the first byte picks the
  * setting (R UPYSOCK_REMAP, L UPYSOCK_LIMITS, P UPYSOCK_PROFILE, N UPYSOCK_NET, F UPYSOCK_FLASH,
  * G UPYSOCK_LOG), the rest is its text. A failure must be ValueError (a message, no number);
- * nothing may read past the text. UPYSOCK_LIMITS and UPYSOCK_LOG have no string call, so their
- * parsers (the ones the environment goes through) are called directly; UPYSOCK_LOG only in its
- * stderr and fd:N forms, as its path form creates files.
+ * nothing may read past the text. UPYSOCK_LOG only in its stderr and fd:N forms: its path form
+ * creates files.
  */
-#include "config.h"
 #include "fuzz.h"
 #include <upysock/upy.h>
 
@@ -23,22 +21,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
-    char *text = fuzz_string(data + 1, size - 1), err[UPY_EXC_MESSAGE_MAX], path[256];
+    char *text = fuzz_string(data + 1, size - 1), path[256];
     switch (data[0]) {
     case 'R':
         check(upy_config_remap(text));
         upy_config_remap(""); /* the next input starts without rules */
         break;
-    case 'L':
-        if (profile_set_limits(text, err, sizeof err) < 0)
-            FUZZ_CHECK(err[0] && memchr(err, '\0', sizeof err));
-        break;
+    case 'L': check(upy_config_limits(text)); break;
     case 'P': check(upy_config_profile(text)); break;
     case 'G':
         if (strncmp(text, "fd:", 3) == 0 || strcmp(text, "stderr") == 0) {
-            if (vnet_set_log(text, err, sizeof err) < 0)
-                FUZZ_CHECK(err[0] && memchr(err, '\0', sizeof err));
-            vnet_set_log_fd(-1);
+            check(upy_config_log_to(text));
+            upy_config_log(-1);
         }
         break;
     case 'N':
