@@ -51,7 +51,7 @@ static int apply(int var, const char *value, char *err, size_t errsize)
     case VAR_REMAP: return vnet_set_rules(value, err, errsize);
     case VAR_NET: return vnet_set_mode(value, err, errsize);
     case VAR_FLASH: return vnet_set_flash(value, err, errsize);
-    case VAR_FAULTS: return fault_set_rules(value, err, errsize);
+    case VAR_FAULTS: return fault_configure(value, err, errsize);
     default: return vnet_set_log(value, err, errsize);
     }
 }
@@ -130,7 +130,7 @@ int upy_config_remap(const char *rules)
 
 int upy_config_faults(const char *rules)
 {
-    return set_by_api(VAR_FAULTS, fault_set_rules, rules);
+    return set_by_api(VAR_FAULTS, fault_configure, rules);
 }
 
 int upy_config_net(const char *mode)

@@ -32,7 +32,6 @@ int fault_set_rules(const char *spec, char *err, size_t errsize)
         origin_us = host_monotonic_us();
         atomic_store(&fault_active, rules.count > 0);
         pthread_rwlock_unlock(&lock);
-        fault_attach(rules.count > 0);
     }
     pthread_mutex_unlock(&parsing);
     return rc;

@@ -37,8 +37,8 @@ struct fault_event {
 /* Set while rules are installed: the hooks are installed exactly then. */
 extern atomic_bool fault_active;
 
-/* The rule set (UPYSOCK_FAULTS, upy_config_faults): validates, then replaces the set and restarts
- * every count and the time origin. 0, or -1 with a message in err. */
+/* The engine's rule set: validates, then replaces the set and restarts every count and the time
+ * origin. 0, or -1 with a message in err. */
 int fault_set_rules(const char *spec, char *err, size_t errsize);
 
 /* The first rule among `effects` (a mask of 1 << enum fault_effect) whose selectors match ev and
@@ -58,7 +58,8 @@ uint64_t fault_draw(uint64_t seed, int rule, uint64_t n);
 /* The program's time origin for at=/for= (when the rules were installed), monotonic µs. */
 uint64_t fault_origin_us(void);
 
-/* Called with the new state after each rule change, by whoever attaches the engine. */
-void fault_attach(bool on);
+/* UPYSOCK_FAULTS and upy_config_faults (faulthooks.c): fault_set_rules, then the hooks installed
+ * at the seam exactly while there are rules. */
+int fault_configure(const char *spec, char *err, size_t errsize);
 
 #endif
