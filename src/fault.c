@@ -85,11 +85,11 @@ static const unsigned kind_effects[] = {
     [FAULT_EV_SOCKET] = E(EXHAUST),
     [FAULT_EV_CONNECT] = E(REFUSE) | E(HANG),
     [FAULT_EV_ACCEPT] = E(EXHAUST),
-    [FAULT_EV_TRANSFER] = E(RESET) | E(FIN),
+    [FAULT_EV_TRANSFER] = E(RESET) | E(FIN) | E(TLS_STALL),
     [FAULT_EV_SEND] = E(DELAY) | E(SHORT) | E(EAGAIN),
     [FAULT_EV_RECV] = E(DELAY) | E(SHORT) | E(EAGAIN),
     [FAULT_EV_RESOLVE] = E(DNSFAIL) | E(DNSSLOW),
-    [FAULT_EV_HANDSHAKE] = E(TLS_ALERT) | E(TLS_STALL),
+    [FAULT_EV_HANDSHAKE] = E(TLS_ALERT),
 };
 
 static bool fires(const struct fault_rule *r, int i, uint64_t n)

@@ -19,11 +19,11 @@ enum fault_kind {
     FAULT_EV_SOCKET,    /* socket() */
     FAULT_EV_CONNECT,   /* a connect begins */
     FAULT_EV_ACCEPT,    /* accept() */
-    FAULT_EV_TRANSFER,  /* a connection's first transfer: picks its reset/fin rule */
+    FAULT_EV_TRANSFER,  /* a connection's first transfer: picks its reset/fin and stall rules */
     FAULT_EV_SEND,
     FAULT_EV_RECV,
     FAULT_EV_RESOLVE,   /* getaddrinfo */
-    FAULT_EV_HANDSHAKE, /* a TLS handshake's first step */
+    FAULT_EV_HANDSHAKE, /* a TLS handshake's outcome */
 };
 
 struct fault_event {

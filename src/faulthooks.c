@@ -25,6 +25,7 @@
 struct conn {
     host_sock hs;          /* a copy: the fd, for the link-down sweep */
     bool used, decided, cut;
+    bool stalled;          /* the server never answers: what it sends is dropped unseen */
     struct fault_rule rule; /* when cut: its reset or fin rule */
     long moved;            /* bytes counted toward rule.after */
     bool eof;              /* the FIN came: every recv ends in 0 */
@@ -161,6 +162,15 @@ static int on_connect(host_sock *s, host_addr to, int (*next)(host_sock *, host_
     return rc;
 }
 
+static int on_socket(host_sock *s, int type, int (*next)(host_sock *, int))
+{
+    struct fault_event ev = {.kind = FAULT_EV_SOCKET};
+    struct fault_rule r;
+    if (!inside && fault_decide(&ev, E(EXHAUST), &r))
+        return -profile()->socket_exhausted_errno; /* lwIP's netconn pool is empty */
+    return next(s, type);
+}
+
 static int on_accept(host_sock *l, host_sock *child, bool clear, int (*next)(host_sock *, host_sock *, bool))
 {
     struct fault_event ev = event_of(FAULT_EV_ACCEPT, l);
@@ -173,13 +183,15 @@ static int on_accept(host_sock *l, host_sock *child, bool clear, int (*next)(hos
     return rc;
 }
 
-/* The connection's reset or fin rule, chosen once, at its first transfer (the device-side
- * addresses are all known by then). */
-static void decide_cut(struct conn *c, const host_sock *s)
+/* The connection's reset or fin rule and its stall, chosen once, at its first transfer (the
+ * device-side addresses are all known by then). */
+static void decide_connection(struct conn *c, const host_sock *s)
 {
     struct fault_event ev = event_of(FAULT_EV_TRANSFER, s);
+    struct fault_rule r;
     c->decided = true;
     c->cut = fault_decide(&ev, E(RESET) | E(FIN), &c->rule);
+    c->stalled = fault_decide(&ev, E(TLS_STALL), &r);
 }
 
 static bool counts(const struct conn *c, enum fault_dir dir)
@@ -208,8 +220,6 @@ static ssize_t admit(struct conn *c, host_sock *s, enum fault_dir dir, size_t le
         return -c->dead;
     if (c->eof && dir == FAULT_RECV)
         return 0;
-    if (!c->decided)
-        decide_cut(c, s);
     bool non_blocking = (flags & HOST_IO_DONTWAIT) || host_nonblocking(s);
     struct fault_event ev = event_of(dir == FAULT_SEND ? FAULT_EV_SEND : FAULT_EV_RECV, s);
     ev.dir = dir;
@@ -251,6 +261,20 @@ static ssize_t moved(host_sock *s, enum fault_dir dir, ssize_t n)
     return n;
 }
 
+/* A stalled connection's receive: the server's bytes are dropped as they come, so nothing is ever
+ * read; a call that may not wait says so, one that may waits until the connection ends. */
+static ssize_t swallow(host_sock *s, void *buf, size_t len, int flags, host_addr *addr, host_io_fn next)
+{
+    bool may_wait = !(flags & HOST_IO_DONTWAIT) && !host_nonblocking(s);
+    for (;;) {
+        ssize_t n = next(s, buf, len, flags | HOST_IO_DONTWAIT, addr);
+        if (n == -UERRNO_EAGAIN && may_wait)
+            n = host_wait(&(host_waiter){.on = HOST_WAIT_SOCK, .sock = s, .events = HOST_EV_IN}, HOST_NEVER);
+        if (n <= 0)
+            return n;
+    }
+}
+
 static ssize_t transfer(host_sock *s, void *buf, size_t len, int flags, host_addr *addr, host_io_fn next,
                         enum fault_dir dir)
 {
@@ -262,8 +286,13 @@ static ssize_t transfer(host_sock *s, void *buf, size_t len, int flags, host_add
     uint64_t delay = 0;
     pthread_mutex_lock(&lock);
     struct conn *c = conn_of(s, true);
-    ssize_t allowed = c ? admit(c, s, dir, len, flags, &delay) : (ssize_t)len;
+    if (c && !c->decided)
+        decide_connection(c, s);
+    bool stalled = c && c->stalled && dir == FAULT_RECV;
+    ssize_t allowed = c && !stalled ? admit(c, s, dir, len, flags, &delay) : (ssize_t)len;
     pthread_mutex_unlock(&lock);
+    if (stalled)
+        return swallow(s, buf, len, flags, addr, next);
     if (allowed <= 0 && len > 0)
         return allowed;
     if (delay)
@@ -325,7 +354,7 @@ static int on_handshake(host_sock *s, int outcome)
 }
 
 static const struct host_hooks faults = {
-    .connect = on_connect, .accept = on_accept, .send = on_send, .recv = on_recv,
+    .socket = on_socket, .connect = on_connect, .accept = on_accept, .send = on_send, .recv = on_recv,
     .close = on_close, .wait = on_wait, .resolve = on_resolve, .tls_handshake = on_handshake,
 };
 

@@ -386,6 +386,18 @@ static void test_fault_exhaust_accept_raises_23_then_serves(void **state)
     usocket_release(l);
 }
 
+static void test_fault_exhaust_socket_raises_105_at_the_chosen_count(void **state)
+{
+    (void)state;
+    faults("exhaust on=socket nth=2");
+    usocket *a = tu_tcp();
+    assert_null(usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_STREAM, USOCKET_IPPROTO_TCP));
+    assert_oserror(UERRNO_ENOBUFS);
+    usocket *b = tu_tcp();
+    usocket_release(b);
+    usocket_release(a);
+}
+
 /* --- TLS ------------------------------------------------------------------------------------------- */
 
 static void test_fault_tls_alert_raises_the_mbedtls_code(void **state)
@@ -427,6 +439,34 @@ static void test_fault_tls_fin_without_close_notify_raises_29312(void **state)
     usocket_release(ss);
     usocket_release(plain);
     tu_tls_peer_join(peer, NULL, 10000);
+}
+
+/* The server never answers the handshake: where a read timeout is set the board counts `timeout`
+ * of them and raises SSL_TIMEOUT (the era of the socket tutorial: a non-blocking connect, then
+ * do_handshake). */
+static void test_fault_tls_stall_raises_ssl_timeout_after_the_read_timeouts(void **state)
+{
+    (void)state;
+    tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .end = TU_TLS_FIN};
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    faults("tls-stall");
+    usocket *plain = tu_tcp();
+    set_mode(plain, NON_BLOCKING);
+    usocket *ss = ussl_wrap_socket(plain, &(ussl_options){.timeout = 3});
+    assert_non_null(ss);
+    usocket_addr to = tu_loopback(port);
+    assert_int_equal(usocket_connect(ss, &to), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    assert_int_equal(usocket_settimeout(ss, 0.05), 0);
+    uint64_t t0 = tu_now_ms();
+    assert_int_equal(ussl_do_handshake(ss), -1);
+    assert_oserror(USSL_SSL_TIMEOUT);
+    assert_int_equal(USSL_SSL_TIMEOUT, -26624);
+    assert_true(tu_now_ms() - t0 >= 3 * 50);
+    usocket_release(ss);
+    usocket_release(plain);
+    assert_true(tu_tls_peer_join(peer, NULL, 10000));
 }
 
 /* --- determinism ----------------------------------------------------------------------------------- */
@@ -491,8 +531,10 @@ int main(void)
         T(test_fault_linkdown_wakes_a_blocked_recv_with_113),
         T(test_fault_linkdown_fails_dns_with_202),
         T(test_fault_exhaust_accept_raises_23_then_serves),
+        T(test_fault_exhaust_socket_raises_105_at_the_chosen_count),
         T(test_fault_tls_alert_raises_the_mbedtls_code),
         T(test_fault_tls_fin_without_close_notify_raises_29312),
+        T(test_fault_tls_stall_raises_ssl_timeout_after_the_read_timeouts),
         T(test_fault_same_seed_same_failures_at_the_same_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -91,6 +91,7 @@ struct host_waiter;
 typedef ssize_t (*host_io_fn)(host_sock *s, void *buf, size_t len, int flags, host_addr *addr);
 enum { HOST_IO_DONTWAIT = 1 }; /* send/recv flags: never wait, whatever the socket's mode */
 struct host_hooks {
+    int (*socket)(host_sock *s, int type, int (*next)(host_sock *, int));
     int (*connect)(host_sock *s, host_addr to, int (*next)(host_sock *, host_addr));
     int (*accept)(host_sock *listener, host_sock *child, bool clear_timeouts,
                   int (*next)(host_sock *, host_sock *, bool));

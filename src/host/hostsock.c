@@ -50,13 +50,19 @@ static void sock_init(host_sock *s, int fd, int type)
                      .type = type};
 }
 
-int host_socket(host_sock *s, int type)
+static int socket_kernel(host_sock *s, int type)
 {
     int fd = socket(AF_INET, (type == 2 ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return fail();
     sock_init(s, fd, type);
     return 0;
+}
+
+int host_socket(host_sock *s, int type)
+{
+    const struct host_hooks *h = host_hooked();
+    return h && h->socket ? h->socket(s, type, socket_kernel) : socket_kernel(s, type);
 }
 
 static void close_kernel(host_sock *s)
