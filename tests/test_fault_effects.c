@@ -358,6 +358,45 @@ static void test_fault_linkdown_wakes_a_blocked_recv_with_113(void **state)
     usocket_release(s);
 }
 
+static void test_fault_linkdown_fails_udp_sends_with_118(void **state)
+{
+    (void)state;
+    int port, peer = tu_udp_peer(&port);
+    faults("linkdown at=0s for=10s");
+    usocket *u = tu_udp();
+    usocket_addr to = tu_loopback(port);
+    assert_int_equal(usocket_sendto(u, "x", 1, &to), -1);
+    assert_oserror(UERRNO_EHOSTUNREACH);
+    faults("");
+    assert_int_equal(usocket_sendto(u, "x", 1, &to), 1);
+    usocket_release(u);
+    close(peer);
+}
+
+/* On a TLS socket the same RST is mbedTLS's NET_CONN_RESET. */
+static void test_fault_reset_on_a_tls_socket_raises_80(void **state)
+{
+    (void)state;
+    static const char *const replies[] = {"pong", NULL};
+    tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .read_first = true,
+                        .replies = replies, .end = TU_TLS_CLOSE_NOTIFY};
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    usocket *plain = tu_tcp(), *ss = ussl_wrap_socket(plain, NULL);
+    assert_non_null(ss);
+    usocket_addr to = tu_loopback(port);
+    assert_int_equal(usocket_connect(ss, &to), 0);
+    faults("reset dir=recv");
+    char b[16];
+    assert_int_equal(usocket_send(ss, "ping", 4), 4);
+    assert_int_equal(usocket_recv(ss, b, sizeof b), -1);
+    assert_oserror(UERRNO_MBEDTLS_ERR_NET_CONN_RESET);
+    assert_int_equal(UERRNO_MBEDTLS_ERR_NET_CONN_RESET, -80);
+    usocket_release(ss);
+    usocket_release(plain);
+    tu_tls_peer_join(peer, NULL, 10000);
+}
+
 static void test_fault_linkdown_fails_dns_with_202(void **state)
 {
     (void)state;
@@ -530,6 +569,8 @@ int main(void)
         T(test_fault_linkdown_aborts_connections_113_and_connects_get_118),
         T(test_fault_linkdown_wakes_a_blocked_recv_with_113),
         T(test_fault_linkdown_fails_dns_with_202),
+        T(test_fault_linkdown_fails_udp_sends_with_118),
+        T(test_fault_reset_on_a_tls_socket_raises_80),
         T(test_fault_exhaust_accept_raises_23_then_serves),
         T(test_fault_exhaust_socket_raises_105_at_the_chosen_count),
         T(test_fault_tls_alert_raises_the_mbedtls_code),
