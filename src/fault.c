@@ -92,11 +92,11 @@ static const unsigned kind_effects[] = {
     [FAULT_EV_HANDSHAKE] = E(TLS_ALERT),
 };
 
-static bool fires(const struct fault_rule *r, int i, uint64_t n)
+static bool fires(const struct fault_rule *r, uint64_t n, uint64_t draw)
 {
     if (r->nth ? n != (uint64_t)r->nth : r->every && n % (uint64_t)r->every != 0)
         return false;
-    return !r->p_set || r->p == UINT32_MAX || (uint32_t)(fault_draw(rules.seed, i, n) >> 32) < r->p;
+    return !r->p_set || r->p == UINT32_MAX || (uint32_t)(draw >> 32) < r->p;
 }
 
 bool fault_decide(const struct fault_event *ev, unsigned effects, struct fault_rule *out)
@@ -109,8 +109,11 @@ bool fault_decide(const struct fault_event *ev, unsigned effects, struct fault_r
         const struct fault_rule *r = &rules.rule[i];
         if (!(effects & 1u << r->effect) || !selects(r, ev, now))
             continue;
-        if ((hit = fires(r, i, atomic_fetch_add(&matched[i], 1) + 1)))
+        uint64_t n = atomic_fetch_add(&matched[i], 1) + 1, draw = fault_draw(rules.seed, i, n);
+        if ((hit = fires(r, n, draw))) {
             *out = *r;
+            out->draw = draw;
+        }
     }
     pthread_rwlock_unlock(&lock);
     return hit;
@@ -137,8 +140,8 @@ bool fault_link_down(uint64_t now, uint64_t *end_us, uint64_t *next_us)
     return down;
 }
 
-uint64_t fault_delay_us(const struct fault_rule *r, size_t n, uint64_t draw)
+uint64_t fault_delay_us(const struct fault_rule *r, size_t n)
 {
-    uint64_t us = r->delay_us + (r->jitter_us ? draw % (r->jitter_us + 1) : 0);
+    uint64_t us = r->delay_us + (r->jitter_us ? (r->draw & 0xffffffffu) % (r->jitter_us + 1) : 0);
     return us + (r->rate ? (uint64_t)n * 1000000 / (uint64_t)r->rate : 0);
 }

@@ -49,8 +49,8 @@ bool fault_decide(const struct fault_event *ev, unsigned effects, struct fault_r
  * start of the next one still ahead (UINT64_MAX: none). */
 bool fault_link_down(uint64_t now_us, uint64_t *end_us, uint64_t *next_us);
 
-/* A delay's length for this transfer of n bytes: latency + jitter (seeded) + n / rate. */
-uint64_t fault_delay_us(const struct fault_rule *r, size_t n, uint64_t draw);
+/* A delay's length for this transfer of n bytes: latency + jitter (from r->draw) + n / rate. */
+uint64_t fault_delay_us(const struct fault_rule *r, size_t n);
 
 /* The seeded draw for a (rule, count) pair: what every probabilistic choice uses. */
 uint64_t fault_draw(uint64_t seed, int rule, uint64_t n);

@@ -21,6 +21,7 @@
 
 #define CONNS 256 /* connections followed at once; beyond, a connection gets no reset/fin/eagain */
 #define E(x) (1u << FAULT_##x)
+#define STREAM 1 /* host_sock.type */
 
 struct conn {
     host_sock hs;          /* a copy: the fd, for the link-down sweep */
@@ -82,7 +83,7 @@ static void sweep_if_down(void)
     if (swept_until != end) {
         swept_until = end;
         for (int i = 0; i < CONNS; i++)
-            if (conns[i].used && conns[i].hs.type == 1 && !conns[i].dead) {
+            if (conns[i].used && conns[i].hs.type == STREAM && !conns[i].dead) {
                 conns[i].dead = UERRNO_ECONNABORTED;
                 host_disconnect(&conns[i].hs);
             }
@@ -130,13 +131,13 @@ static void make_sinks(void)
 {
     inside = true;
     host_addr lo = {0x7f000001, 0};
-    if (host_socket(&refuser, 1) == 0 && host_bind(&refuser, lo) == 0)
+    if (host_socket(&refuser, STREAM) == 0 && host_bind(&refuser, lo) == 0)
         host_local_addr(&refuser, &refusing);
     /* host_listen(1) holds two: the kernel's queue is full when it holds more than its backlog. */
-    if (host_socket(&hole, 1) == 0 && host_bind(&hole, lo) == 0 && host_listen(&hole, 1) == 0 &&
+    if (host_socket(&hole, STREAM) == 0 && host_bind(&hole, lo) == 0 && host_listen(&hole, 1) == 0 &&
         host_local_addr(&hole, &silent) == 0)
         for (int i = 0; i < 2; i++)
-            if (host_socket(&hole_fillers[i], 1) == 0)
+            if (host_socket(&hole_fillers[i], STREAM) == 0)
                 host_connect(&hole_fillers[i], silent);
     inside = false;
 }
@@ -145,7 +146,7 @@ static void make_sinks(void)
 
 static int on_connect(host_sock *s, host_addr to, int (*next)(host_sock *, host_addr))
 {
-    if (inside || s->type != 1)
+    if (inside || s->type != STREAM)
         return next(s, to);
     sweep_if_down();
     if (link_down_now())
@@ -233,7 +234,7 @@ static ssize_t admit(struct conn *c, host_sock *s, enum fault_dir dir, size_t le
     if (fault_decide(&ev, E(SHORT), &r) && (size_t)r.max < len)
         len = (size_t)r.max;
     if (!non_blocking && fault_decide(&ev, E(DELAY), &r))
-        *delay = fault_delay_us(&r, len, fault_draw(r.delay_us, s->id, (uint64_t)c->moved));
+        *delay = fault_delay_us(&r, len);
     if (counts(c, dir)) {
         long left = c->rule.after - c->moved;
         if (left <= 0) {
@@ -281,7 +282,7 @@ static ssize_t transfer(host_sock *s, void *buf, size_t len, int flags, host_add
     if (inside)
         return next(s, buf, len, flags, addr);
     sweep_if_down();
-    if (s->type != 1) /* datagrams: only the link matters (lwIP's ERR_RTE on a send) */
+    if (s->type != STREAM) /* datagrams: only the link matters (lwIP's ERR_RTE on a send) */
         return dir == FAULT_SEND && link_down_now() ? -UERRNO_EHOSTUNREACH : next(s, buf, len, flags, addr);
     uint64_t delay = 0;
     pthread_mutex_lock(&lock);

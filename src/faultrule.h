@@ -51,6 +51,7 @@ struct fault_rule {
     long after, max, count, rate;
     uint64_t delay_us, jitter_us;
     enum fault_call on;
+    uint64_t draw; /* set by fault_decide: the seeded draw of the event it fired at (jitter) */
 };
 
 struct fault_set {

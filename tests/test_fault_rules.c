@@ -226,8 +226,19 @@ static void test_fault_engine_delay_adds_latency_jitter_and_rate(void **state)
     struct fault_rule r;
     struct fault_event send = {.kind = FAULT_EV_SEND, .dir = FAULT_SEND};
     assert_true(fault_decide(&send, ALL, &r));
-    assert_int_equal(fault_delay_us(&r, 500, 5000), 20000 + 5000 + 500000);
-    assert_int_equal(fault_delay_us(&r, 0, 5001), 20000);
+    r.draw = 5000;
+    assert_int_equal(fault_delay_us(&r, 500), 20000 + 5000 + 500000);
+    r.draw = 5001;
+    assert_int_equal(fault_delay_us(&r, 0), 20000);
+    uint64_t first = 0;
+    for (int i = 0; i < 2; i++) { /* the jitter is the seed's: the same on every run */
+        assert_int_equal(upy_config_faults("seed=5; delay delay=20ms jitter=5ms"), 0);
+        assert_true(fault_decide(&send, ALL, &r));
+        if (i == 0)
+            first = fault_delay_us(&r, 0);
+        assert_int_equal(fault_delay_us(&r, 0), first);
+        assert_true(first >= 20000 && first <= 25000);
+    }
 }
 
 static int clear(void **state)
