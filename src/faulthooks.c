@@ -362,10 +362,13 @@ static const struct host_hooks faults = {
 static void attach(bool on)
 {
     unsigned mine = atomic_fetch_add(&generation, 1) + 1;
+    /* New rules decide afresh. Without rules no close is seen, so nothing may stay followed:
+     * its fd could be another socket's by the time rules come back. */
     pthread_mutex_lock(&lock);
     swept_until = 0;
     for (int i = 0; i < CONNS; i++)
-        conns[i].decided = false, conns[i].cut = false, conns[i].eagain_left = 0;
+        conns[i] = on ? (struct conn){.hs = conns[i].hs, .used = conns[i].used, .dead = conns[i].dead}
+                      : (struct conn){0};
     pthread_mutex_unlock(&lock);
     host_hooks_install(on ? &faults : NULL);
     if (on)
