@@ -73,7 +73,9 @@ static struct fault_event event_of(enum fault_kind kind, const host_sock *s)
 static uint64_t swept_until;
 
 /* The firmware's tcpip_adapter_down → netif_set_addr(ANY) → tcp_netif_ip_addr_changed →
- * tcp_abort: each established connection sends RST and fails with ERR_ABRT (113), for good. */
+ * tcp_abort: each established connection fails with ERR_ABRT (113), for good. Any thread may
+ * sweep, so the socket is only shut (which wakes a call blocked on it and makes poll report HUP,
+ * as shutting from another thread does for close); its transfers then answer 113. */
 static void sweep_if_down(void)
 {
     uint64_t end, next;
@@ -85,7 +87,7 @@ static void sweep_if_down(void)
         for (int i = 0; i < CONNS; i++)
             if (conns[i].used && conns[i].hs.type == STREAM && !conns[i].dead) {
                 conns[i].dead = UERRNO_ECONNABORTED;
-                host_disconnect(&conns[i].hs);
+                host_shutdown(&conns[i].hs);
             }
     }
     pthread_mutex_unlock(&lock);
@@ -251,7 +253,7 @@ static ssize_t moved(host_sock *s, enum fault_dir dir, ssize_t n)
 {
     pthread_mutex_lock(&lock);
     struct conn *c = conn_of(s, false);
-    if (c && c->dead && n < 0) {
+    if (c && c->dead && n <= 0) {
         n = -c->dead; /* the link went down while the call waited */
     } else if (c && n > 0 && counts(c, dir)) {
         c->moved += n;
