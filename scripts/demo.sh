@@ -265,13 +265,13 @@ if [[ -x $bin/fault_reset_client ]]; then
   say "== 6. testing an error path: the server's connection is reset before its answer (fault_reset_client)"
   client_env=()
   start_server tutorial_server
-  want_line="OSError: [Errno 104] ECONNRESET" run_client fault_client fault_reset_client
+  want_line="ECONNRESET" run_client fault_client fault_reset_client
   (($(count "OSError: \[Errno 104\] ECONNRESET" "$tmp/fault_client.out") == 2)) || fail "the reset was not sticky"
   if ((pyfront)); then
     say "  the same rule from outside, on the Python front (UPYSOCK_FAULTS, or the runner's --faults):"
     say "  UPYSOCK_FAULTS='reset *:6543 after=0 dir=recv'"
     client_env=(UPYSOCK_FAULTS='reset *:6543 after=0 dir=recv')
-    want_line="[Errno 104] ECONNRESET" run_client py_fault_client fault_reset_client.py
+    want_line="ECONNRESET" run_client py_fault_client fault_reset_client.py
     client_env=()
   fi
   stop_server
