@@ -241,6 +241,41 @@ static void test_fault_engine_delay_adds_latency_jitter_and_rate(void **state)
     }
 }
 
+/* Fuzz-style: random strings over the grammar's alphabet and its words never crash the parser, and
+ * a rejection always says why (ASan and UBSan builds check the rest). */
+static void test_fault_rules_parser_survives_random_text(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"reset", "refuse", "fin", "delay", "short", "eagain", "linkdown", "exhaust",
+                                        "tls-alert", "dnsfail", "seed=", "after=", "max=", "p=0.", "at=", "for=",
+                                        "ms", "s", "us", "*:", "192.168.0.1", ":", "=", ";", " ", "dir=", "on=",
+                                        "host=", "nth=", "every=", "99999999999999999999", "0", "1", "."};
+    uint64_t x = 12345;
+    char text[512];
+    for (int round = 0; round < 20000; round++) {
+        size_t len = 0;
+        int n = (int)(x % 24);
+        for (int i = 0; i < n; i++) {
+            x = fault_draw(x, i, (uint64_t)round);
+            const char *w = words[x % (sizeof words / sizeof words[0])];
+            size_t wl = strlen(w);
+            if (len + wl + 2 >= sizeof text)
+                break;
+            memcpy(text + len, w, wl);
+            len += wl;
+            if (x & 0x100)
+                text[len++] = (char)(x >> 16); /* any byte, NUL excepted below */
+            if (!text[len - 1])
+                text[len - 1] = '\x01';
+        }
+        text[len] = '\0';
+        err[0] = '\0';
+        int rc = fault_parse(text, &set, err, sizeof err);
+        assert_true(rc == 0 || (rc == -1 && err[0]));
+        assert_true(set.count >= 0 && set.count <= FAULT_RULES_MAX);
+    }
+}
+
 static int clear(void **state)
 {
     (void)state;
@@ -260,6 +295,7 @@ int main(void)
         T(test_fault_engine_windows_count_from_the_rules_installation),
         T(test_fault_engine_same_seed_same_outcomes),
         T(test_fault_engine_delay_adds_latency_jitter_and_rate),
+        T(test_fault_rules_parser_survives_random_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
