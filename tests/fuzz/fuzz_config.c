@@ -1,12 +1,14 @@
 /*
  * The configuration parsers, through the calls a program makes: the first byte picks the
  * setting (R UPYSOCK_REMAP, L UPYSOCK_LIMITS, P UPYSOCK_PROFILE, N UPYSOCK_NET, F UPYSOCK_FLASH,
- * G UPYSOCK_LOG), the rest is its text. A failure must be ValueError (a message, no number);
+ * G UPYSOCK_LOG, X UPYSOCK_FAULTS), the rest is its text. A failure must be ValueError (a message, no number);
  * nothing may read past the text. UPYSOCK_LIMITS and UPYSOCK_LOG have no string call, so their
  * parsers (the ones the environment goes through) are called directly; UPYSOCK_LOG only in its
- * stderr and fd:N forms, as its path form creates files.
+ * stderr and fd:N forms, as its path form creates files. UPYSOCK_FAULTS's grammar is parsed alone
+ * (fault_parse): installing rules would start a link watcher per input.
  */
 #include "config.h"
+#include "faultrule.h"
 #include "fuzz.h"
 #include <upysock/upy.h>
 
@@ -34,6 +36,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(err[0] && memchr(err, '\0', sizeof err));
         break;
     case 'P': check(upy_config_profile(text)); break;
+    case 'X': {
+        static struct fault_set set;
+        if (fault_parse(text, &set, err, sizeof err) < 0)
+            FUZZ_CHECK(err[0] && memchr(err, '\0', sizeof err));
+        else
+            FUZZ_CHECK(set.count >= 0 && set.count <= FAULT_RULES_MAX);
+        break;
+    }
     case 'G':
         if (strncmp(text, "fd:", 3) == 0 || strcmp(text, "stderr") == 0) {
             if (vnet_set_log(text, err, sizeof err) < 0)
