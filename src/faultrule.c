@@ -143,8 +143,9 @@ static bool read_dir(struct parse *p)
 static bool read_on(struct parse *p)
 {
     p->want = "socket or accept";
-    p->r->on = strcmp(p->value, "accept") == 0 ? FAULT_ON_ACCEPT : FAULT_ON_SOCKET;
-    return strcmp(p->value, "socket") == 0 || p->r->on == FAULT_ON_ACCEPT;
+    p->r->on = strcmp(p->value, "accept") == 0 ? FAULT_ON_ACCEPT
+               : strcmp(p->value, "socket") == 0 ? FAULT_ON_SOCKET : FAULT_ON_NONE;
+    return p->r->on != FAULT_ON_NONE;
 }
 
 #define COUNT_READER(field, min, what)                      \
@@ -231,10 +232,14 @@ static const char *missing(const struct fault_rule *r)
         return "short needs max=";
     if (r->effect == FAULT_DNSSLOW && r->delay_us == 0)
         return "dnsslow needs delay=";
+    if (r->effect == FAULT_EXHAUST && r->on == FAULT_ON_NONE)
+        return "exhaust needs on=socket or on=accept";
     if (r->effect == FAULT_DELAY && r->delay_us == 0 && r->rate == 0)
         return "delay needs delay= or rate=";
     if (r->nth && r->every)
         return "nth= and every= cannot be combined";
+    if (r->effect == FAULT_EXHAUST && r->on == FAULT_ON_SOCKET && r->has_addr)
+        return "a new socket has no address yet: exhaust on=socket takes none";
     return NULL;
 }
 

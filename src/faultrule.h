@@ -33,7 +33,7 @@ enum fault_effect {
 };
 
 enum fault_dir { FAULT_BOTH, FAULT_SEND, FAULT_RECV };
-enum fault_call { FAULT_ON_SOCKET, FAULT_ON_ACCEPT };
+enum fault_call { FAULT_ON_NONE, FAULT_ON_SOCKET, FAULT_ON_ACCEPT };
 
 struct fault_rule {
     enum fault_effect effect;

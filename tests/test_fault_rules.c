@@ -103,7 +103,10 @@ static void test_fault_rules_bad_rule_for_each_part_of_the_grammar(void **state)
                                     "such as 200ms or 5s"},
         {"dnsslow", "ValueError: bad rule 'dnsslow': dnsslow needs delay="},
         {"exhaust on=bind", "ValueError: bad rule 'exhaust on=bind': 'on=bind': want socket or accept"},
+        {"exhaust nth=2", "ValueError: bad rule 'exhaust nth=2': exhaust needs on=socket or on=accept"},
         {"fin max=3", "ValueError: bad rule 'fin max=3': 'max=3' does not apply to fin"},
+        {"exhaust on=socket *:80", "ValueError: bad rule 'exhaust on=socket *:80': a new socket has no address yet: "
+                                   "exhaust on=socket takes none"},
     };
     assert_int_equal(upy_config_faults("refuse *:1"), 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
