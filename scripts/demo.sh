@@ -20,6 +20,9 @@
 #   4. tutorial1_server.py + tutorial_server_peer, then + tutorial2_client.py
 #   5. tutorial3_ssl_client.py against tls_server: the board's TypeError for its `(p)`; then
 #        tutorial3_ssl_client_fixed.py (`(p,)`), which gets the echo byte by byte
+#   6. a fault (docs/faults.md): fault_reset_client against the tutorial 1 server, with its
+#        connection reset before the answer: the board's OSError 104, sticky, and poll's HUP;
+#        then (Python front) fault_reset_client.py with the same rule given from outside
 # A .py client runs with --exit-when-idle: its poll thread never returns, as on the board.
 #
 # The programs keep the tutorials' LAN addresses. Each server's address is remapped to a free
@@ -255,6 +258,24 @@ if ((pyfront)); then
 else
   say
   say "-- 4, 5. skipped: the Python front is not built in $build_dir (needs python3-dev)"
+fi
+
+if [[ -x $bin/fault_reset_client ]]; then
+  say
+  say "== 6. testing an error path: the server's connection is reset before its answer (fault_reset_client)"
+  client_env=()
+  start_server tutorial_server
+  want_line="ECONNRESET" run_client fault_client fault_reset_client
+  (($(count "OSError: \[Errno 104\] ECONNRESET" "$tmp/fault_client.out") == 2)) || fail "the reset was not sticky"
+  if ((pyfront)); then
+    say "  the same rule from outside, on the Python front (UPYSOCK_FAULTS, or the runner's --faults):"
+    say "  UPYSOCK_FAULTS='reset *:6543 after=0 dir=recv'"
+    client_env=(UPYSOCK_FAULTS='reset *:6543 after=0 dir=recv')
+    want_line="ECONNRESET" run_client py_fault_client fault_reset_client.py
+    client_env=()
+  fi
+  stop_server
+  stages=$((stages + 1))
 fi
 
 say

@@ -12,16 +12,18 @@
 #include <string.h>
 
 #include "config.h"
+#include "fault.h"
 #include "host/host.h"
 #include "internal.h"
 #include "vnet.h"
 
 /* In the order they are applied: limits go on top of the profile, and the rules' sandbox check
  * needs the network mode. */
-enum { VAR_PROFILE, VAR_LIMITS, VAR_NET, VAR_REMAP, VAR_FLASH, VAR_LOG, VAR_COUNT };
+enum { VAR_PROFILE, VAR_LIMITS, VAR_NET, VAR_REMAP, VAR_FLASH, VAR_LOG, VAR_FAULTS, VAR_COUNT };
 
 static const char *const var_names[VAR_COUNT] = {
     "UPYSOCK_PROFILE", "UPYSOCK_LIMITS", "UPYSOCK_NET", "UPYSOCK_REMAP", "UPYSOCK_FLASH", "UPYSOCK_LOG",
+    "UPYSOCK_FAULTS",
 };
 
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
@@ -49,6 +51,7 @@ static int apply(int var, const char *value, char *err, size_t errsize)
     case VAR_REMAP: return vnet_set_rules(value, err, errsize);
     case VAR_NET: return vnet_set_mode(value, err, errsize);
     case VAR_FLASH: return vnet_set_flash(value, err, errsize);
+    case VAR_FAULTS: return fault_configure(value, err, errsize);
     default: return vnet_set_log(value, err, errsize);
     }
 }
@@ -123,6 +126,11 @@ int upy_config_log_to(const char *spec)
 int upy_config_remap(const char *rules)
 {
     return set_by_api(VAR_REMAP, vnet_set_rules, rules);
+}
+
+int upy_config_faults(const char *rules)
+{
+    return set_by_api(VAR_FAULTS, fault_configure, rules);
 }
 
 int upy_config_net(const char *mode)

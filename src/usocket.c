@@ -307,11 +307,11 @@ int usocket_connect(usocket *s, const usocket_addr *addr)
     struct ucore *c = sock_enter(s);
     if (!c)
         return -1;
+    c->hs.dev_peer = dev; /* before the connect: its hook point is shown where it goes */
     rc = connect_plain(s, c, to);
     if (rc == 0 && sock_closed(c)) /* close() from another thread ended the wait */
         rc = lwip_err(UERRNO_EBADF);
     if (rc == 0) {
-        c->hs.dev_peer = dev;
         vnet_log("connect", addr, to);
         if (s->layer && s->layer->connected)
             rc = s->layer->connected(s);

@@ -326,7 +326,7 @@ int vnet_resolve(const char *host, int port, usocket_addr *out)
     int to_port = port;
     bool found = false, host_dns;
     if (strlen(host) <= 255) {
-        found = parse_numeric(host, &ip);
+        bool numeric = found = parse_numeric(host, &ip);
         pthread_rwlock_rdlock(&lock);
         for (int i = 0; i < rule_count && !found; i++) {
             const struct rule *r = &rules[i];
@@ -343,6 +343,8 @@ int vnet_resolve(const char *host, int port, usocket_addr *out)
             ip = LOOPBACK, found = true;
         if (!found && host_dns && *host)
             found = host_resolve(host, &ip) == 0;
+        else if (!numeric && host_resolve_elsewhere(host) < 0)
+            found = false;
     }
     if (!found)
         return -UERRNO_EAI_FAIL;

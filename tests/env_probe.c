@@ -8,7 +8,8 @@
  *   profile                the active profile's name and limits
  *   map=PATH               upy_config_map_path(PATH)
  *   resolve=HOST           usocket_getaddrinfo(HOST, 6543)
- *   profile=NAME remap=RULES net=MODE flash=DIR log=FD max_sockets=N    the upy_config_* calls
+ *   profile=NAME remap=RULES net=MODE flash=DIR log=FD max_sockets=N faults=RULES
+ *                          the upy_config_* calls
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,8 @@ static int step(const char *arg)
         return resolve(value);
     if (IS("remap"))
         return upy_config_remap(value);
+    if (IS("faults"))
+        return upy_config_faults(value);
     if (IS("net"))
         return upy_config_net(value);
     if (IS("flash"))

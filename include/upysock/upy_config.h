@@ -2,7 +2,8 @@
  * upysock — configuration: the device profile and the virtual LAN.
  *
  * Everything here is process-wide. Settings come from the environment the first time the library
- * is used (UPYSOCK_PROFILE, UPYSOCK_LIMITS, UPYSOCK_REMAP, UPYSOCK_NET, UPYSOCK_FLASH, UPYSOCK_LOG);
+ * is used (UPYSOCK_PROFILE, UPYSOCK_LIMITS, UPYSOCK_REMAP, UPYSOCK_NET, UPYSOCK_FLASH, UPYSOCK_LOG,
+ * UPYSOCK_FAULTS);
  * the upy_config_* calls override them. A malformed variable is never ignored: it is reported by
  * upy_config_check() and by the first socket call, as ValueError naming the variable.
  * docs/configuration.md has the syntax and examples.
@@ -102,6 +103,14 @@ UPY_API int upy_config_log(int fd);
 /* Where the log goes, in UPYSOCK_LOG's syntax: "stderr", "fd:N" (an open fd) or a path to append
  * to. Else → -1, ValueError. */
 UPY_API int upy_config_log_to(const char *spec);
+
+/* Replace the fault rules (syntax of UPYSOCK_FAULTS, docs/faults.md), e.g.
+ * "seed=7; reset *:1883 after=100; linkdown at=5s for=2s": the failures a board meets in the field,
+ * each giving the board's exact error, at the same calls on every run with the same seed. Counts
+ * and the time origin of at=/for= restart with each call. "" clears them (no cost left but one
+ * predictable branch per socket call). A malformed rule → -1, ValueError quoting it; the previous
+ * rules stay. */
+UPY_API int upy_config_faults(const char *rules);
 
 /* Apply the environment now and report the first configuration error as ValueError. */
 UPY_API int upy_config_check(void);

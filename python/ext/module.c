@@ -23,6 +23,7 @@ static const struct setting {
     {"profile", "UPYSOCK_PROFILE", upy_config_profile}, {"limits", "UPYSOCK_LIMITS", upy_config_limits},
     {"remap", "UPYSOCK_REMAP", upy_config_remap},       {"net", "UPYSOCK_NET", upy_config_net},
     {"flash", "UPYSOCK_FLASH", upy_config_flash},       {"log", "UPYSOCK_LOG", upy_config_log_to},
+    {"faults", "UPYSOCK_FAULTS", upy_config_faults},
 };
 
 /* configure(name, value) */
@@ -39,7 +40,7 @@ static PyObject *m_configure(PyObject *m, PyObject *const *args, Py_ssize_t n)
             return config_error(settings[i].var);
         Py_RETURN_NONE;
     }
-    PyErr_Format(PyExc_ValueError, "unknown setting '%s' (profile, limits, remap, net, flash, log)", name);
+    PyErr_Format(PyExc_ValueError, "unknown setting '%s' (profile, limits, remap, net, flash, log, faults)", name);
     return NULL;
 }
 
@@ -90,7 +91,8 @@ static PyObject *m_live_threads(PyObject *m, PyObject *unused)
 
 static PyMethodDef methods[] = {
     {"configure", (PyCFunction)(void (*)(void))m_configure, METH_FASTCALL,
-     "configure(name, value): name in profile, limits, remap, net, flash, log; as the UPYSOCK_* variable"},
+     "configure(name, value): name in profile, limits, remap, net, flash, log, faults; as the UPYSOCK_* "
+     "variable"},
     {"check_config", m_check_config, METH_NOARGS, "check_config(): ValueError for a bad UPYSOCK_* variable"},
     {"wait_threads", m_wait_threads, METH_O, "wait_threads(timeout_s) -> True when every device thread ended"},
     {"activity", m_activity, METH_NOARGS,

@@ -384,7 +384,7 @@ class Options(unittest.TestCase):
     def test_help_lists_every_option(self):
         status, out, _ = run(runner_cmd("--help"))
         self.assertEqual(status, 0)
-        for option in ("--profile", "--limits", "--remap", "--flash", "--net", "--log", "--timeout",
+        for option in ("--profile", "--limits", "--remap", "--flash", "--net", "--log", "--faults", "--timeout",
                        "--exit-when-idle", "--device-ip", "--stdlib"):
             self.assertIn(option, out)
 

@@ -14,6 +14,8 @@ LIBRARY_OPTIONS = (
     ("flash", "UPYSOCK_FLASH", "DIR", "host directory that is the board's /flash (default ./flash)"),
     ("net", "UPYSOCK_NET", "MODE", "sandbox (default: loopback only, for the whole process) or host"),
     ("log", "UPYSOCK_LOG", "WHERE", "virtual-LAN log: stderr, fd:N or a file path"),
+    ("faults", "UPYSOCK_FAULTS", "RULES", "fault rules, e.g. 'reset *:1883 after=100; linkdown at=5s for=2s' "
+                                          "(docs/faults.md)"),
 )
 
 DESCRIPTION = """\

@@ -63,6 +63,10 @@ int host_socket(host_sock *s, int type);
 void host_close(host_sock *s);
 void host_shutdown(host_sock *s);                /* wake every call blocked on s */
 void host_abort(host_sock *s);                   /* close with RST (SO_LINGER 0) */
+/* For fault injection: the kernel states a peer's RST and FIN leave behind, made locally. */
+void host_disconnect(host_sock *s);              /* RST both ways: recv/send ECONNRESET, poll HUP */
+void host_shutdown_read(host_sock *s);           /* as after a FIN: recv 0, poll readable */
+bool host_nonblocking(const host_sock *s);       /* whether the fd is in O_NONBLOCK mode */
 int host_set_nonblocking(host_sock *s, bool on);
 int host_set_timeouts(host_sock *s, int ms);     /* SO_RCVTIMEO and SO_SNDTIMEO; 0: none */
 int host_bind(host_sock *s, host_addr a);
@@ -87,6 +91,7 @@ struct host_waiter;
 typedef ssize_t (*host_io_fn)(host_sock *s, void *buf, size_t len, int flags, host_addr *addr);
 enum { HOST_IO_DONTWAIT = 1 }; /* send/recv flags: never wait, whatever the socket's mode */
 struct host_hooks {
+    int (*socket)(host_sock *s, int type, int (*next)(host_sock *, int));
     int (*connect)(host_sock *s, host_addr to, int (*next)(host_sock *, host_addr));
     int (*accept)(host_sock *listener, host_sock *child, bool clear_timeouts,
                   int (*next)(host_sock *, host_sock *, bool));
@@ -152,6 +157,10 @@ int host_unsent_bytes(const host_sock *s);       /* bytes queued and not yet ack
 int host_setsockopt_int(host_sock *s, host_opt opt, int value);
 int host_setsockopt_bytes(host_sock *s, host_opt opt, const void *value, size_t len);
 int host_resolve(const char *name, uint32_t *ip); /* real DNS (UPYSOCK_NET=host only) */
+/* A name the virtual LAN answers itself (a rule, "localhost", the sandbox) passes the resolve hook
+ * point all the same, so every lookup of a name is one event whoever answers it: 0, or the
+ * hook's error. */
+int host_resolve_elsewhere(const char *name);
 
 /* Readiness (reactor.c): one epoll set per poll object, level-triggered. Events are named in
  * host terms here and given device meaning in uselect.c. */

@@ -50,13 +50,19 @@ static void sock_init(host_sock *s, int fd, int type)
                      .type = type};
 }
 
-int host_socket(host_sock *s, int type)
+static int socket_kernel(host_sock *s, int type)
 {
     int fd = socket(AF_INET, (type == 2 ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return fail();
     sock_init(s, fd, type);
     return 0;
+}
+
+int host_socket(host_sock *s, int type)
+{
+    const struct host_hooks *h = host_hooked();
+    return h && h->socket ? h->socket(s, type, socket_kernel) : socket_kernel(s, type);
 }
 
 static void close_kernel(host_sock *s)
@@ -83,6 +89,26 @@ void host_abort(host_sock *s)
     struct linger lg = {1, 0};
     setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     host_close(s);
+}
+
+/* connect(AF_UNSPEC) on an established TCP socket is tcp_disconnect(): it sends RST, purges both
+ * queues, sets the socket's error to ECONNRESET and leaves it CLOSED, which is exactly the state a
+ * received RST leaves (tcp_reset): recv and send fail with ECONNRESET, poll reports HUP. */
+void host_disconnect(host_sock *s)
+{
+    struct sockaddr sa = {.sa_family = AF_UNSPEC};
+    connect(s->fd, &sa, sizeof sa);
+}
+
+void host_shutdown_read(host_sock *s)
+{
+    shutdown(s->fd, SHUT_RD);
+}
+
+bool host_nonblocking(const host_sock *s)
+{
+    int flags = fcntl(s->fd, F_GETFL);
+    return flags >= 0 && (flags & O_NONBLOCK);
 }
 
 static int set_timeouts(int fd, int ms)
@@ -265,10 +291,22 @@ ssize_t host_recvfrom(host_sock *s, void *buf, size_t len, host_addr *from)
     return recv_seam(s, buf, len, 0, from);
 }
 
+/* A connection reset by fault injection (host_disconnect) is CLOSED with its send sequence moved
+ * on, so SIOCOUTQ reports a window's worth queued where a received RST leaves none: ask the
+ * state, only while hooks are installed (a cold path). */
+static bool closed_by_hook(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    return host_hooked() && getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_CLOSE;
+}
+
 int host_unsent_bytes(const host_sock *s)
 {
     int queued = 0;
-    return ioctl(s->fd, SIOCOUTQ, &queued) < 0 ? fail() : queued;
+    if (ioctl(s->fd, SIOCOUTQ, &queued) < 0)
+        return fail();
+    return __builtin_expect(queued > 0, 0) && closed_by_hook(s->fd) ? 0 : queued;
 }
 
 /* host_opt → Linux (level, name). */
@@ -324,4 +362,18 @@ int host_resolve(const char *name, uint32_t *ip)
 {
     const struct host_hooks *h = host_hooked();
     return h && h->resolve ? h->resolve(name, ip, resolve_kernel) : resolve_kernel(name, ip);
+}
+
+static int answered_elsewhere(const char *name, uint32_t *ip)
+{
+    (void)name;
+    (void)ip;
+    return 0;
+}
+
+int host_resolve_elsewhere(const char *name)
+{
+    const struct host_hooks *h = host_hooked();
+    uint32_t ip = 0;
+    return h && h->resolve ? h->resolve(name, &ip, answered_elsewhere) : 0;
 }

@@ -1,10 +1,14 @@
 /*
  * The configuration parsers, through the calls a program makes: the first byte picks the
  * setting (R UPYSOCK_REMAP, L UPYSOCK_LIMITS, P UPYSOCK_PROFILE, N UPYSOCK_NET, F UPYSOCK_FLASH,
- * G UPYSOCK_LOG), the rest is its text. A failure must be ValueError (a message, no number);
- * nothing may read past the text. UPYSOCK_LOG only in its stderr and fd:N forms: its path form
- * creates files.
+ * G UPYSOCK_LOG, X UPYSOCK_FAULTS), the rest is its text. A failure must be ValueError (a message,
+ * no number); nothing may read past the text. UPYSOCK_LOG only in its stderr and fd:N forms: its
+ * path form creates files. UPYSOCK_FAULTS's grammar is parsed alone (fault_parse): installing
+ * rules would start a link watcher per input.
  */
+#include <string.h>
+
+#include "faultrule.h"
 #include "fuzz.h"
 #include <upysock/upy.h>
 
@@ -21,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
-    char *text = fuzz_string(data + 1, size - 1), path[256];
+    char *text = fuzz_string(data + 1, size - 1), err[UPY_EXC_MESSAGE_MAX], path[256];
     switch (data[0]) {
     case 'R':
         check(upy_config_remap(text));
@@ -29,6 +33,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 'L': check(upy_config_limits(text)); break;
     case 'P': check(upy_config_profile(text)); break;
+    case 'X': {
+        static struct fault_set set;
+        if (fault_parse(text, &set, err, sizeof err) < 0)
+            FUZZ_CHECK(err[0] && memchr(err, '\0', sizeof err));
+        else
+            FUZZ_CHECK(set.count >= 0 && set.count <= FAULT_RULES_MAX);
+        break;
+    }
     case 'G':
         if (strncmp(text, "fd:", 3) == 0 || strcmp(text, "stderr") == 0) {
             check(upy_config_log_to(text));

@@ -1,0 +1,392 @@
+/*
+ * Fault injection at the host seam's hook points (host.h, struct host_hooks): each hook asks the
+ * engine (fault.c) and, when a rule fires, makes the condition the board would meet. Where Linux
+ * can make the real condition the kernel makes it, so every later call and poll sees what the
+ * board's lwIP reports without the library knowing: a refused connect is a connect to a port
+ * that refuses, a reset is the kernel's own RST state (host_disconnect), a FIN is a shut
+ * receive side. docs/faults.md has each effect with the board's result and its source.
+ *
+ * Per connection (by host_sock id): its reset/fin rule, chosen at its first transfer, the bytes
+ * counted toward it, and what it fails with for good. Only with rules installed does any of
+ * this run; without, the seam pays its one branch.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "fault.h"
+#include "host/host.h"
+#include "host/tls.h"
+#include "internal.h"
+#include "upysock/uerrno.h"
+
+#define CONNS 256 /* connections followed at once; beyond, a connection gets no reset/fin/eagain */
+#define E(x) (1u << FAULT_##x)
+#define STREAM 1 /* host_sock.type */
+
+struct conn {
+    host_sock hs;          /* a copy: the fd, for the link-down sweep */
+    bool used, decided, cut;
+    bool stalled;          /* the server never answers: what it sends is dropped unseen */
+    struct fault_rule rule; /* when cut: its reset or fin rule */
+    long moved;            /* bytes counted toward rule.after */
+    bool eof;              /* the FIN came: every recv ends in 0 */
+    int dead;              /* > 0: every transfer fails with this device errno (the link went down) */
+    long eagain_left;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn conns[CONNS];
+static _Thread_local bool inside; /* the module's own sockets pass untouched */
+
+/* --- connections ------------------------------------------------------------------------------ */
+
+/* Under lock. NULL when the table is full. */
+static struct conn *conn_of(const host_sock *s, bool create)
+{
+    struct conn *free_slot = NULL;
+    for (int i = 0; i < CONNS; i++) {
+        if (conns[i].used && conns[i].hs.id == s->id)
+            return &conns[i];
+        if (!conns[i].used && !free_slot)
+            free_slot = &conns[i];
+    }
+    if (create && free_slot)
+        *free_slot = (struct conn){.hs = *s, .used = true};
+    return create ? free_slot : NULL;
+}
+
+static void follow(const host_sock *s)
+{
+    pthread_mutex_lock(&lock);
+    conn_of(s, true);
+    pthread_mutex_unlock(&lock);
+}
+
+static struct fault_event event_of(enum fault_kind kind, const host_sock *s)
+{
+    return (struct fault_event){.kind = kind, .local_ip = s->dev_local.ip, .local_port = s->dev_local.port,
+                                .peer_ip = s->dev_peer.ip, .peer_port = s->dev_peer.port};
+}
+
+/* --- link down: lwIP aborts every TCP connection when the station disconnects ------------------ */
+
+static uint64_t swept_until;
+
+/* The firmware's tcpip_adapter_down → netif_set_addr(ANY) → tcp_netif_ip_addr_changed →
+ * tcp_abort: each established connection fails with ERR_ABRT (113), for good. Any thread may
+ * sweep, so the socket is only shut (which wakes a call blocked on it and makes poll report HUP,
+ * as shutting from another thread does for close); its transfers then answer 113. */
+static void sweep_if_down(void)
+{
+    uint64_t end, next;
+    if (!fault_link_down(host_monotonic_us(), &end, &next))
+        return;
+    pthread_mutex_lock(&lock);
+    if (swept_until != end) {
+        swept_until = end;
+        for (int i = 0; i < CONNS; i++)
+            if (conns[i].used && conns[i].hs.type == STREAM && !conns[i].dead) {
+                conns[i].dead = UERRNO_ECONNABORTED;
+                host_shutdown(&conns[i].hs);
+            }
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static bool link_down_now(void)
+{
+    uint64_t end, next;
+    return fault_link_down(host_monotonic_us(), &end, &next);
+}
+
+/* The station drops at its time whatever the program is doing (a thread blocked in recv included),
+ * so one thread sleeps until each window opens. It ends when the rules change. */
+static atomic_uint generation;
+
+static void *link_watch(void *arg)
+{
+    unsigned mine = (unsigned)(uintptr_t)arg;
+    uint64_t end, next;
+    while (atomic_load(&generation) == mine) {
+        bool down = fault_link_down(host_monotonic_us(), &end, &next);
+        if (down)
+            sweep_if_down();
+        uint64_t wake = down && end < next ? end : next;
+        if (wake == UINT64_MAX)
+            break;
+        uint64_t now = host_monotonic_us();
+        host_sleep_us(wake > now ? wake - now : 0);
+    }
+    return NULL;
+}
+
+/* --- where a connect goes: a port that refuses, a listener that never answers ------------------- */
+
+static host_addr refusing, silent;
+static host_sock refuser, hole, hole_fillers[2];
+static pthread_once_t sinks_once = PTHREAD_ONCE_INIT;
+
+/* A bound socket that does not listen: the kernel answers every SYN to it with RST. A listener
+ * with its queue full: the kernel drops every SYN to it, so the connect retries until it times out
+ * as lwIP's does (113 after the SYN retries). */
+static void make_sinks(void)
+{
+    inside = true;
+    host_addr lo = {0x7f000001, 0};
+    if (host_socket(&refuser, STREAM) == 0 && host_bind(&refuser, lo) == 0)
+        host_local_addr(&refuser, &refusing);
+    /* host_listen(1) holds two: the kernel's queue is full when it holds more than its backlog. */
+    if (host_socket(&hole, STREAM) == 0 && host_bind(&hole, lo) == 0 && host_listen(&hole, 1) == 0 &&
+        host_local_addr(&hole, &silent) == 0)
+        for (int i = 0; i < 2; i++)
+            if (host_socket(&hole_fillers[i], STREAM) == 0)
+                host_connect(&hole_fillers[i], silent);
+    inside = false;
+}
+
+/* --- the hooks --------------------------------------------------------------------------------- */
+
+static int on_connect(host_sock *s, host_addr to, int (*next)(host_sock *, host_addr))
+{
+    if (inside || s->type != STREAM)
+        return next(s, to);
+    sweep_if_down();
+    if (link_down_now())
+        return -UERRNO_EHOSTUNREACH; /* no netif, no route: lwIP's ERR_RTE */
+    struct fault_event ev = event_of(FAULT_EV_CONNECT, s);
+    struct fault_rule r;
+    if (fault_decide(&ev, E(REFUSE) | E(HANG), &r)) {
+        pthread_once(&sinks_once, make_sinks);
+        to = r.effect == FAULT_REFUSE ? refusing : silent;
+    }
+    int rc = next(s, to);
+    if (rc == 0 || rc == -UERRNO_EINPROGRESS)
+        follow(s);
+    return rc;
+}
+
+static int on_socket(host_sock *s, int type, int (*next)(host_sock *, int))
+{
+    struct fault_event ev = {.kind = FAULT_EV_SOCKET};
+    struct fault_rule r;
+    if (!inside && fault_decide(&ev, E(EXHAUST), &r))
+        return -profile()->socket_exhausted_errno; /* lwIP's netconn pool is empty */
+    return next(s, type);
+}
+
+static int on_accept(host_sock *l, host_sock *child, bool clear, int (*next)(host_sock *, host_sock *, bool))
+{
+    struct fault_event ev = event_of(FAULT_EV_ACCEPT, l);
+    struct fault_rule r;
+    if (!inside && fault_decide(&ev, E(EXHAUST), &r))
+        return -profile()->accept_exhausted_errno; /* the connection stays queued, as in lwIP's mbox */
+    int rc = next(l, child, clear);
+    if (rc == 0)
+        follow(child);
+    return rc;
+}
+
+/* The connection's reset or fin rule and its stall, chosen once, at its first transfer (the
+ * device-side addresses are all known by then). */
+static void decide_connection(struct conn *c, const host_sock *s)
+{
+    struct fault_event ev = event_of(FAULT_EV_TRANSFER, s);
+    struct fault_rule r;
+    c->decided = true;
+    c->cut = fault_decide(&ev, E(RESET) | E(FIN), &c->rule);
+    c->stalled = fault_decide(&ev, E(TLS_STALL), &r);
+}
+
+static bool counts(const struct conn *c, enum fault_dir dir)
+{
+    return c->cut && (c->rule.effect == FAULT_RESET ? c->rule.dir == FAULT_BOTH || c->rule.dir == dir
+                                                    : dir == FAULT_RECV);
+}
+
+/* The cut happens: the peer's RST, or its FIN. */
+static void cut(struct conn *c, host_sock *s)
+{
+    c->cut = false;
+    if (c->rule.effect == FAULT_RESET) {
+        host_disconnect(s);
+    } else {
+        c->eof = true;
+        host_shutdown_read(s);
+    }
+}
+
+/* What one transfer may do before the kernel is asked: > 0 the bytes it may move (<= len),
+ * 0 a FIN already read, < 0 a device errno to return. Under lock. */
+static ssize_t admit(struct conn *c, host_sock *s, enum fault_dir dir, size_t len, int flags, uint64_t *delay)
+{
+    if (c->dead)
+        return -c->dead;
+    if (c->eof && dir == FAULT_RECV)
+        return 0;
+    bool non_blocking = (flags & HOST_IO_DONTWAIT) || host_nonblocking(s);
+    struct fault_event ev = event_of(dir == FAULT_SEND ? FAULT_EV_SEND : FAULT_EV_RECV, s);
+    ev.dir = dir;
+    struct fault_rule r;
+    if (c->eagain_left == 0 && non_blocking && fault_decide(&ev, E(EAGAIN), &r))
+        c->eagain_left = r.count;
+    if (c->eagain_left > 0 && non_blocking) {
+        c->eagain_left--;
+        return -UERRNO_EAGAIN;
+    }
+    if (fault_decide(&ev, E(SHORT), &r) && (size_t)r.max < len)
+        len = (size_t)r.max;
+    if (!non_blocking && fault_decide(&ev, E(DELAY), &r))
+        *delay = fault_delay_us(&r, len);
+    if (counts(c, dir)) {
+        long left = c->rule.after - c->moved;
+        if (left <= 0) {
+            cut(c, s);
+            return c->eof && dir == FAULT_RECV ? 0 : (ssize_t)len;
+        }
+        len = (size_t)left < len ? (size_t)left : len;
+    }
+    return (ssize_t)len;
+}
+
+/* After the kernel moved n bytes: count them, and cut when the count is reached. */
+static ssize_t moved(host_sock *s, enum fault_dir dir, ssize_t n)
+{
+    pthread_mutex_lock(&lock);
+    struct conn *c = conn_of(s, false);
+    if (c && c->dead && n <= 0) {
+        n = -c->dead; /* the link went down while the call waited */
+    } else if (c && n > 0 && counts(c, dir)) {
+        c->moved += n;
+        if (c->moved >= c->rule.after)
+            cut(c, s);
+    }
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+/* A stalled connection's receive: the server's bytes are dropped as they come, so nothing is ever
+ * read; a call that may not wait says so, one that may waits until the connection ends. */
+static ssize_t swallow(host_sock *s, void *buf, size_t len, int flags, host_addr *addr, host_io_fn next)
+{
+    bool may_wait = !(flags & HOST_IO_DONTWAIT) && !host_nonblocking(s);
+    for (;;) {
+        ssize_t n = next(s, buf, len, flags | HOST_IO_DONTWAIT, addr);
+        if (n == -UERRNO_EAGAIN && may_wait)
+            n = host_wait(&(host_waiter){.on = HOST_WAIT_SOCK, .sock = s, .events = HOST_EV_IN}, HOST_NEVER);
+        if (n <= 0)
+            return n;
+    }
+}
+
+static ssize_t transfer(host_sock *s, void *buf, size_t len, int flags, host_addr *addr, host_io_fn next,
+                        enum fault_dir dir)
+{
+    if (inside)
+        return next(s, buf, len, flags, addr);
+    sweep_if_down();
+    if (s->type != STREAM) /* datagrams: only the link matters (lwIP's ERR_RTE on a send) */
+        return dir == FAULT_SEND && link_down_now() ? -UERRNO_EHOSTUNREACH : next(s, buf, len, flags, addr);
+    uint64_t delay = 0;
+    pthread_mutex_lock(&lock);
+    struct conn *c = conn_of(s, true);
+    if (c && !c->decided)
+        decide_connection(c, s);
+    bool stalled = c && c->stalled && dir == FAULT_RECV;
+    ssize_t allowed = c && !stalled ? admit(c, s, dir, len, flags, &delay) : (ssize_t)len;
+    pthread_mutex_unlock(&lock);
+    if (stalled)
+        return swallow(s, buf, len, flags, addr, next);
+    if (allowed <= 0 && len > 0)
+        return allowed;
+    if (delay)
+        host_sleep_us(delay);
+    return moved(s, dir, next(s, buf, (size_t)allowed, flags, addr));
+}
+
+static ssize_t on_send(host_sock *s, const void *buf, size_t len, int flags, host_addr *to, host_io_fn next)
+{
+    return transfer(s, (void *)buf, len, flags, to, next, FAULT_SEND);
+}
+
+static ssize_t on_recv(host_sock *s, void *buf, size_t len, int flags, host_addr *from, host_io_fn next)
+{
+    return transfer(s, buf, len, flags, from, next, FAULT_RECV);
+}
+
+static void on_close(host_sock *s, void (*next)(host_sock *))
+{
+    pthread_mutex_lock(&lock);
+    struct conn *c = conn_of(s, false);
+    if (c)
+        c->used = false;
+    next(s); /* under the lock: the sweep never meets a reused fd */
+    pthread_mutex_unlock(&lock);
+}
+
+/* A poll or a sleep that starts after a window opened sees the connections already gone, even
+ * before the watcher thread got to run. */
+static int on_wait(const struct host_waiter *w, uint64_t deadline, int (*next)(const struct host_waiter *, uint64_t))
+{
+    sweep_if_down();
+    return next(w, deadline);
+}
+
+static int on_resolve(const char *name, uint32_t *ip, int (*next)(const char *, uint32_t *))
+{
+    struct fault_event ev = {.kind = FAULT_EV_RESOLVE, .host = name};
+    struct fault_rule r;
+    if (link_down_now())
+        return -UERRNO_EAI_FAIL; /* no netif to ask the DNS server through */
+    if (fault_decide(&ev, E(DNSFAIL) | E(DNSSLOW), &r)) {
+        if (r.effect == FAULT_DNSFAIL)
+            return -UERRNO_EAI_FAIL;
+        host_sleep_us(r.delay_us);
+    }
+    return next(name, ip);
+}
+
+static int on_handshake(host_sock *s, int outcome)
+{
+    struct fault_event ev = event_of(FAULT_EV_HANDSHAKE, s);
+    struct fault_rule r;
+    if (outcome == 0 && fault_decide(&ev, E(TLS_ALERT), &r)) {
+        host_disconnect(s); /* the server closes after its alert */
+        return TLS_ALERT;
+    }
+    return outcome;
+}
+
+static const struct host_hooks faults = {
+    .socket = on_socket, .connect = on_connect, .accept = on_accept, .send = on_send, .recv = on_recv,
+    .close = on_close, .wait = on_wait, .resolve = on_resolve, .tls_handshake = on_handshake,
+};
+
+static void attach(bool on)
+{
+    unsigned mine = atomic_fetch_add(&generation, 1) + 1;
+    /* New rules decide afresh. Without rules no close is seen, so nothing may stay followed:
+     * its fd could be another socket's by the time rules come back. */
+    pthread_mutex_lock(&lock);
+    swept_until = 0;
+    for (int i = 0; i < CONNS; i++)
+        conns[i] = on ? (struct conn){.hs = conns[i].hs, .used = conns[i].used, .dead = conns[i].dead}
+                      : (struct conn){0};
+    pthread_mutex_unlock(&lock);
+    host_hooks_install(on ? &faults : NULL);
+    if (on)
+        sweep_if_down();
+    uint64_t end, next;
+    if (on && (fault_link_down(host_monotonic_us(), &end, &next) || next != UINT64_MAX))
+        host_thread_spawn(link_watch, (void *)(uintptr_t)mine, 64 * 1024);
+}
+
+int fault_configure(const char *spec, char *err, size_t errsize)
+{
+    static pthread_mutex_t configuring = PTHREAD_MUTEX_INITIALIZER; /* rules and hooks change together */
+    pthread_mutex_lock(&configuring);
+    int rc = fault_set_rules(spec, err, errsize);
+    if (rc == 0)
+        attach(atomic_load(&fault_active));
+    pthread_mutex_unlock(&configuring);
+    return rc;
+}

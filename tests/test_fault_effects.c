@@ -1,0 +1,584 @@
+/* Fault effects through the public API: each rule gives exactly the board's result on blocking,
+ * timed and non-blocking sockets and through poll (docs/faults.md has the table and sources). */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <upysock/uerrno.h>
+#include <upysock/uselect.h>
+#include <upysock/usocket.h>
+#include <upysock/ussl.h>
+
+#include "testutil.h"
+#include "tlspeer.h"
+
+#define IN_OUT_HUP (USELECT_POLLIN | USELECT_POLLOUT | USELECT_POLLHUP)
+
+enum mode { BLOCKING, TIMED, NON_BLOCKING };
+static const enum mode modes[] = {BLOCKING, TIMED, NON_BLOCKING};
+
+static void set_mode(usocket *s, enum mode m)
+{
+    if (m == TIMED)
+        assert_int_equal(usocket_settimeout(s, 2.0), 0);
+    else
+        assert_int_equal(usocket_setblocking(s, m == BLOCKING), 0);
+}
+
+static void faults(const char *rules)
+{
+    if (upy_config_faults(rules) < 0)
+        fail_msg("rules '%s' rejected: %s", rules, tu_exc_text());
+}
+
+/* One poll of s for mask, at most timeout_ms: its revents, 0 when nothing came. */
+static int poll_once(usocket *s, int mask, int timeout_ms)
+{
+    uselect_poller *p = uselect_poll();
+    assert_int_equal(uselect_poll_register(p, s, mask), 0);
+    uselect_event ev[1];
+    int n = uselect_poll_poll(p, timeout_ms, 0, ev, 1);
+    uselect_poll_free(p);
+    assert_true(n >= 0);
+    return n ? ev[0].revents : 0;
+}
+
+/* A connected socket (through the library) and its raw kernel peer, with the rules set after it
+ * connected, so that only its transfers meet them. */
+static usocket *connected(const char *rules, enum mode m, int *peer)
+{
+    usocket *s = tu_usock_connected(peer);
+    faults(rules);
+    set_mode(s, m);
+    return s;
+}
+
+static void peer_send(int peer, const char *text)
+{
+    assert_int_equal(send(peer, text, strlen(text), 0), (ssize_t)strlen(text));
+}
+
+/* Waits (bounded) until the kernel has the peer's bytes, so a non-blocking recv finds them. */
+static void arrived(usocket *s, int n)
+{
+    assert_true(tu_usock_queued(s, n, 5000));
+}
+
+/* --- connect ---------------------------------------------------------------------------------- */
+
+static void test_fault_refuse_blocking_connect_raises_104(void **state)
+{
+    (void)state;
+    int port;
+    usocket *l = tu_usock_listener(2, &port);
+    faults("refuse");
+    usocket *s = tu_tcp();
+    usocket_addr to = tu_loopback(port);
+    assert_int_equal(usocket_connect(s, &to), -1);
+    assert_oserror(UERRNO_ECONNRESET); /* lwIP's ERR_RST for a refusal */
+    faults("");
+    usocket *ok = tu_tcp();
+    assert_int_equal(usocket_connect(ok, &to), 0); /* the listener was always there */
+    usocket_release(ok);
+    usocket_release(s);
+    usocket_release(l);
+}
+
+static void test_fault_refuse_non_blocking_connect_polls_in_out_hup_sticky(void **state)
+{
+    (void)state;
+    int port;
+    usocket *l = tu_usock_listener(2, &port);
+    faults("refuse");
+    usocket *s = tu_tcp();
+    set_mode(s, NON_BLOCKING);
+    usocket_addr to = tu_loopback(port);
+    assert_int_equal(usocket_connect(s, &to), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    int all = USELECT_POLLIN | USELECT_POLLOUT | USELECT_POLLHUP | USELECT_POLLERR;
+    assert_int_equal(poll_once(s, all, 5000), 21);
+    assert_int_equal(poll_once(s, all, 0), 21); /* sticky */
+    char b[4];
+    assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    usocket_release(s);
+    usocket_release(l);
+}
+
+/* The timed path counts a refusal as connected; its error waits for the next call. */
+static void test_fault_refuse_timed_connect_succeeds_then_recv_raises_104(void **state)
+{
+    (void)state;
+    int port;
+    usocket *l = tu_usock_listener(2, &port);
+    faults("refuse");
+    usocket *s = tu_tcp();
+    set_mode(s, TIMED);
+    usocket_addr to = tu_loopback(port);
+    assert_int_equal(usocket_connect(s, &to), 0);
+    char b[4];
+    assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    usocket_release(s);
+    usocket_release(l);
+}
+
+static void test_fault_hang_timed_connect_times_out_and_closes(void **state)
+{
+    (void)state;
+    faults("hang *:1883");
+    usocket *s = tu_tcp();
+    assert_int_equal(usocket_settimeout(s, 0.2), 0);
+    usocket_addr to = tu_loopback(1883);
+    uint64_t t0 = tu_now_ms();
+    assert_int_equal(usocket_connect(s, &to), -1);
+    assert_int_equal(upy_exc_current()->type, UPY_EXC_TIMEOUTERROR);
+    assert_true(tu_now_ms() - t0 >= 150);
+    assert_int_equal(usocket_fileno(s), -1); /* the timed path closed it */
+    usocket_release(s);
+}
+
+static void test_fault_hang_non_blocking_connect_never_polls_ready(void **state)
+{
+    (void)state;
+    faults("hang *:1883");
+    usocket *s = tu_tcp();
+    set_mode(s, NON_BLOCKING);
+    usocket_addr to = tu_loopback(1883);
+    assert_int_equal(usocket_connect(s, &to), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    assert_int_equal(poll_once(s, USELECT_POLLIN | USELECT_POLLOUT | USELECT_POLLHUP, 300), 0);
+    usocket_release(s);
+}
+
+/* --- reset and FIN ------------------------------------------------------------------------------ */
+
+static void test_fault_reset_after_n_bytes_recv_raises_104_sticky_in_every_mode(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        int peer;
+        usocket *s = connected("reset after=3", modes[i], &peer);
+        peer_send(peer, "hello");
+        arrived(s, 5);
+        char b[16];
+        assert_int_equal(usocket_recv(s, b, sizeof b), 3);
+        assert_memory_equal(b, "hel", 3);
+        assert_int_equal(poll_once(s, IN_OUT_HUP, 0), IN_OUT_HUP);
+        for (int again = 0; again < 2; again++) {
+            assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+            assert_oserror(UERRNO_ECONNRESET);
+        }
+        assert_int_equal(usocket_send(s, "x", 1), -1);
+        assert_oserror(UERRNO_ECONNRESET);
+        assert_int_equal(poll_once(s, IN_OUT_HUP, 0), IN_OUT_HUP); /* HUP sticky */
+        assert_int_equal(recv(peer, b, sizeof b, 0), -1); /* the peer got the RST */
+        assert_int_equal(errno, ECONNRESET);
+        close(peer);
+        usocket_release(s);
+    }
+}
+
+static void test_fault_reset_after_n_bytes_sent_cuts_the_send(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("reset after=4 dir=send", NON_BLOCKING, &peer);
+    assert_int_equal(usocket_send(s, "0123456789", 10), 4);
+    assert_int_equal(usocket_send(s, "x", 1), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    char b[16];
+    assert_int_equal(tu_read_exact(peer, b, 4, 2000), 4);
+    close(peer);
+    usocket_release(s);
+}
+
+static void test_fault_fin_after_n_bytes_recv_reads_eof_in_every_mode(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        int peer;
+        usocket *s = connected("fin after=2", modes[i], &peer);
+        peer_send(peer, "abcdef");
+        arrived(s, 6);
+        char b[16];
+        assert_int_equal(usocket_recv(s, b, sizeof b), 2);
+        assert_int_equal(poll_once(s, USELECT_POLLIN, 0), USELECT_POLLIN);
+        assert_int_equal(usocket_recv(s, b, sizeof b), 0);
+        assert_int_equal(usocket_recv(s, b, sizeof b), 0);
+        close(peer);
+        usocket_release(s);
+    }
+}
+
+/* --- short transfers, EAGAIN storms, delay --------------------------------------------------------- */
+
+static void test_fault_short_caps_each_send_and_recv(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("short max=3", NON_BLOCKING, &peer);
+    assert_int_equal(usocket_send(s, "0123456789", 10), 3);
+    peer_send(peer, "abcdef");
+    arrived(s, 6);
+    char b[16];
+    assert_int_equal(usocket_recv(s, b, sizeof b), 3);
+    assert_int_equal(usocket_recv(s, b, sizeof b), 3);
+    set_mode(s, BLOCKING);
+    assert_int_equal(usocket_send(s, "0123456789", 10), 10); /* a blocking send still sends it all */
+    close(peer);
+    usocket_release(s);
+}
+
+/* The storm is what lwIP says when nothing can move: recv b'' (the board's non-blocking recv never
+ * raises 11), send OSError(11); poll still reports the truth. */
+static void test_fault_eagain_storm_on_non_blocking_calls_only(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("eagain count=2", NON_BLOCKING, &peer);
+    peer_send(peer, "abc");
+    arrived(s, 3);
+    char b[16];
+    assert_int_equal(usocket_recv(s, b, sizeof b), 0);
+    assert_int_equal(usocket_send(s, "x", 1), -1);
+    assert_oserror(UERRNO_EAGAIN);
+    assert_int_equal(poll_once(s, USELECT_POLLIN, 0), USELECT_POLLIN); /* the data is there all along */
+    assert_int_equal(usocket_send(s, "x", 1), -1); /* the rule fires again: another storm */
+    assert_oserror(UERRNO_EAGAIN);
+    faults("eagain count=2");
+    set_mode(s, BLOCKING);
+    assert_int_equal(usocket_recv(s, b, sizeof b), 3);
+    set_mode(s, TIMED);
+    assert_int_equal(usocket_send(s, "x", 1), 1);
+    close(peer);
+    usocket_release(s);
+}
+
+static void test_fault_delay_holds_a_blocking_call(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("delay delay=150ms dir=send", BLOCKING, &peer);
+    uint64_t t0 = tu_now_ms();
+    uint64_t cpu0 = tu_cpu_ms();
+    assert_int_equal(usocket_send(s, "x", 1), 1);
+    assert_true(tu_now_ms() - t0 >= 140);
+    assert_true(tu_cpu_ms() - cpu0 < 100); /* slept, not spun */
+    close(peer);
+    usocket_release(s);
+}
+
+/* --- DNS --------------------------------------------------------------------------------------- */
+
+static void test_fault_dnsfail_raises_202_and_dnsslow_waits(void **state)
+{
+    (void)state;
+    usocket_addrinfo ai;
+    assert_int_equal(upy_config_remap("broker.local=127.0.0.1"), 0);
+    faults("dnsfail host=broker.local; dnsslow delay=150ms");
+    assert_int_equal(usocket_getaddrinfo("broker.local", 1883, &ai), -1);
+    assert_oserror(UERRNO_EAI_FAIL);
+    assert_int_equal(usocket_getaddrinfo("127.0.0.1", 1883, &ai), 1); /* a number asks no DNS */
+    uint64_t t0 = tu_now_ms();
+    assert_int_equal(usocket_getaddrinfo("localhost", 1883, &ai), 1);
+    assert_true(tu_now_ms() - t0 >= 140);
+    faults("");
+    assert_int_equal(usocket_getaddrinfo("broker.local", 1883, &ai), 1);
+    assert_string_equal(ai.sockaddr.ip, "127.0.0.1");
+    assert_int_equal(upy_config_remap(""), 0);
+}
+
+/* --- link down ------------------------------------------------------------------------------------ */
+
+/* A blocking connect of a new socket to the port: its result. */
+static int connect_to(int port)
+{
+    usocket *c = tu_tcp();
+    usocket_addr to = tu_loopback(port);
+    int rc = usocket_connect(c, &to);
+    usocket_release(c);
+    return rc;
+}
+
+/* The station drops 1.5 s after the rules are set (time enough to connect under valgrind): each
+ * open connection, whatever its mode, is aborted (a poll waiting on it wakes with HUP), and a new
+ * connect finds no route. */
+static void test_fault_linkdown_aborts_connections_113_and_connects_get_118(void **state)
+{
+    (void)state;
+    int port, peers[3];
+    usocket *l = tu_usock_listener(2, &port), *s[3];
+    faults("linkdown at=1500ms for=1500ms");
+    for (int i = 0; i < 3; i++) {
+        s[i] = tu_usock_connected(&peers[i]);
+        set_mode(s[i], modes[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(poll_once(s[i], USELECT_POLLIN, 10000), USELECT_POLLIN); /* HUP: only when asked */
+        assert_int_equal(poll_once(s[i], IN_OUT_HUP, 0), IN_OUT_HUP);
+        char b[4];
+        assert_int_equal(usocket_recv(s[i], b, sizeof b), -1);
+        assert_oserror(UERRNO_ECONNABORTED);
+        assert_int_equal(usocket_send(s[i], "x", 1), -1);
+        assert_oserror(UERRNO_ECONNABORTED);
+        assert_int_equal(poll_once(s[i], IN_OUT_HUP, 0), IN_OUT_HUP);
+        close(peers[i]);
+        usocket_release(s[i]);
+    }
+    assert_int_equal(connect_to(port), -1);
+    assert_oserror(UERRNO_EHOSTUNREACH);
+    /* After the window, connects work again (bounded: the window ends 3 s after the rules). */
+    uint64_t t0 = tu_now_ms();
+    int rc = -1;
+    while (rc < 0 && tu_now_ms() - t0 < 10000 && (rc = connect_to(port)) < 0) {
+        assert_oserror(UERRNO_EHOSTUNREACH);
+        poll(NULL, 0, 20); /* the window's own time passing, not a synchronisation */
+    }
+    assert_int_equal(rc, 0);
+    usocket_release(l);
+}
+
+/* A thread blocked in recv when the station drops is woken with the board's error. */
+static void test_fault_linkdown_wakes_a_blocked_recv_with_113(void **state)
+{
+    (void)state;
+    int peer;
+    faults("linkdown at=1s for=1s");
+    usocket *s = tu_usock_connected(&peer); /* followed from its connect on */
+    char b[4];
+    tu_bg bg;
+    tu_bg_recv(&bg, s, b, sizeof b);
+    assert_true(tu_bg_wait(&bg, 10000));
+    assert_int_equal(bg.result, -1);
+    assert_oserror(UERRNO_ECONNABORTED);
+    assert_int_equal(poll_once(s, IN_OUT_HUP, 0), IN_OUT_HUP);
+    close(peer);
+    usocket_release(s);
+}
+
+static void test_fault_linkdown_fails_udp_sends_with_118(void **state)
+{
+    (void)state;
+    int port, peer = tu_udp_peer(&port);
+    faults("linkdown at=0s for=10s");
+    usocket *u = tu_udp();
+    usocket_addr to = tu_loopback(port);
+    assert_int_equal(usocket_sendto(u, "x", 1, &to), -1);
+    assert_oserror(UERRNO_EHOSTUNREACH);
+    faults("");
+    assert_int_equal(usocket_sendto(u, "x", 1, &to), 1);
+    usocket_release(u);
+    close(peer);
+}
+
+/* On a TLS socket the same RST is mbedTLS's NET_CONN_RESET. */
+static void test_fault_reset_on_a_tls_socket_raises_80(void **state)
+{
+    (void)state;
+    static const char *const replies[] = {"pong", NULL};
+    tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .read_first = true,
+                        .replies = replies, .end = TU_TLS_CLOSE_NOTIFY};
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    usocket *plain = tu_tcp(), *ss = ussl_wrap_socket(plain, NULL);
+    assert_non_null(ss);
+    usocket_addr to = tu_loopback(port);
+    assert_int_equal(usocket_connect(ss, &to), 0);
+    faults("reset dir=recv");
+    char b[16];
+    assert_int_equal(usocket_send(ss, "ping", 4), 4);
+    assert_int_equal(usocket_recv(ss, b, sizeof b), -1);
+    assert_oserror(UERRNO_MBEDTLS_ERR_NET_CONN_RESET);
+    assert_int_equal(UERRNO_MBEDTLS_ERR_NET_CONN_RESET, -80);
+    usocket_release(ss);
+    usocket_release(plain);
+    tu_tls_peer_join(peer, NULL, 10000);
+}
+
+static void test_fault_linkdown_fails_dns_with_202(void **state)
+{
+    (void)state;
+    faults("linkdown at=0s for=10s");
+    usocket_addrinfo ai;
+    assert_int_equal(usocket_getaddrinfo("localhost", 80, &ai), -1);
+    assert_oserror(UERRNO_EAI_FAIL);
+}
+
+/* --- exhaustion ------------------------------------------------------------------------------------ */
+
+static void test_fault_exhaust_accept_raises_23_then_serves(void **state)
+{
+    (void)state;
+    int port;
+    usocket *l = tu_usock_listener(2, &port);
+    int client = tu_connect(port);
+    faults("exhaust on=accept nth=1");
+    usocket_addr from;
+    assert_null(usocket_accept(l, &from));
+    assert_oserror(UERRNO_ENFILE);
+    usocket *a = usocket_accept(l, &from); /* the connection waited in the queue */
+    assert_non_null(a);
+    usocket_release(a);
+    close(client);
+    usocket_release(l);
+}
+
+static void test_fault_exhaust_socket_raises_105_at_the_chosen_count(void **state)
+{
+    (void)state;
+    faults("exhaust on=socket nth=2");
+    usocket *a = tu_tcp();
+    assert_null(usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_STREAM, USOCKET_IPPROTO_TCP));
+    assert_oserror(UERRNO_ENOBUFS);
+    usocket *b = tu_tcp();
+    usocket_release(b);
+    usocket_release(a);
+}
+
+/* --- TLS ------------------------------------------------------------------------------------------- */
+
+static void test_fault_tls_alert_raises_the_mbedtls_code(void **state)
+{
+    (void)state;
+    tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .end = TU_TLS_FIN};
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    faults("tls-alert");
+    usocket *plain = tu_tcp(), *ss = ussl_wrap_socket(plain, NULL);
+    assert_non_null(ss);
+    usocket_addr to = tu_loopback(port);
+    assert_int_equal(usocket_connect(ss, &to), -1);
+    assert_oserror(UERRNO_MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE);
+    assert_int_equal(UERRNO_MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE, -30592);
+    usocket_release(ss);
+    usocket_release(plain);
+    assert_true(tu_tls_peer_join(peer, NULL, 10000));
+}
+
+static void test_fault_tls_fin_without_close_notify_raises_29312(void **state)
+{
+    (void)state;
+    static const char *const replies[] = {"pong", NULL};
+    tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .read_first = true,
+                        .replies = replies, .end = TU_TLS_CLOSE_NOTIFY};
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    usocket *plain = tu_tcp(), *ss = ussl_wrap_socket(plain, NULL);
+    assert_non_null(ss);
+    usocket_addr to = tu_loopback(port);
+    assert_int_equal(usocket_connect(ss, &to), 0);
+    faults("fin after=0");
+    char b[16];
+    assert_int_equal(usocket_send(ss, "ping", 4), 4);
+    assert_int_equal(usocket_recv(ss, b, sizeof b), -1);
+    assert_oserror(UERRNO_MBEDTLS_ERR_SSL_CONN_EOF);
+    assert_int_equal(UERRNO_MBEDTLS_ERR_SSL_CONN_EOF, -29312);
+    usocket_release(ss);
+    usocket_release(plain);
+    tu_tls_peer_join(peer, NULL, 10000);
+}
+
+/* The server never answers the handshake: where a read timeout is set the board counts `timeout`
+ * of them and raises SSL_TIMEOUT (the era of the socket tutorial: a non-blocking connect, then
+ * do_handshake). */
+static void test_fault_tls_stall_raises_ssl_timeout_after_the_read_timeouts(void **state)
+{
+    (void)state;
+    tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .end = TU_TLS_FIN};
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    faults("tls-stall");
+    usocket *plain = tu_tcp();
+    set_mode(plain, NON_BLOCKING);
+    usocket *ss = ussl_wrap_socket(plain, &(ussl_options){.timeout = 3});
+    assert_non_null(ss);
+    usocket_addr to = tu_loopback(port);
+    assert_int_equal(usocket_connect(ss, &to), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    assert_int_equal(usocket_settimeout(ss, 0.05), 0);
+    uint64_t t0 = tu_now_ms();
+    assert_int_equal(ussl_do_handshake(ss), -1);
+    assert_oserror(USSL_SSL_TIMEOUT);
+    assert_int_equal(USSL_SSL_TIMEOUT, -26624);
+    assert_true(tu_now_ms() - t0 >= 3 * 50);
+    usocket_release(ss);
+    usocket_release(plain);
+    assert_true(tu_tls_peer_join(peer, NULL, 10000));
+}
+
+/* --- determinism ----------------------------------------------------------------------------------- */
+
+/* Which of 24 connects were refused, as a string of 0/1. */
+static void refusals(const char *rules, char *out)
+{
+    int port;
+    usocket *l = tu_usock_listener(30, &port);
+    faults(rules);
+    for (int i = 0; i < 24; i++) {
+        usocket *s = tu_tcp();
+        usocket_addr to = tu_loopback(port);
+        out[i] = usocket_connect(s, &to) < 0 ? '1' : '0';
+        usocket_release(s);
+        usocket_addr from;
+        if (out[i] == '0')
+            usocket_release(usocket_accept(l, &from));
+    }
+    out[24] = '\0';
+    usocket_release(l);
+}
+
+static void test_fault_same_seed_same_failures_at_the_same_calls(void **state)
+{
+    (void)state;
+    char a[25], b[25], c[25];
+    refusals("seed=11; refuse p=0.4", a);
+    refusals("seed=11; refuse p=0.4", b);
+    assert_string_equal(a, b);
+    assert_true(strchr(a, '1') && strchr(a, '0'));
+    refusals("seed=12; refuse p=0.4", c);
+    assert_string_not_equal(a, c);
+}
+
+static int clear(void **state)
+{
+    (void)state;
+    upy_config_remap("");
+    return upy_config_faults("");
+}
+
+#define T(fn) cmocka_unit_test_teardown(fn, clear)
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* the raw OpenSSL peer writes with write(2), and its client may be gone */
+    const struct CMUnitTest tests[] = {
+        T(test_fault_refuse_blocking_connect_raises_104),
+        T(test_fault_refuse_non_blocking_connect_polls_in_out_hup_sticky),
+        T(test_fault_refuse_timed_connect_succeeds_then_recv_raises_104),
+        T(test_fault_hang_timed_connect_times_out_and_closes),
+        T(test_fault_hang_non_blocking_connect_never_polls_ready),
+        T(test_fault_reset_after_n_bytes_recv_raises_104_sticky_in_every_mode),
+        T(test_fault_reset_after_n_bytes_sent_cuts_the_send),
+        T(test_fault_fin_after_n_bytes_recv_reads_eof_in_every_mode),
+        T(test_fault_short_caps_each_send_and_recv),
+        T(test_fault_eagain_storm_on_non_blocking_calls_only),
+        T(test_fault_delay_holds_a_blocking_call),
+        T(test_fault_dnsfail_raises_202_and_dnsslow_waits),
+        T(test_fault_linkdown_aborts_connections_113_and_connects_get_118),
+        T(test_fault_linkdown_wakes_a_blocked_recv_with_113),
+        T(test_fault_linkdown_fails_dns_with_202),
+        T(test_fault_linkdown_fails_udp_sends_with_118),
+        T(test_fault_reset_on_a_tls_socket_raises_80),
+        T(test_fault_exhaust_accept_raises_23_then_serves),
+        T(test_fault_exhaust_socket_raises_105_at_the_chosen_count),
+        T(test_fault_tls_alert_raises_the_mbedtls_code),
+        T(test_fault_tls_fin_without_close_notify_raises_29312),
+        T(test_fault_tls_stall_raises_ssl_timeout_after_the_read_timeouts),
+        T(test_fault_same_seed_same_failures_at_the_same_calls),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

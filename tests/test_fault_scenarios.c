@@ -1,0 +1,102 @@
+/* The tutorials under faults: the example programs themselves, with UPYSOCK_FAULTS in their
+ * environment, meet the failures a board meets in the field and fail the way the board does. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define WAIT_MS 10000
+#define FLASH UPYSOCK_TEST_BIN_DIR "/flash"
+
+/* A server example on its device port, mapped to a free loopback port: that port. */
+static int start_server(tu_proc *server, const char *name, const char *faults)
+{
+    char *argv[] = {(char *)tu_example(name), NULL};
+    char *env[] = {"UPYSOCK_REMAP=*:6543=127.0.0.1:0", "UPYSOCK_LOG=fd:3", "UPYSOCK_FLASH=" FLASH,
+                   (char *)faults, NULL};
+    tu_proc_start(server, argv, env);
+    int port = tu_proc_listen_port(server, WAIT_MS);
+    assert_true(port > 0);
+    return port;
+}
+
+/* A client example with the tutorial's server address mapped to port, under faults. */
+static void run_client(tu_proc *client, const char *name, int port, const char *faults)
+{
+    char remap[64];
+    snprintf(remap, sizeof remap, "UPYSOCK_REMAP=*:6543=127.0.0.1:%d", port);
+    char *argv[] = {(char *)tu_example(name), NULL};
+    char *env[] = {remap, "UPYSOCK_FLASH=" FLASH, (char *)faults, NULL};
+    tu_proc_start(client, argv, env);
+    assert_true(tu_proc_wait(client, WAIT_MS));
+    assert_true(WIFEXITED(client->status));
+}
+
+/* Tutorial 2: the server's connection resets after its first byte. Each socket gets that byte,
+ * then poll reports HUP (sticky: the thread sees it until it closes), the thread closes both
+ * sockets and the run ends. */
+static void test_fault_tutorial2_client_with_server_resetting_after_one_byte(void **state)
+{
+    (void)state;
+    tu_proc server, client;
+    int port = start_server(&server, "tutorial_server", "UPYSOCK_FAULTS=");
+    run_client(&client, "tutorial_client", port, "UPYSOCK_FAULTS=reset *:6543 after=1 dir=recv");
+    assert_int_equal(WEXITSTATUS(client.status), 0);
+    assert_int_equal(tu_count(client.out, "Data received: "), 2);
+    /* Reset before any byte: no data, only HUP, and the run still ends. */
+    run_client(&client, "tutorial_client", port, "UPYSOCK_FAULTS=reset *:6543 after=0 dir=recv");
+    assert_int_equal(WEXITSTATUS(client.status), 0);
+    assert_int_equal(tu_count(client.out, "Data received"), 0);
+    assert_true(tu_proc_stop(&server, SIGTERM, WAIT_MS));
+}
+
+/* Tutorial 1: the first client resets in the middle of its request. That client's thread gets
+ * the board's error from recv; the accept loop goes on and serves the next client. */
+static void test_fault_tutorial1_server_with_a_client_resetting_mid_request(void **state)
+{
+    (void)state;
+    tu_proc server;
+    int port = start_server(&server, "tutorial_server", "UPYSOCK_FAULTS=reset *:6543 after=0 dir=recv nth=1");
+    int first = tu_connect(port);
+    /* The server's side of it may be gone already: the write may fail (SIGPIPE is ignored). */
+    if (write(first, "Data to send", 12) < 0)
+        assert_true(errno == ECONNRESET || errno == EPIPE);
+    assert_true(tu_proc_wait_output(&server, "OSError: [Errno 104] ECONNRESET\n", false, WAIT_MS));
+    close(first);
+    int second = tu_connect(port);
+    assert_int_equal(write(second, "Data to send", 12), 12);
+    char reply[8];
+    assert_int_equal(tu_read_to_eof(second, reply, sizeof reply, WAIT_MS), 1);
+    assert_int_equal(reply[0], '1'); /* the second client of the loop */
+    close(second);
+    assert_true(tu_proc_wait_output(&server, "Received: b'Data to send'\n", false, WAIT_MS));
+    assert_true(tu_proc_stop(&server, SIGTERM, WAIT_MS));
+}
+
+/* Tutorial 3: the server answers the ClientHello with a fatal alert: connect() raises mbedTLS's
+ * code for a received alert, which the tutorial re-raises. */
+static void test_fault_tutorial3_tls_client_against_a_handshake_alert(void **state)
+{
+    (void)state;
+    tu_proc server, client;
+    int port = start_server(&server, "tls_server", "UPYSOCK_FAULTS=");
+    run_client(&client, "tutorial_ssl_client", port, "UPYSOCK_FAULTS=tls-alert *:6543");
+    assert_int_equal(WEXITSTATUS(client.status), 1);
+    assert_non_null(strstr(client.out, "OSError: [Errno -30592] MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE\n"));
+    assert_true(tu_proc_stop(&server, SIGTERM, WAIT_MS));
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fault_tutorial2_client_with_server_resetting_after_one_byte),
+        cmocka_unit_test(test_fault_tutorial1_server_with_a_client_resetting_mid_request),
+        cmocka_unit_test(test_fault_tutorial3_tls_client_against_a_handshake_alert),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
