@@ -73,7 +73,10 @@ int config_ready(void)
     for (int var = 0; var < VAR_COUNT && !message[0]; var++)
         memcpy(message, errors[var], sizeof message);
     pthread_mutex_unlock(&error_lock);
-    return message[0] ? upy_raise_value(message) : 0;
+    if (!message[0])
+        return 0;
+    upy_raise(UPY_EXC_VALUEERROR, 0, message); /* its text is ours: the one code says it is set */
+    return UPY__E_RAISED;
 }
 
 /* An API setter: the environment first, then the call, which replaces the variable's error. */
@@ -82,9 +85,9 @@ static int set_by_api(int var, int (*setter)(const char *, char *, size_t), cons
     pthread_once(&env_once, load_env);
     char err[UPY_EXC_MESSAGE_MAX];
     if (!value)
-        return upy_raise_value(UPY_MSG_INVALID_ARGS);
+        return upy__raise(UPY__E_INVALID_ARGS);
     if (setter(value, err, sizeof err) < 0)
-        return upy_raise_value(err);
+        return upy_raise(UPY_EXC_VALUEERROR, 0, err); /* the setter's own text */
     set_error(var, NULL);
     return 0;
 }
@@ -102,7 +105,7 @@ int upy_config_limit(upy_limit which, long value)
     pthread_once(&env_once, load_env);
     char err[UPY_EXC_MESSAGE_MAX];
     if (profile_set_limit((int)which, value, err, sizeof err) < 0)
-        return upy_raise_value(err);
+        return upy_raise(UPY_EXC_VALUEERROR, 0, err); /* the setter's own text */
     set_error(VAR_LIMITS, NULL);
     return 0;
 }
@@ -136,7 +139,7 @@ int upy_config_log(int fd)
 {
     pthread_once(&env_once, load_env);
     if (vnet_set_log_fd(fd) < 0)
-        return upy_raise_value("log fd is not open");
+        return upy__raise(UPY__E_LOG_FD);
     set_error(VAR_LOG, NULL);
     return 0;
 }

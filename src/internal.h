@@ -1,6 +1,6 @@
 /*
- * Internal helpers shared by the device-side modules: raising exceptions and reading the active
- * configuration. Nothing here touches the kernel; that is src/host/.
+ * Internal helpers shared by the device-side modules: the one error convention and reading the
+ * active configuration. Internal names start upy__ (or their module's own prefix), public ones upy_. Nothing here touches the kernel; that is src/host/.
  */
 #ifndef UPYSOCK_INTERNAL_H
 #define UPYSOCK_INTERNAL_H
@@ -12,30 +12,65 @@
 #include "upysock/uerrno.h"
 #include "upysock/upy.h"
 
-/* Raising: each sets the thread's current exception and returns -1, so a caller can write
- * `return upy_raise_os(UERRNO_EBADF);`. */
-int upy_raise_os(int code);              /* OSError(code) */
-int upy_raise_os_msg(const char *text);  /* OSError("text") */
-int upy_raise_timeout(void);             /* TimeoutError("timed out") */
-int upy_raise_value(const char *text);   /* ValueError("text") */
-int upy_raise_type(const char *text);    /* TypeError("text") */
-int upy_raise_memory(void);              /* MemoryError() */
+/* --- one error convention --------------------------------------------------------------------
+ * Inside the library a result is >= 0 for success or a NEGATIVE CODE for a failure, carried
+ * unchanged from the host border (whose negative device errnos are codes already) up to the
+ * public entry point, which alone turns it into the thread's exception (upy__raise), as lwIP
+ * carries err_t to the one set_errno of each socket call. A code is one of, without overlap:
+ *   -e            OSError(e) for 0 < e < UPY__OS_LIMIT: device errnos, certificate flags
+ *   UPY__OS(c)    OSError(c) for any c: codes <= 0 (mbedTLS's) land in the band below
+ *   UPY__E_*      below both: the exceptions with a fixed message and the two markers, one row
+ *                 each in upy.c's table */
+#define UPY__OS_LIMIT 0x1000000
+#define UPY__OS(c) ((c) > 0 ? -(c) : (c) - UPY__OS_LIMIT)
 
-/* For the helpers between a socket call and its syscall: each stack frame still open during the
- * syscall costs a mispredicted return when it comes back, because the kernel refills the return
- * stack buffer on the way out (docs/performance.md has the measurement). */
-#if defined(__GNUC__)
-#define UPY_HOT_INLINE static inline __attribute__((always_inline))
-#else
-#define UPY_HOT_INLINE static inline
-#endif
+/* X(name, exception type, message): the fixed exceptions, worded as the firmware words them. */
+#define UPY__ERRORS(X) \
+    X(WOULD_BLOCK, OSERROR, NULL)      /* marker: nothing moved (each call reports it its way) */ \
+    X(LAYER_TIMEOUT, OSERROR, NULL)    /* marker: the TLS layer's read timeout (SSL_TIMEOUT) */ \
+    X(RAISED, NONE, NULL)              /* the exception is set already (config's own text) */ \
+    X(TIMEOUT, TIMEOUTERROR, "timed out") \
+    X(MEMORY, MEMORYERROR, "") \
+    X(NO_THREAD, MEMORYERROR, "can't create thread") \
+    X(INVALID_ARGS, VALUEERROR, "invalid arguments") \
+    X(INVALID_ARG_VALUE, VALUEERROR, "invalid argument(s) value") \
+    X(TIMEOUT_NAN, VALUEERROR, "timeout must be a number") \
+    X(INDEX_RANGE, VALUEERROR, "Index out of range!\n") \
+    X(PORT_RANGE, VALUEERROR, "port must be 0-65535") \
+    X(SANDBOX, VALUEERROR, "UPYSOCK_NET: sandbox refused a non-loopback address") \
+    X(SLEEP_NEGATIVE, VALUEERROR, "sleep length must be non-negative") \
+    X(LOG_FD, VALUEERROR, "log fd is not open") \
+    X(NEED_BUFFER, TYPEERROR, "object with buffer protocol required") \
+    X(NULL_BUFFER, TYPEERROR, "NULL buffer") \
+    X(NULL_RESULT, TYPEERROR, "NULL result") \
+    X(NOT_SOCKET, TYPEERROR, "object is not a socket") \
+    X(NULL_SOCKET, TYPEERROR, "expected a socket, got NULL") \
+    X(NULL_POLL, TYPEERROR, "expected a poll object, got NULL") \
+    X(NULL_LOCK, TYPEERROR, "expected a lock, got NULL") \
+    X(NULL_ADDR, TYPEERROR, "address must be a (ip, port) tuple, not NULL") \
+    X(NULL_HOST, TYPEERROR, "host must be a string, not NULL") \
+    X(NULL_DNS, TYPEERROR, "address must be a string, not NULL") \
+    X(NOT_LIST, TYPEERROR, "object isn't a tuple or list") \
+    X(NOT_CALLABLE, TYPEERROR, "function must be callable, not NULL") \
+    X(NO_CARD, OSERROR, "Network card not available") \
+    X(BAD_FAMILY, OSERROR, "incorrect socket type") \
+    X(NOT_STREAM, OSERROR, "stream operation not supported") \
+    X(CA_MISSING, OSERROR, "CA file not found") \
+    X(CERT_MISSING, OSERROR, "certificate file not found") \
+    X(KEY_MISSING, OSERROR, "key file not found") \
+    X(EXIT_OUTSIDE, RUNTIMEERROR, "exit() outside a thread started by start_new_thread") \
+    X(NOT_HELD, RUNTIMEERROR, "") /* releasing an unlocked lock: "RuntimeError: " */
 
-/* The device's argument errors, worded as the firmware words them. */
-#define UPY_MSG_INVALID_ARGS "invalid arguments"
-#define UPY_MSG_INVALID_ARG_VALUE "invalid argument(s) value"
+#define UPY__E_ENUM_(name, type, message) UPY__E_##name,
+enum upy__code { UPY__E_BASE_ = -4 * UPY__OS_LIMIT, UPY__ERRORS(UPY__E_ENUM_) };
 
-/* Fails with the first configuration error (ValueError naming the variable), else 0. Called by
- * the calls that start socket work, so a bad UPYSOCK_* variable is never silently ignored. */
+/* The public entry point's end: the exception for code (< 0); returns -1. */
+int upy__raise(long code);
+
+
+/* Fails with the first configuration error (ValueError naming the variable: set here, as its
+ * text is config.c's, and UPY__E_RAISED returned), else 0. Called by the calls that start socket
+ * work, so a bad UPYSOCK_* variable is never silently ignored. */
 int config_ready(void);
 
 /* The active profile (never NULL); one acquire load. */

@@ -114,22 +114,20 @@ struct plain_socket {
     struct ucore core;
 };
 
-usocket *sock_new(int fd, int type, enum sock_state state, int timeout_ms, int slot_errno)
+int sock_new(host_sock *hs, enum sock_state state, int timeout_ms, int slot_errno, usocket **out)
 {
     int slot = slot_alloc();
     struct plain_socket *p = slot < 0 ? NULL : calloc(1, sizeof *p);
     if (!p) {
         if (slot >= 0)
             slot_free(slot);
-        host_abort(fd);
-        upy_raise_os(slot < 0 ? slot_errno : UERRNO_ENOMEM);
-        return NULL;
+        host_abort(hs);
+        return -(slot < 0 ? slot_errno : UERRNO_ENOMEM);
     }
     struct ucore *c = &p->core;
     atomic_init(&c->io, 2u); /* the owner's reference, dropped by close */
-    c->fd = fd;
+    c->hs = *hs;
     c->slot = slot;
-    c->type = type;
     atomic_init(&c->state, state);
     atomic_init(&c->fatal, 0);
     atomic_init(&c->kernel_mode, -1);
@@ -140,16 +138,15 @@ usocket *sock_new(int fd, int type, enum sock_state state, int timeout_ms, int s
     atomic_init(&p->obj.refs, 1);
     p->obj.core = c;
     atomic_init(&p->obj.timeout_ms, timeout_ms);
-    return &p->obj;
+    *out = &p->obj;
+    return 0;
 }
 
 usocket *sock_wrap(usocket *plain, const struct sock_layer *layer, void *ctx)
 {
     usocket *s = calloc(1, sizeof *s);
-    if (!s) {
-        upy_raise_memory();
+    if (!s)
         return NULL;
-    }
     s->magic = SOCK_MAGIC;
     atomic_init(&s->refs, 1);
     s->core = plain->core;
@@ -164,7 +161,7 @@ usocket *sock_wrap(usocket *plain, const struct sock_layer *layer, void *ctx)
 struct ucore *sock_core(usocket *s)
 {
     if (!sock_is(s)) {
-        upy_raise_type(s ? "object is not a socket" : "expected a socket, got NULL");
+        upy__raise(s ? UPY__E_NOT_SOCKET : UPY__E_NULL_SOCKET);
         return NULL;
     }
     return s->core;
@@ -212,7 +209,7 @@ struct ucore *sock_enter(usocket *s)
     unsigned prior = atomic_fetch_add_explicit(&c->io, 2u, memory_order_acquire);
     if (prior & 1u) {
         sock_leave(c);
-        upy_raise_os(UERRNO_EBADF);
+        upy__raise(-UERRNO_EBADF);
         return NULL;
     }
     return c;
@@ -222,7 +219,7 @@ void sock_leave(struct ucore *c)
 {
     /* Closed, and this was the last call (the owner's share went with close): the fd goes. */
     if (atomic_fetch_sub_explicit(&c->io, 2u, memory_order_acq_rel) == 3u)
-        host_close(c->fd);
+        host_close(&c->hs);
 }
 
 static void notify(struct ucore *c)
@@ -239,7 +236,7 @@ void sock_close(struct ucore *c)
     /* Calls blocked on the fd wake up (and see the closed bit); with none in flight the close
      * below is the only kernel call. */
     if ((prior >> 1) > 1)
-        host_shutdown(c->fd);
+        host_shutdown(&c->hs);
     slot_free(c->slot);
     pthread_mutex_lock(&c->lock);
     notify(c);
@@ -279,7 +276,7 @@ void sock_took_eof(struct ucore *c)
 
 int sock_refresh_connect(struct ucore *c)
 {
-    int rc = host_connect_result(c->fd);
+    int rc = host_connect_result(&c->hs);
     if (rc == -UERRNO_EINPROGRESS)
         return SOCK_CONNECTING;
     if (rc < 0) {
@@ -297,14 +294,14 @@ int sock_set_kernel_mode(struct ucore *c, int timeout_ms)
     bool non_blocking = timeout_ms == 0;
     int want = timeout_ms > 0 ? timeout_ms : 0, rc = 0;
     if ((atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0) != non_blocking)
-        rc = host_set_nonblocking(c->fd, non_blocking);
+        rc = host_set_nonblocking(&c->hs, non_blocking);
     if (rc == 0 && !non_blocking && atomic_load_explicit(&c->kernel_timeouts, memory_order_relaxed) != want) {
-        rc = host_set_timeouts(c->fd, want);
+        rc = host_set_timeouts(&c->hs, want);
         if (rc == 0)
             atomic_store_explicit(&c->kernel_timeouts, want, memory_order_relaxed);
     }
     if (rc < 0)
-        return upy_raise_os(-rc);
+        return rc;
     atomic_store_explicit(&c->kernel_mode, timeout_ms, memory_order_relaxed);
     return 0;
 }
@@ -346,7 +343,7 @@ bool sock_poll_writable(const struct ucore *c)
 {
     const upy_profile *p = profile();
     int sndbuf = p->tcp_sndbuf;
-    if (sndbuf <= 0 || c->type != USOCKET_SOCK_STREAM)
+    if (sndbuf <= 0 || c->hs.type != USOCKET_SOCK_STREAM)
         return true;
     int lowat = sndbuf / 2 > 2 * p->tcp_mss + 1 ? sndbuf / 2 : 2 * p->tcp_mss + 1;
     if (lowat > sndbuf - 1)

@@ -42,9 +42,10 @@ struct sock_watcher {
 
 struct ucore {
     atomic_uint io;          /* (calls in flight + 1 owner) << 1 | closed */
-    int fd;                  /* kernel fd, fixed for the core's life */
+    host_sock hs;            /* the host side (kernel fd, id, addresses), fixed for the core's
+                                life but for the addresses; hs.type is USOCKET_SOCK_STREAM or
+                                USOCKET_SOCK_DGRAM */
     int slot;                /* fileno() - fileno_base */
-    int type;                /* USOCKET_SOCK_STREAM or USOCKET_SOCK_DGRAM */
     atomic_int state;        /* enum sock_state */
     atomic_int fatal;        /* sticky device errno in SOCK_FAILED */
     atomic_bool eof;         /* the peer's FIN was read: lwIP's rcvevent is back to 0, so the
@@ -58,14 +59,11 @@ struct ucore {
     usocket_addr local;      /* the device address bound, for the log */
 };
 
-/* Results of one low-level transfer besides a byte count and -1 (exception set). */
-#define SOCK_WOULD_BLOCK (-3)   /* nothing moved within the timeout; no exception set */
-#define SOCK_LAYER_TIMEOUT (-4) /* the layer's own read timeout (mbedTLS SSL_TIMEOUT): recv takes
-                                   it as a would-block, the stream calls raise OSError(-26624) */
-
-/* A wrapping layer (TLS): the object's I/O goes through it. Each hook gets the object. */
+/* A wrapping layer (TLS): the object's I/O goes through it. Each hook gets the object and
+ * returns >= 0 or a code (internal.h). A transfer that moved nothing in time is
+ * UPY__E_WOULD_BLOCK; the layer's own read timeout (mbedTLS SSL_TIMEOUT) is UPY__E_LAYER_TIMEOUT,
+ * which recv takes as a would-block and the stream calls raise as OSError(-26624). */
 struct sock_layer {
-    /* >= 0 bytes, SOCK_WOULD_BLOCK, SOCK_LAYER_TIMEOUT, or -1. */
     ssize_t (*recv)(usocket *s, void *buf, size_t len);
     ssize_t (*send)(usocket *s, const void *buf, size_t len);
     int (*connected)(usocket *s);          /* the TCP connect finished: handshake */
@@ -86,11 +84,11 @@ struct usocket {
     void *_Atomic data;             /* the caller's (usocket_set_data) */
 };
 
-/* A new plain socket around a kernel fd (taken over, closed on failure). `slot_errno` is what
- * running out of slots raises. NULL with the exception set. */
-usocket *sock_new(int fd, int type, enum sock_state state, int timeout_ms, int slot_errno);
+/* A new plain socket (*out) around a host socket (taken over, closed on failure). `slot_errno`
+ * is the code for running out of slots. */
+int sock_new(host_sock *hs, enum sock_state state, int timeout_ms, int slot_errno, usocket **out);
 
-/* A layered object sharing plain's core (plain gets a reference). */
+/* A layered object sharing plain's core (plain gets a reference); NULL when out of memory. */
 usocket *sock_wrap(usocket *plain, const struct sock_layer *layer, void *ctx);
 
 /* Lifetime (usocket_ref/usocket_release are these with the device's finaliser between): whether
@@ -102,7 +100,8 @@ void sock_hold(usocket *s);
 usocket *sock_drop(usocket *s);
 usocket *sock_free(usocket *s);
 
-/* Begin a call on s: NULL (exception set) for a bad handle or a closed socket. */
+/* Begin a call on s: NULL for a bad handle or a closed socket. These two are the public entry
+ * points' own first check, so they raise (TypeError, OSError(EBADF)) as the entry would. */
 struct ucore *sock_enter(usocket *s);
 
 /* End a call begun with sock_enter. */
@@ -137,7 +136,8 @@ void sock_took_eof(struct ucore *c);
  * returns its state; a failed connect becomes SOCK_FAILED with its sticky errno (not raised). */
 int sock_refresh_connect(struct ucore *c);
 
-/* Set the fd's blocking mode / timeouts (the kernel is skipped only for non-blocking again). */
+/* Set the fd's blocking mode / timeouts (the kernel is skipped only for non-blocking again).
+ * 0 or a code. */
 int sock_set_kernel_mode(struct ucore *c, int timeout_ms);
 
 /* Watchers (uselect): changed() runs under the core's lock, on every state change, on close,
@@ -150,7 +150,7 @@ void sock_unwatch(struct ucore *c, struct sock_watcher *w);
  * unacknowledged is what lwIP's pcb would still hold. One non-blocking send queues at most this. */
 static inline int sock_send_room(const struct ucore *c, int sndbuf)
 {
-    int queued = host_unsent_bytes(c->fd);
+    int queued = host_unsent_bytes(&c->hs);
     return queued < 0 || queued >= sndbuf ? 0 : sndbuf - queued;
 }
 

@@ -77,34 +77,28 @@ int upy_raise(upy_exc_type type, int code, const char *message)
     return -1;
 }
 
-int upy_raise_os(int code)
-{
-    return upy_raise(UPY_EXC_OSERROR, code, NULL);
-}
+#define UPY__ROW_(name, type, message) {UPY_EXC_##type, message},
+static const struct {
+    upy_exc_type type;
+    const char *message; /* NULL: an OSError with a code */
+} fixed[] = {UPY__ERRORS(UPY__ROW_)};
 
-int upy_raise_os_msg(const char *text)
+int upy__raise(long code)
 {
-    return upy_raise(UPY_EXC_OSERROR, 0, text);
-}
-
-int upy_raise_timeout(void)
-{
-    return upy_raise(UPY_EXC_TIMEOUTERROR, 0, "timed out");
-}
-
-int upy_raise_value(const char *text)
-{
-    return upy_raise(UPY_EXC_VALUEERROR, 0, text);
-}
-
-int upy_raise_type(const char *text)
-{
-    return upy_raise(UPY_EXC_TYPEERROR, 0, text);
-}
-
-int upy_raise_memory(void)
-{
-    return upy_raise(UPY_EXC_MEMORYERROR, 0, "");
+    if (code > -UPY__OS_LIMIT)
+        return upy_raise(UPY_EXC_OSERROR, (int)-code, NULL);
+    if (code >= -2 * UPY__OS_LIMIT)
+        return upy_raise(UPY_EXC_OSERROR, (int)(code + UPY__OS_LIMIT), NULL);
+    size_t row = (size_t)(code - UPY__E_BASE_ - 1);
+    switch (code) {
+    case UPY__E_RAISED: return -1;
+    case UPY__E_WOULD_BLOCK: return upy_raise(UPY_EXC_OSERROR, UERRNO_EAGAIN, NULL);
+    case UPY__E_LAYER_TIMEOUT: return upy_raise(UPY_EXC_OSERROR, UERRNO_MBEDTLS_ERR_SSL_TIMEOUT, NULL);
+    default:
+        if (row >= sizeof fixed / sizeof fixed[0]) /* not a code: a bug, reported as lwIP's catch-all */
+            return upy_raise(UPY_EXC_OSERROR, UERRNO_EIO, NULL);
+        return upy_raise(fixed[row].type, 0, fixed[row].message);
+    }
 }
 
 /* Appends one repr unit to out (bounded), always advancing the logical length. */

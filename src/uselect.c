@@ -95,7 +95,7 @@ static void rearm(struct sock_watcher *w, struct ucore *c)
         want &= ~HOST_EV_OUT; /* level-triggered OUT would end every wait at once */
     if (want == POLL_NO_INTEREST) {
         if (e->armed)
-            host_reactor_unwatch(e->poller->reactor, c->fd);
+            host_reactor_unwatch(e->poller->reactor, &c->hs);
         e->armed = false;
         return;
     }
@@ -103,7 +103,7 @@ static void rearm(struct sock_watcher *w, struct ucore *c)
         return;
     /* A failure here (the fd going away under a racing close) leaves the entry unarmed, which
      * is what a closed socket is anyway. */
-    e->armed = host_reactor_watch(e->poller->reactor, c->fd, want, key_of(e->poller, e), e->armed) == 0;
+    e->armed = host_reactor_watch(e->poller->reactor, &c->hs, want, key_of(e->poller, e), e->armed) == 0;
     e->armed_events = want;
 }
 
@@ -207,10 +207,9 @@ uselect_poller *uselect_poll(void)
         p->reactor = p->buckets ? host_reactor_new() : -UERRNO_ENOMEM;
     }
     if (!p || p->reactor < 0) {
+        upy__raise(p ? p->reactor : UPY__E_MEMORY);
         if (p)
-            upy_raise_os(-p->reactor), free(p->buckets), free(p);
-        else
-            upy_raise_memory();
+            free(p->buckets), free(p);
         return NULL;
     }
     pthread_mutex_init(&p->lock, NULL);
@@ -235,7 +234,7 @@ void uselect_poll_free(uselect_poller *p)
 int uselect_poll_set_data(uselect_poller *p, void *data)
 {
     if (!p)
-        return upy_raise_type("expected a poll object, got NULL");
+        return upy__raise(UPY__E_NULL_POLL);
     atomic_store_explicit(&p->data, data, memory_order_release);
     return 0;
 }
@@ -243,7 +242,7 @@ int uselect_poll_set_data(uselect_poller *p, void *data)
 void *uselect_poll_get_data(const uselect_poller *p)
 {
     if (!p) {
-        upy_raise_type("expected a poll object, got NULL");
+        upy__raise(UPY__E_NULL_POLL);
         return NULL;
     }
     return atomic_load_explicit(&((uselect_poller *)p)->data, memory_order_acquire);
@@ -252,27 +251,24 @@ void *uselect_poll_get_data(const uselect_poller *p)
 /* The device raises this for anything without a stream ioctl, None included. */
 static int check_stream(usocket *obj)
 {
-    if (!obj || !sock_core(obj))
-        return upy_raise_os_msg("stream operation not supported");
-    return 0;
+    return obj && sock_is(obj) ? 0 : UPY__E_NOT_STREAM;
 }
 
-int uselect_poll_register(uselect_poller *p, usocket *obj, int mask)
+/* register's work: 0 or a code. */
+static int poll_register(uselect_poller *p, usocket *obj, int mask)
 {
-    if (!p)
-        return upy_raise_type("expected a poll object, got NULL");
-    if (check_stream(obj) < 0)
-        return -1;
+    int rc = check_stream(obj);
+    if (rc < 0)
+        return rc;
     pthread_mutex_lock(&p->lock);
     struct entry *e = find(p, obj);
-    int rc = 0;
     if (e) {
         atomic_store(&e->mask, mask);
         sock_poke(obj->core, &e->watcher);
     } else if (!(e = calloc(1, sizeof *e)) || (p->count >= p->nbuckets && !grow_buckets(p)) ||
                !take_slot(p, e)) {
         free(e);
-        rc = upy_raise_memory();
+        rc = UPY__E_MEMORY;
     } else {
         e->watcher.changed = rearm;
         e->poller = p;
@@ -288,10 +284,16 @@ int uselect_poll_register(uselect_poller *p, usocket *obj, int mask)
     return rc;
 }
 
+int uselect_poll_register(uselect_poller *p, usocket *obj, int mask)
+{
+    int rc = p ? poll_register(p, obj, mask) : UPY__E_NULL_POLL;
+    return rc < 0 ? upy__raise(rc) : 0;
+}
+
 int uselect_poll_modify(uselect_poller *p, usocket *obj, int mask)
 {
     if (!p)
-        return upy_raise_type("expected a poll object, got NULL");
+        return upy__raise(UPY__E_NULL_POLL);
     pthread_mutex_lock(&p->lock);
     struct entry *e = obj ? find(p, obj) : NULL;
     if (e) {
@@ -299,13 +301,13 @@ int uselect_poll_modify(uselect_poller *p, usocket *obj, int mask)
         sock_poke(obj->core, &e->watcher);
     }
     pthread_mutex_unlock(&p->lock);
-    return e ? 0 : upy_raise_os(UERRNO_ENOENT);
+    return e ? 0 : upy__raise(-UERRNO_ENOENT);
 }
 
 int uselect_poll_unregister(uselect_poller *p, usocket *obj)
 {
     if (!p)
-        return upy_raise_type("expected a poll object, got NULL");
+        return upy__raise(UPY__E_NULL_POLL);
     pthread_mutex_lock(&p->lock);
     struct entry *e = obj ? find(p, obj) : NULL;
     if (e)
@@ -363,10 +365,10 @@ static int translate(uselect_poller *p, const host_event *ev, struct entry **fou
     struct ucore *c = e->obj->core;
     if (sock_closed(c))
         return 0;
-    if (c->type == USOCKET_SOCK_DGRAM && (ev->events & HOST_EV_ERR))
-        host_clear_error(c->fd); /* or the level-triggered set reports it forever */
+    if (c->hs.type == USOCKET_SOCK_DGRAM && (ev->events & HOST_EV_ERR))
+        host_clear_error(&c->hs); /* or the level-triggered set reports it forever */
     *found = e;
-    int revents = poll_revents(ev->events, c->type, atomic_load(&e->mask));
+    int revents = poll_revents(ev->events, c->hs.type, atomic_load(&e->mask));
     if ((revents & USELECT_POLLOUT) && !(ev->events & (HOST_EV_HUP | HOST_EV_ERR)) && !sock_poll_writable(c)) {
         revents &= ~USELECT_POLLOUT;
         if (!atomic_load(&e->starved))
@@ -395,10 +397,10 @@ static int buffered_ready(uselect_poller *p, uselect_event *out, int max)
     return n;
 }
 
-/* One wait: up to max pairs into out. Disarms one-shot entries unless the caller will. */
-static int wait_once(uselect_poller *p, int timeout_ms, bool oneshot, uselect_event *out, int max)
+/* One wait until d: up to max pairs into out. Disarms one-shot entries unless the caller will. */
+static int wait_once(uselect_poller *p, host_deadline d, bool oneshot, uselect_event *out, int max)
 {
-    host_event evs[64];
+    host_event evs[HOST_WAIT_MAX_EVENTS];
     if (profile()->poll_tls_buffered_readable || atomic_load_explicit(&p->nstarved, memory_order_relaxed)) {
         pthread_mutex_lock(&p->lock);
         int n = profile()->poll_tls_buffered_readable ? buffered_ready(p, out, max) : 0;
@@ -406,12 +408,12 @@ static int wait_once(uselect_poller *p, int timeout_ms, bool oneshot, uselect_ev
         pthread_mutex_unlock(&p->lock);
         if (n)
             return n;
-        if (slice >= 0 && (timeout_ms < 0 || timeout_ms > slice))
-            timeout_ms = slice;
+        host_deadline at = slice >= 0 ? host_deadline_in_ms(slice) : HOST_NEVER;
+        d = at < d ? at : d;
     }
-    int n = host_reactor_wait(p->reactor, evs, max < 64 ? max : 64, timeout_ms);
+    int n = host_wait(&(host_waiter){.on = HOST_WAIT_REACTOR, .fd = p->reactor, .out = evs, .max = max}, d);
     if (n < 0)
-        return upy_raise_os(-n);
+        return n;
     int count = 0;
     pthread_mutex_lock(&p->lock);
     for (int i = 0; i < n; i++) {
@@ -450,39 +452,33 @@ static bool nothing_can_fire(const void *arg)
 /* poll's loop: kernel events that mean nothing to the device must not end the wait early. */
 static int wait_events(uselect_poller *p, int timeout_ms, bool oneshot, uselect_event *out, int max)
 {
-    uint64_t deadline = host_monotonic_us() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000u;
+    host_deadline d = host_deadline_in_ms(timeout_ms);
     if (timeout_ms < 0)
         thread_wait_begin(nothing_can_fire, p);
-    for (;;) {
-        int left = -1;
-        if (timeout_ms >= 0) {
-            uint64_t now = host_monotonic_us();
-            left = now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
-        }
-        int n = wait_once(p, left, oneshot, out, max);
-        if (n != 0 || left == 0) {
-            if (timeout_ms < 0)
-                thread_wait_end();
-            return n;
-        }
-    }
+    int n;
+    while ((n = wait_once(p, d, oneshot, out, max)) == 0 && host_deadline_left_ms(d) != 0)
+        ;
+    if (timeout_ms < 0)
+        thread_wait_end();
+    return n;
 }
 
 int uselect_poll_poll(uselect_poller *p, int timeout_ms, int flags, uselect_event *events, int max)
 {
     if (!p)
-        return upy_raise_type("expected a poll object, got NULL");
+        return upy__raise(UPY__E_NULL_POLL);
     if (max < 0 || (max > 0 && !events))
-        return upy_raise_value(UPY_MSG_INVALID_ARGS);
+        return upy__raise(UPY__E_INVALID_ARGS);
     if (max == 0)
         return 0;
-    return wait_events(p, timeout_ms, flags & USELECT_FLAG_ONESHOT, events, max);
+    int n = wait_events(p, timeout_ms, flags & USELECT_FLAG_ONESHOT, events, max);
+    return n < 0 ? upy__raise(n) : n;
 }
 
 int uselect_poll_ipoll(uselect_poller *p, int timeout_ms, int flags)
 {
     if (!p)
-        return upy_raise_type("expected a poll object, got NULL");
+        return upy__raise(UPY__E_NULL_POLL);
     pthread_mutex_lock(&p->lock);
     int room = (int)(p->count ? p->count : 1);
     uselect_event *buf = realloc(p->ipoll_events, (size_t)room * sizeof *buf);
@@ -490,11 +486,11 @@ int uselect_poll_ipoll(uselect_poller *p, int timeout_ms, int flags)
         p->ipoll_events = buf;
     pthread_mutex_unlock(&p->lock);
     if (!buf)
-        return upy_raise_memory();
+        return upy__raise(UPY__E_MEMORY);
     p->ipoll_count = p->ipoll_next = 0;
     int n = wait_events(p, timeout_ms, false, p->ipoll_events, room);
     if (n < 0)
-        return -1;
+        return upy__raise(n);
     p->ipoll_count = n;
     p->ipoll_flags = flags;
     return n;
@@ -517,20 +513,21 @@ const uselect_event *uselect_poll_next(uselect_poller *p)
 
 /* --- select ------------------------------------------------------------------------------- */
 
-/* Register every object of one list with its list's bits OR-ed into any earlier mask. */
+/* Register every object of one list with its list's bits OR-ed into any earlier mask. 0 or a
+ * code. */
 static int merge(uselect_poller *p, usocket **list, int n, int bits)
 {
-    for (int i = 0; i < n; i++) {
-        if (check_stream(list[i]) < 0)
-            return -1;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if ((rc = check_stream(list[i])) < 0)
+            break;
         pthread_mutex_lock(&p->lock);
         struct entry *e = find(p, list[i]);
         int mask = (e ? atomic_load(&e->mask) : 0) | bits;
         pthread_mutex_unlock(&p->lock);
-        if (uselect_poll_register(p, list[i], mask) < 0)
-            return -1;
+        rc = poll_register(p, list[i], mask);
     }
-    return 0;
+    return rc;
 }
 
 /* Keep the objects of `list` whose revents have `bits` (or, for bits 0, any bit besides IN/OUT). */
@@ -553,26 +550,26 @@ int uselect_select(usocket **rlist, int *nr, usocket **wlist, int *nw, usocket *
 {
     if (!nr || !nw || !nx || *nr < 0 || *nw < 0 || *nx < 0 || (*nr && !rlist) || (*nw && !wlist) ||
         (*nx && !xlist) || isnan(timeout_s))
-        return upy_raise_type("object isn't a tuple or list");
+        return upy__raise(UPY__E_NOT_LIST);
     uselect_poller *p = uselect_poll();
     if (!p)
         return -1;
-    int total = *nr + *nw + *nx, rc = -1;
+    int total = *nr + *nw + *nx, rc;
     uselect_event *ev = malloc((size_t)(total ? total : 1) * sizeof *ev);
     if (!ev)
-        upy_raise_memory();
-    else if (merge(p, rlist, *nr, USELECT_POLLIN) == 0 && merge(p, wlist, *nw, USELECT_POLLOUT) == 0 &&
-             merge(p, xlist, *nx, USELECT_POLLERR | USELECT_POLLHUP) == 0) {
+        rc = UPY__E_MEMORY;
+    else if ((rc = merge(p, rlist, *nr, USELECT_POLLIN)) == 0 && (rc = merge(p, wlist, *nw, USELECT_POLLOUT)) == 0 &&
+             (rc = merge(p, xlist, *nx, USELECT_POLLERR | USELECT_POLLHUP)) == 0) {
         double ms = timeout_s * 1000.0;
-        int n = wait_events(p, timeout_s < 0 ? -1 : ms >= INT32_MAX ? INT32_MAX : (int)ms, false, ev, total ? total : 1);
-        if (n >= 0) {
-            *nr = keep(rlist, *nr, ev, n, USELECT_POLLIN);
-            *nw = keep(wlist, *nw, ev, n, USELECT_POLLOUT);
-            *nx = keep(xlist, *nx, ev, n, 0);
+        rc = wait_events(p, timeout_s < 0 ? -1 : ms >= INT32_MAX ? INT32_MAX : (int)ms, false, ev, total ? total : 1);
+        if (rc >= 0) {
+            *nr = keep(rlist, *nr, ev, rc, USELECT_POLLIN);
+            *nw = keep(wlist, *nw, ev, rc, USELECT_POLLOUT);
+            *nx = keep(xlist, *nx, ev, rc, 0);
             rc = *nr + *nw + *nx;
         }
     }
     free(ev);
     uselect_poll_free(p);
-    return rc;
+    return rc < 0 ? upy__raise(rc) : rc;
 }

@@ -37,30 +37,39 @@ static const struct {
  * writes 0). The firmware's send(b'') skips lwIP and raises whatever it holds. */
 static _Thread_local int task_errno;
 
-/* A "would block" answer as the call reports it: 0 (b'') or -1 with the exception. Each one is
- * lwIP's EWOULDBLOCK in errno, also when the send buffer cap answers without a kernel call. */
-static ssize_t report_would_block(usocket *s, enum io_op op)
+/* A "would block" answer as the call reports it: 0 (b'') or a code. Each one is lwIP's
+ * EWOULDBLOCK in errno, also when the send buffer cap answers without a kernel call. */
+static ssize_t would_block_code(usocket *s, enum io_op op)
 {
     task_errno = UERRNO_EAGAIN;
     bool timed = atomic_load_explicit(&s->timeout_ms, memory_order_relaxed) > 0;
     switch (timed ? would_block[op].timed_out : would_block[op].non_blocking) {
     case WB_EMPTY: return 0;
-    case WB_TIMEOUT: return upy_raise_timeout();
-    default: return upy_raise_os(UERRNO_EAGAIN);
+    case WB_TIMEOUT: return UPY__E_TIMEOUT;
+    default: return -UERRNO_EAGAIN;
     }
 }
 
-/* Raise an error that lwIP would have set errno to. */
-static int lwip_raise(int err)
+/* The end of a transfer call: its count, or its failure raised (a would-block as the call
+ * reports it). */
+static ssize_t finish(usocket *s, enum io_op op, ssize_t n)
+{
+    if (n == UPY__E_WOULD_BLOCK || n == UPY__E_LAYER_TIMEOUT)
+        n = would_block_code(s, op);
+    return n < 0 ? upy__raise(n) : n;
+}
+
+/* An error that lwIP would have set errno to: its code. */
+static int lwip_err(int err)
 {
     task_errno = err;
-    return upy_raise_os(err);
+    return -err;
 }
 
 /* A fatal error: the socket fails for good, and lwIP's errno holds the sticky error. */
 static int lwip_fail(struct ucore *c, int err)
 {
-    return lwip_raise(sock_mark_failed(c, err));
+    return lwip_err(sock_mark_failed(c, err));
 }
 
 static bool is_fatal(int err)
@@ -72,14 +81,14 @@ static bool is_fatal(int err)
 static ssize_t io_error(struct ucore *c, int err)
 {
     if (sock_closed(c))
-        return lwip_raise(UERRNO_EBADF);
+        return lwip_err(UERRNO_EBADF);
     if (err == UERRNO_EAGAIN) {
         task_errno = err;
-        return SOCK_WOULD_BLOCK;
+        return UPY__E_WOULD_BLOCK;
     }
-    if (c->type == USOCKET_SOCK_STREAM && is_fatal(err))
+    if (c->hs.type == USOCKET_SOCK_STREAM && is_fatal(err))
         return lwip_fail(c, err);
-    return lwip_raise(err);
+    return lwip_err(err);
 }
 
 /* --- socket, close, bind, listen, accept ------------------------------------------------- */
@@ -87,34 +96,32 @@ static ssize_t io_error(struct ucore *c, int err)
 usocket *usocket_socket(int af, int type, int proto)
 {
     (void)proto; /* lwIP ignores it; Linux would reject (AF_INET, SOCK_DGRAM, 6) */
-    if (config_ready() < 0)
-        return NULL;
-    if (af == USOCKET_AF_LORA || af == USOCKET_AF_SIGFOX) {
-        upy_raise_os_msg("Network card not available");
-        return NULL;
-    }
-    if (af != USOCKET_AF_INET) {
-        upy_raise_os_msg("incorrect socket type");
-        return NULL;
-    }
-    if (type != USOCKET_SOCK_STREAM && type != USOCKET_SOCK_DGRAM) {
+    host_sock hs;
+    usocket *s = NULL;
+    int rc = config_ready();
+    if (rc < 0)
+        ;
+    else if (af == USOCKET_AF_LORA || af == USOCKET_AF_SIGFOX)
+        rc = UPY__E_NO_CARD;
+    else if (af != USOCKET_AF_INET)
+        rc = UPY__E_BAD_FAMILY;
+    else if (type != USOCKET_SOCK_STREAM && type != USOCKET_SOCK_DGRAM)
         /* lwip_socket has no netconn for an unknown type (EINVAL); the board's raw sockets
          * are not emulated. */
-        upy_raise_os(type == USOCKET_SOCK_RAW ? UERRNO_EPROTONOSUPPORT : UERRNO_EINVAL);
-        return NULL;
-    }
-    int fd = host_socket(type);
+        rc = -(type == USOCKET_SOCK_RAW ? UERRNO_EPROTONOSUPPORT : UERRNO_EINVAL);
+    else if ((rc = host_socket(&hs, type)) < 0)
+        rc = lwip_err(-rc);
+    else
+        rc = sock_new(&hs, type == USOCKET_SOCK_DGRAM ? SOCK_DATAGRAM : SOCK_FRESH, -1,
+                      profile()->socket_exhausted_errno, &s);
     /* Every lwIP socket has SO_REUSEADDR (lwipsocket.c). A UDP socket gets it now: its implicit
      * binds (sendto, connect) must leave its port shareable. A TCP one gets it at bind, the only
      * place it matters, which keeps a syscall out of every client's socket(). */
-    if (fd >= 0 && type == USOCKET_SOCK_DGRAM)
-        host_setsockopt_int(fd, HOST_OPT_REUSEADDR, 1);
-    if (fd < 0) {
-        lwip_raise(-fd);
-        return NULL;
-    }
-    return sock_new(fd, type, type == USOCKET_SOCK_DGRAM ? SOCK_DATAGRAM : SOCK_FRESH, -1,
-                    profile()->socket_exhausted_errno);
+    if (rc == 0 && type == USOCKET_SOCK_DGRAM)
+        host_setsockopt_int(&s->core->hs, HOST_OPT_REUSEADDR, 1);
+    if (rc < 0)
+        upy__raise(rc);
+    return s;
 }
 
 usocket *usocket_ref(usocket *s)
@@ -148,21 +155,23 @@ int usocket_close(usocket *s)
 
 int usocket_bind(usocket *s, const usocket_addr *addr)
 {
-    host_addr h;
-    if (config_ready() < 0 || vnet_map_out(addr, &h) < 0)
-        return -1;
+    host_addr h, dev;
+    int rc = config_ready();
+    if (rc < 0 || (rc = vnet_map_out(addr, &h, &dev)) < 0)
+        return upy__raise(rc);
     struct ucore *c = sock_enter(s);
     if (!c)
         return -1;
-    if (c->type == USOCKET_SOCK_STREAM && !atomic_load_explicit(&c->reuse_chosen, memory_order_relaxed))
-        host_setsockopt_int(c->fd, HOST_OPT_REUSEADDR, 1); /* usocket_socket says why here */
-    int rc = host_bind(c->fd, h);
+    if (c->hs.type == USOCKET_SOCK_STREAM && !atomic_load_explicit(&c->reuse_chosen, memory_order_relaxed))
+        host_setsockopt_int(&c->hs, HOST_OPT_REUSEADDR, 1); /* usocket_socket says why here */
+    rc = host_bind(&c->hs, h);
     if (rc == 0) {
         c->local = *addr;
+        c->hs.dev_local = dev;
         vnet_log("bind", addr, h);
     }
     sock_leave(c);
-    return rc < 0 ? lwip_raise(-rc) : 0;
+    return rc < 0 ? upy__raise(lwip_err(-rc)) : 0;
 }
 
 int usocket_listen(usocket *s, int backlog)
@@ -174,15 +183,15 @@ int usocket_listen(usocket *s, int backlog)
     backlog = backlog < p->backlog_min ? p->backlog_min : backlog > p->backlog_max ? p->backlog_max : backlog;
     /* Beside the backlog, lwIP's accept mailbox bounds what waits unaccepted (firmware-notes §9.8). */
     int held = backlog < p->accept_mbox ? backlog : p->accept_mbox;
-    int rc = c->type == USOCKET_SOCK_DGRAM ? -UERRNO_EOPNOTSUPP : host_listen(c->fd, held);
+    int rc = c->hs.type == USOCKET_SOCK_DGRAM ? -UERRNO_EOPNOTSUPP : host_listen(&c->hs, held);
     if (rc == 0) {
         sock_transition(c, SOCK_FRESH, SOCK_LISTENING);
         host_addr bound;
-        if (host_local_addr(c->fd, &bound) == 0)
+        if (host_local_addr(&c->hs, &bound) == 0)
             vnet_log("listen", &c->local, bound);
     }
     sock_leave(c);
-    return rc < 0 ? lwip_raise(-rc) : 0;
+    return rc < 0 ? upy__raise(lwip_err(-rc)) : 0;
 }
 
 usocket *usocket_accept(usocket *s, usocket_addr *peer)
@@ -190,21 +199,21 @@ usocket *usocket_accept(usocket *s, usocket_addr *peer)
     struct ucore *c = sock_enter(s);
     if (!c)
         return NULL;
-    host_addr from;
-    int fd = host_accept(c->fd, &from, atomic_load_explicit(&c->kernel_timeouts, memory_order_relaxed) != 0);
-    ssize_t err = fd < 0 ? io_error(c, -fd) : 0;
+    host_sock hs;
+    int rc = host_accept(&c->hs, &hs, atomic_load_explicit(&c->kernel_timeouts, memory_order_relaxed) != 0);
+    hs.dev_local = c->hs.dev_local;
+    if (rc < 0)
+        rc = (int)io_error(c, -rc);
     sock_leave(c);
-    if (err == SOCK_WOULD_BLOCK)
-        err = report_would_block(s, OP_ACCEPT);
-    if (fd < 0)
-        return NULL;
-    /* The new fd blocks with no timeout, as lwIP's new netconn does, whatever the listener
-     * does; the Python-level timeout is copied, as the firmware copies the object's fields. */
-    usocket *child = sock_new(fd, USOCKET_SOCK_STREAM, SOCK_CONNECTED,
-                              atomic_load_explicit(&s->timeout_ms, memory_order_relaxed),
-                              profile()->accept_exhausted_errno);
-    if (child && peer)
-        vnet_map_in(from, peer);
+    usocket *child = NULL;
+    if (rc == 0) {
+        hs.dev_peer = vnet_map_in(hs.peer, peer);
+        /* The new fd blocks with no timeout, as lwIP's new netconn does, whatever the listener
+         * does; the Python-level timeout is copied, as the firmware copies the object's fields. */
+        rc = sock_new(&hs, SOCK_CONNECTED, atomic_load_explicit(&s->timeout_ms, memory_order_relaxed),
+                      profile()->accept_exhausted_errno, &child);
+    }
+    finish(s, OP_ACCEPT, rc);
     return child;
 }
 
@@ -218,10 +227,10 @@ static int connect_again(struct ucore *c, int state)
     if (state == SOCK_CONNECTING)
         state = sock_refresh_connect(c);
     switch (state) {
-    case SOCK_CONNECTING: return lwip_raise(UERRNO_EALREADY);
+    case SOCK_CONNECTING: return lwip_err(UERRNO_EALREADY);
     case SOCK_CONNECTED:
-    case SOCK_LISTENING: return lwip_raise(UERRNO_EISCONN);
-    default: return lwip_raise(UERRNO_ENOTCONN); /* failed: the pcb is gone, use a new socket */
+    case SOCK_LISTENING: return lwip_err(UERRNO_EISCONN);
+    default: return lwip_err(UERRNO_ENOTCONN); /* failed: the pcb is gone, use a new socket */
     }
 }
 
@@ -231,18 +240,20 @@ static int connect_again(struct ucore *c, int state)
 static int connect_timed(struct ucore *c, host_addr to, int timeout_ms, bool moves_fd)
 {
     int mode = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed);
-    if (moves_fd && sock_set_kernel_mode(c, 0) < 0)
-        return -1;
-    int rc = host_connect(c->fd, to);
+    int rc = moves_fd ? sock_set_kernel_mode(c, 0) : 0;
+    if (rc < 0)
+        return rc;
+    rc = host_connect(&c->hs, to);
     if (rc == -UERRNO_EINPROGRESS)
-        rc = host_wait_writable(c->fd, timeout_ms) > 0 ? 0 : -UERRNO_ETIMEDOUT;
+        rc = host_wait(&(host_waiter){.on = HOST_WAIT_SOCK, .sock = &c->hs, .events = HOST_EV_OUT},
+                       host_deadline_in_ms(timeout_ms)) > 0 ? 0 : -UERRNO_ETIMEDOUT;
     if (rc < 0) {
         sock_close(c);
-        return rc == -UERRNO_ETIMEDOUT ? upy_raise_timeout() : lwip_raise(-rc);
+        return rc == -UERRNO_ETIMEDOUT ? UPY__E_TIMEOUT : lwip_err(-rc);
     }
-    if (moves_fd && sock_set_kernel_mode(c, mode) < 0)
-        return -1;
-    rc = host_connect_result(c->fd);
+    if (moves_fd && (rc = sock_set_kernel_mode(c, mode)) < 0)
+        return rc;
+    rc = host_connect_result(&c->hs);
     if (rc < 0)
         sock_mark_failed(c, -rc); /* reported by the next send/recv, not by connect */
     else
@@ -255,8 +266,8 @@ static int connect_not_fresh(struct ucore *c, int prior, host_addr to)
 {
     if (prior != SOCK_DATAGRAM)
         return connect_again(c, prior);
-    int rc = host_connect(c->fd, to);
-    return rc < 0 ? lwip_raise(-rc) : 0;
+    int rc = host_connect(&c->hs, to);
+    return rc < 0 ? lwip_err(-rc) : 0;
 }
 
 static int connect_plain(usocket *s, struct ucore *c, host_addr to)
@@ -274,7 +285,7 @@ static int connect_plain(usocket *s, struct ucore *c, host_addr to)
     if (timeout_ms > 0)
         return connect_timed(c, to, timeout_ms, !s->layer || profile()->tls_setblocking_sets_fd);
     /* The plain path: the fd's own mode decides. */
-    int rc = host_connect(c->fd, to);
+    int rc = host_connect(&c->hs, to);
     bool non_blocking = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0;
     if (rc == 0 && !non_blocking) {
         sock_transition(c, SOCK_CONNECTING, SOCK_CONNECTED);
@@ -283,28 +294,30 @@ static int connect_plain(usocket *s, struct ucore *c, host_addr to)
     /* lwIP connects asynchronously even on loopback: an immediate success is EINPROGRESS too
      * (the socket stays CONNECTING until someone looks). */
     if (rc == 0 || rc == -UERRNO_EINPROGRESS)
-        return lwip_raise(UERRNO_EINPROGRESS);
-    return sock_closed(c) ? lwip_raise(UERRNO_EBADF) : lwip_fail(c, -rc);
+        return lwip_err(UERRNO_EINPROGRESS);
+    return sock_closed(c) ? lwip_err(UERRNO_EBADF) : lwip_fail(c, -rc);
 }
 
 int usocket_connect(usocket *s, const usocket_addr *addr)
 {
-    host_addr to;
-    if (config_ready() < 0 || vnet_map_out(addr, &to) < 0)
-        return -1;
+    host_addr to, dev;
+    int rc = config_ready();
+    if (rc < 0 || (rc = vnet_map_out(addr, &to, &dev)) < 0)
+        return upy__raise(rc);
     struct ucore *c = sock_enter(s);
     if (!c)
         return -1;
-    int rc = connect_plain(s, c, to);
+    rc = connect_plain(s, c, to);
     if (rc == 0 && sock_closed(c)) /* close() from another thread ended the wait */
-        rc = lwip_raise(UERRNO_EBADF);
+        rc = lwip_err(UERRNO_EBADF);
     if (rc == 0) {
+        c->hs.dev_peer = dev;
         vnet_log("connect", addr, to);
         if (s->layer && s->layer->connected)
             rc = s->layer->connected(s);
     }
     sock_leave(c);
-    return rc;
+    return rc < 0 ? upy__raise(rc) : 0;
 }
 
 /* --- send --------------------------------------------------------------------------------- */
@@ -316,36 +329,36 @@ static int send_blocked(struct ucore *c, int state)
         state = sock_refresh_connect(c);
     switch (state) {
     case SOCK_CONNECTED: return 0;
-    case SOCK_CONNECTING: return lwip_raise(UERRNO_EINPROGRESS); /* lwIP do_write: INPROGRESS */
-    case SOCK_FAILED: return lwip_raise(atomic_load(&c->fatal));
-    default: return lwip_raise(UERRNO_ENOTCONN);
+    case SOCK_CONNECTING: return lwip_err(UERRNO_EINPROGRESS); /* lwIP do_write: INPROGRESS */
+    case SOCK_FAILED: return lwip_err(atomic_load(&c->fatal));
+    default: return lwip_err(UERRNO_ENOTCONN);
     }
 }
 
-/* One send on a plain socket: bytes, SOCK_WOULD_BLOCK or -1. A blocking fd queues everything or
+/* One send on a plain socket: bytes or a code (UPY__E_WOULD_BLOCK when nothing moved). A blocking fd queues everything or
  * fails, as lwIP's blocking netconn_write does; a non-blocking one at most what the device's send
  * buffer would take. close() from another thread aborts a write that waits for room: lwIP's
  * do_delconn (LWIP_NETCONN_FULLDUPLEX) ends it with ERR_CLSD and drops its count, so the writer
  * gets ENOTCONN however much went out (firmware-notes §9.4). */
 UPY_HOT_INLINE ssize_t plain_send(struct ucore *c, const void *buf, size_t len)
 {
-    int state = sock_state(c);
-    if (state != SOCK_CONNECTED && state != SOCK_DATAGRAM && send_blocked(c, state) < 0)
-        return -1;
+    int state = sock_state(c), rc;
+    if (state != SOCK_CONNECTED && state != SOCK_DATAGRAM && (rc = send_blocked(c, state)) < 0)
+        return rc;
     int mode = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed);
     /* The profile only for a non-blocking stream: a blocking send touches nothing it need not. */
-    int sndbuf = mode == 0 && c->type == USOCKET_SOCK_STREAM ? profile()->tcp_sndbuf : 0;
+    int sndbuf = mode == 0 && c->hs.type == USOCKET_SOCK_STREAM ? profile()->tcp_sndbuf : 0;
     if (sndbuf > 0) {
         size_t room = (size_t)sock_send_room(c, sndbuf);
         if (room == 0)
-            return SOCK_WOULD_BLOCK;
+            return UPY__E_WOULD_BLOCK;
         len = len < room ? len : room;
     }
     size_t sent = 0;
     do {
-        ssize_t n = host_send(c->fd, (const char *)buf + sent, len - sent);
+        ssize_t n = host_send(&c->hs, (const char *)buf + sent, len - sent, 0);
         if (mode != 0 && (n < 0 || (size_t)n < len - sent) && sock_closed(c))
-            return lwip_raise(UERRNO_ENOTCONN);
+            return lwip_err(UERRNO_ENOTCONN);
         if (n < 0)
             return sent && mode > 0 ? (ssize_t)sent : io_error(c, (int)-n);
         sent += (size_t)n;
@@ -365,22 +378,19 @@ ssize_t usocket_send(usocket *s, const void *buf, size_t len)
         return -1;
     ssize_t n;
     if (!buf && len)
-        n = upy_raise_type("object with buffer protocol required");
+        n = UPY__E_NEED_BUFFER;
     else if (len == 0) /* no lwIP call: the stale errno, read as socket_send reads errors */
-        n = task_errno == UERRNO_EAGAIN && atomic_load(&s->timeout_ms) > 0 ? upy_raise_timeout()
-                                                                         : upy_raise_os(task_errno);
+        n = task_errno == UERRNO_EAGAIN && atomic_load(&s->timeout_ms) > 0 ? UPY__E_TIMEOUT : UPY__OS(task_errno);
     else
         n = send_some(s, c, buf, len);
     sock_leave(c);
-    return n == SOCK_WOULD_BLOCK ? report_would_block(s, OP_SEND) : n;
+    return finish(s, OP_SEND, n);
 }
 
 ssize_t usocket_send_str(usocket *s, const char *text)
 {
-    if (!text) {
-        upy_raise_type("object with buffer protocol required");
-        return -1;
-    }
+    if (!text)
+        return upy__raise(UPY__E_NEED_BUFFER);
     return usocket_send(s, text, strlen(text));
 }
 
@@ -392,42 +402,60 @@ ssize_t usocket_sendall(usocket *s, const void *buf, size_t len)
 ssize_t usocket_sendto(usocket *s, const void *buf, size_t len, const usocket_addr *to)
 {
     host_addr dest;
-    if (config_ready() < 0 || vnet_map_out(to, &dest) < 0)
-        return -1;
+    ssize_t n = config_ready();
+    if (n < 0 || (n = vnet_map_out(to, &dest, NULL)) < 0)
+        return upy__raise(n);
     struct ucore *c = sock_enter(s);
     if (!c)
         return -1;
-    ssize_t n = 0;
     if (!buf && len)
-        n = upy_raise_type("object with buffer protocol required");
-    else if (len > 0 && c->type == USOCKET_SOCK_STREAM)
+        n = UPY__E_NEED_BUFFER;
+    else if (len > 0 && c->hs.type == USOCKET_SOCK_STREAM)
         n = send_some(s, c, buf, len); /* lwIP ignores the address on TCP */
-    else if (len > 0 && (n = host_sendto(c->fd, buf, len, dest)) < 0)
-        n = io_error(c, (int)-n); /* a host result: -device errno, never an exception yet */
+    else if (len > 0 && (n = host_sendto(&c->hs, buf, len, dest)) < 0)
+        n = io_error(c, (int)-n);
     sock_leave(c);
-    return n == SOCK_WOULD_BLOCK ? report_would_block(s, OP_SEND) : n;
+    return finish(s, OP_SEND, n);
 }
 
 /* --- recv --------------------------------------------------------------------------------- */
 
 /* A never-connected socket's timed recv: lwIP waits out the receive timeout on the empty
  * mailbox. The kernel has nothing to wait on (a fresh socket polls as hung up at once), so this
- * sleeps in slices, ending early when the socket is closed or connected meanwhile. */
-#define UNCONNECTED_SLICE_US 10000u
+ * waits for the socket's own news instead: a watcher hears every state change and the close, and
+ * posts a note that ends the wait at once. */
+struct unconnected_wait {
+    struct sock_watcher w; /* first: the watcher is the wait */
+    int note;
+};
+
+static void unconnected_news(struct sock_watcher *w, struct ucore *c)
+{
+    (void)c;
+    host_note_post(((struct unconnected_wait *)(void *)w)->note);
+}
 
 static int wait_unconnected(struct ucore *c, int timeout_ms)
 {
-    uint64_t deadline = host_monotonic_us() + (uint64_t)timeout_ms * 1000u;
-    for (uint64_t now; !sock_closed(c) && sock_state(c) == SOCK_FRESH;) {
-        if ((now = host_monotonic_us()) >= deadline)
-            return SOCK_WOULD_BLOCK;
-        host_sleep_us(deadline - now < UNCONNECTED_SLICE_US ? deadline - now : UNCONNECTED_SLICE_US);
-    }
-    return sock_closed(c) ? lwip_raise(UERRNO_EBADF) : 1;
+    struct unconnected_wait u = {.w.changed = unconnected_news, .note = host_note_new()};
+    if (u.note < 0)
+        return lwip_err(-u.note);
+    host_deadline d = host_deadline_in_ms(timeout_ms);
+    sock_watch(c, &u.w);
+    bool waiting;
+    int rc = 0;
+    while ((waiting = !sock_closed(c) && sock_state(c) == SOCK_FRESH) &&
+           (rc = host_wait(&(host_waiter){.on = HOST_WAIT_NOTE, .fd = u.note}, d)) > 0)
+        host_note_take(u.note);
+    sock_unwatch(c, &u.w);
+    host_note_free(u.note);
+    if (waiting)
+        return rc < 0 ? lwip_err(-rc) : UPY__E_WOULD_BLOCK;
+    return sock_closed(c) ? lwip_err(UERRNO_EBADF) : 1;
 }
 
 /* Why a socket that is not connected has nothing to read: 1 (it can read after all),
- * SOCK_WOULD_BLOCK (lwIP's EWOULDBLOCK: recv b'', recvfrom OSError(11), read None) or -1. */
+ * UPY__E_WOULD_BLOCK (lwIP's EWOULDBLOCK: recv b'', recvfrom OSError(11), read None) or a code. */
 static int recv_blocked(usocket *s, struct ucore *c, int state)
 {
     if (state == SOCK_CONNECTING)
@@ -435,16 +463,16 @@ static int recv_blocked(usocket *s, struct ucore *c, int state)
     switch (state) {
     case SOCK_CONNECTED:
     case SOCK_LISTENING: return 1; /* the kernel answers ENOTCONN, as lwIP does */
-    case SOCK_CONNECTING: return SOCK_WOULD_BLOCK;
-    case SOCK_FAILED: return lwip_raise(atomic_load(&c->fatal));
+    case SOCK_CONNECTING: return UPY__E_WOULD_BLOCK;
+    case SOCK_FAILED: return lwip_err(atomic_load(&c->fatal));
     default: {
         /* Never connected: lwIP's recv waits on the empty mailbox for the receive timeout
          * (firmware-notes §9.6): none when non-blocking, t, or forever when blocking, where we
          * say ENOTCONN instead of hanging. */
         int timeout_ms = atomic_load_explicit(&s->timeout_ms, memory_order_relaxed);
         if (timeout_ms == 0)
-            return SOCK_WOULD_BLOCK;
-        return timeout_ms < 0 ? lwip_raise(UERRNO_ENOTCONN) : wait_unconnected(c, timeout_ms);
+            return UPY__E_WOULD_BLOCK;
+        return timeout_ms < 0 ? lwip_err(UERRNO_ENOTCONN) : wait_unconnected(c, timeout_ms);
     }
     }
 }
@@ -455,7 +483,7 @@ UPY_HOT_INLINE size_t capped(size_t len)
     return cap > 0 && len > (size_t)cap ? (size_t)cap : len;
 }
 
-/* One receive: bytes (0 = EOF), SOCK_WOULD_BLOCK, or -1. */
+/* One receive: bytes (0 = EOF) or a code. */
 UPY_HOT_INLINE ssize_t plain_recv(usocket *s, struct ucore *c, void *buf, size_t len, host_addr *from)
 {
     int state = sock_state(c);
@@ -465,13 +493,13 @@ UPY_HOT_INLINE ssize_t plain_recv(usocket *s, struct ucore *c, void *buf, size_t
             return rc;
     }
     len = capped(len);
-    ssize_t n = from ? host_recvfrom(c->fd, buf, len, from) : host_recv(c->fd, buf, len);
+    ssize_t n = from ? host_recvfrom(&c->hs, buf, len, from) : host_recv(&c->hs, buf, len, 0);
     if (n > 0)
         return n;
     if (n == 0) { /* EOF, or a close from another thread woke us */
         if (sock_closed(c))
-            return lwip_raise(UERRNO_EBADF);
-        if (c->type == USOCKET_SOCK_STREAM && len > 0)
+            return lwip_err(UERRNO_EBADF);
+        if (c->hs.type == USOCKET_SOCK_STREAM && len > 0)
             sock_took_eof(c);
         return 0;
     }
@@ -488,9 +516,9 @@ ssize_t usocket_recv(usocket *s, void *buf, size_t bufsize)
     struct ucore *c = sock_enter(s);
     if (!c)
         return -1;
-    ssize_t n = !buf && bufsize ? upy_raise_type("NULL buffer") : recv_some(s, c, buf, bufsize);
+    ssize_t n = !buf && bufsize ? UPY__E_NULL_BUFFER : recv_some(s, c, buf, bufsize);
     sock_leave(c);
-    return n == SOCK_WOULD_BLOCK || n == SOCK_LAYER_TIMEOUT ? report_would_block(s, OP_RECV) : n;
+    return finish(s, OP_RECV, n);
 }
 
 ssize_t usocket_recvfrom(usocket *s, void *buf, size_t bufsize, usocket_addr *from)
@@ -499,13 +527,11 @@ ssize_t usocket_recvfrom(usocket *s, void *buf, size_t bufsize, usocket_addr *fr
     if (!c)
         return -1;
     host_addr src = {0, 0};
-    ssize_t n = !buf && bufsize ? upy_raise_type("NULL buffer") : plain_recv(s, c, buf, bufsize, &src);
+    ssize_t n = !buf && bufsize ? UPY__E_NULL_BUFFER : plain_recv(s, c, buf, bufsize, &src);
     sock_leave(c);
-    if (n == SOCK_WOULD_BLOCK)
-        return report_would_block(s, OP_RECVFROM);
     if (n >= 0 && from)
         vnet_map_in(src, from);
-    return n;
+    return finish(s, OP_RECVFROM, n);
 }
 
 /* --- options and modes -------------------------------------------------------------------- */
@@ -536,13 +562,13 @@ static int set_multicast(struct ucore *c, const struct profile_sockopt *o, const
         ifaddr = v + 4;
     }
     be32_put(ifaddr, vnet_map_interface(be32_get(ifaddr)));
-    return host_setsockopt_bytes(c->fd, o->host, v, o->size);
+    return host_setsockopt_bytes(&c->hs, o->host, v, o->size);
 }
 
 /* lwip_setsockopt_impl's checks, in its order, then the value as the host takes it. */
 static int set_option(struct ucore *c, int level, int opt, const void *value, size_t len)
 {
-    bool tcp = c->type == USOCKET_SOCK_STREAM;
+    bool tcp = c->hs.type == USOCKET_SOCK_STREAM;
     /* The IPPROTO_TCP level is checked as a whole before its options are: an int, on a TCP
      * socket that is not listening. */
     if (level == USOCKET_IPPROTO_TCP) {
@@ -567,14 +593,14 @@ static int set_option(struct ucore *c, int level, int opt, const void *value, si
     if (o->size >= sizeof word)
         memcpy(&word, bytes, sizeof word);
     switch (o->value) {
-    case SOCKOPT_INT: return host_setsockopt_int(c->fd, o->host, word);
-    case SOCKOPT_BYTE: return host_setsockopt_int(c->fd, o->host, bytes[0]);
-    case SOCKOPT_IDLE_MS: return host_setsockopt_int(c->fd, o->host, word < 1000 ? 1 : word / 1000);
+    case SOCKOPT_INT: return host_setsockopt_int(&c->hs, o->host, word);
+    case SOCKOPT_BYTE: return host_setsockopt_int(&c->hs, o->host, bytes[0]);
+    case SOCKOPT_IDLE_MS: return host_setsockopt_int(&c->hs, o->host, word < 1000 ? 1 : word / 1000);
     case SOCKOPT_TIMEVAL: {
         memcpy(tv, bytes, sizeof tv);
         uint32_t ms = (uint32_t)tv[0] * 1000u + (uint32_t)tv[1] / 1000u; /* lwIP's unsigned sum */
         atomic_store_explicit(&c->kernel_timeouts, -1, memory_order_relaxed); /* not settimeout's */
-        return host_setsockopt_int(c->fd, o->host, ms > INT_MAX ? INT_MAX : (int)ms);
+        return host_setsockopt_int(&c->hs, o->host, ms > INT_MAX ? INT_MAX : (int)ms);
     }
     default: return set_multicast(c, o, bytes);
     }
@@ -587,7 +613,7 @@ int usocket_setsockopt(usocket *s, int level, int opt, const void *value, size_t
         return -1;
     int rc = set_option(c, level, opt, value, len);
     sock_leave(c);
-    return rc < 0 ? lwip_raise(-rc) : 0;
+    return rc < 0 ? upy__raise(lwip_err(-rc)) : 0;
 }
 
 int usocket_setsockopt_int(usocket *s, int level, int opt, int value)
@@ -605,13 +631,13 @@ static int set_timeout_ms(usocket *s, int ms)
     if (rc == 0)
         atomic_store_explicit(&s->timeout_ms, ms, memory_order_relaxed);
     sock_leave(c);
-    return rc;
+    return rc < 0 ? upy__raise(rc) : 0;
 }
 
 int usocket_settimeout(usocket *s, double seconds)
 {
     if (isnan(seconds))
-        return upy_raise_value("timeout must be a number");
+        return upy__raise(UPY__E_TIMEOUT_NAN);
     /* int(1000 * float(value)): a positive value under 1 ms becomes 0, non-blocking. */
     double ms = seconds * 1000.0;
     return set_timeout_ms(s, seconds < 0 ? -1 : ms >= INT_MAX ? INT_MAX : (int)ms);
@@ -628,7 +654,7 @@ usocket *usocket_makefile(usocket *s, const char *mode)
         return NULL;
     /* The firmware checks the mode only when one is given (NULL: no argument). */
     if (mode && strcmp(mode, "rb") != 0 && strcmp(mode, "wb") != 0) {
-        upy_raise_value(UPY_MSG_INVALID_ARG_VALUE);
+        upy__raise(UPY__E_INVALID_ARG_VALUE);
         return NULL;
     }
     return s;
@@ -657,14 +683,13 @@ void *usocket_get_data(const usocket *s)
 /* --- stream calls: loops on top of recv/send, None when nothing could move ---------------- */
 
 /* py/stream.c: a would-block or timeout before any byte → UPY_NONE; after some bytes → the
- * count. A layer's read timeout is not EAGAIN to the stream layer: it surfaces as the error. */
+ * count. A layer's read timeout is not EAGAIN to the stream layer: it surfaces as the error
+ * (upy__raise gives UPY__E_LAYER_TIMEOUT its OSError(-26624)). */
 static ssize_t stream_result(ssize_t n, size_t done)
 {
-    if (n == SOCK_LAYER_TIMEOUT)
-        return upy_raise_os(UERRNO_MBEDTLS_ERR_SSL_TIMEOUT);
-    if (n == SOCK_WOULD_BLOCK || (n < 0 && upy_exc_current()->type == UPY_EXC_TIMEOUTERROR))
+    if (n == UPY__E_WOULD_BLOCK || n == UPY__E_TIMEOUT)
         return done ? (ssize_t)done : UPY_NONE;
-    return n < 0 ? n : (ssize_t)done;
+    return n < 0 ? upy__raise(n) : (ssize_t)done;
 }
 
 ssize_t usocket_readinto(usocket *s, void *buf, size_t n)
@@ -718,13 +743,12 @@ ssize_t usocket_write(usocket *s, const void *buf, size_t len)
 
 int usocket_getaddrinfo(const char *host, int port, usocket_addrinfo *out)
 {
-    if (config_ready() < 0)
-        return -1;
-    if (!out)
-        return upy_raise_type("NULL result");
     usocket_addr addr;
-    if (vnet_resolve(host, port, &addr) < 0)
-        return -1;
+    int rc = config_ready();
+    if (rc == 0 && !out)
+        rc = UPY__E_NULL_RESULT;
+    if (rc < 0 || (rc = vnet_resolve(host, port, &addr)) < 0)
+        return upy__raise(rc);
     *out = (usocket_addrinfo){.family = USOCKET_AF_INET, .socktype = USOCKET_SOCK_STREAM, .sockaddr = addr};
     return 1;
 }
@@ -739,9 +763,9 @@ static char dns_servers[3][16] = {"0.0.0.0", "0.0.0.0", "0.0.0.0"};
 int usocket_dnsserver(int index, char ip[16])
 {
     if (index >= 2)
-        return upy_raise_value("Index out of range!\n");
+        return upy__raise(UPY__E_INDEX_RANGE);
     if (!ip)
-        return upy_raise_type("NULL result");
+        return upy__raise(UPY__E_NULL_RESULT);
     int slot = index & 0xFF;
     pthread_mutex_lock(&dns_lock);
     snprintf(ip, sizeof dns_servers[0], "%s", slot < DNS_SLOTS ? dns_servers[slot] : "0.0.0.0");
@@ -752,17 +776,18 @@ int usocket_dnsserver(int index, char ip[16])
 int usocket_dnsserver_set(int index, const char *ip)
 {
     if (index >= 2)
-        return upy_raise_value("Index out of range!\n");
+        return upy__raise(UPY__E_INDEX_RANGE);
     if (!ip)
-        return upy_raise_type("address must be a string, not NULL");
+        return upy__raise(UPY__E_NULL_DNS);
     usocket_addr parsed = {.port = 0};
     uint32_t v;
     int port, slot = index & 0xFF;
     if (strlen(ip) >= sizeof parsed.ip)
-        return upy_raise_value(UPY_MSG_INVALID_ARGS);
+        return upy__raise(UPY__E_INVALID_ARGS);
     memcpy(parsed.ip, ip, strlen(ip) + 1);
-    if (vnet_parse(&parsed, &v, &port) < 0)
-        return -1;
+    int rc = vnet_parse(&parsed, &v, &port);
+    if (rc < 0)
+        return upy__raise(rc);
     pthread_mutex_lock(&dns_lock);
     if (slot < DNS_SLOTS)
         vnet_format_ip(v, dns_servers[slot]);

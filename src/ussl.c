@@ -70,13 +70,13 @@ static ssize_t drive(struct tls_sock *t, struct ucore *c, enum tls_op op, void *
             *sock_errno = tls_socket_errno(t->conn);
         atomic_store_explicit(&t->over, tls_version(t->conn) != 0, memory_order_release);
         pthread_mutex_unlock(&t->lock);
-        int ready;
-        if (r == TLS_WANT_READ)
-            ready = host_wait_readable(c->fd, read_timeout_ms > 0 ? read_timeout_ms : -1);
-        else if (r == TLS_WANT_WRITE)
-            ready = host_wait_writable(c->fd, atomic_load_explicit(&c->kernel_mode, memory_order_relaxed));
-        else
+        if (r != TLS_WANT_READ && r != TLS_WANT_WRITE)
             return tlscode_of((int)r);
+        int ms = r == TLS_WANT_READ ? (read_timeout_ms > 0 ? read_timeout_ms : -1)
+                                    : atomic_load_explicit(&c->kernel_mode, memory_order_relaxed);
+        int ready = host_wait(&(host_waiter){.on = HOST_WAIT_SOCK, .sock = &c->hs,
+                                             .events = r == TLS_WANT_READ ? HOST_EV_IN : HOST_EV_OUT},
+                              host_deadline_in_ms(ms));
         if (ready < 0) /* the wait itself failed: so would the socket */
             return tlscode_of(r == TLS_WANT_READ ? TLS_RECV_FAILED : TLS_SEND_FAILED);
         if (ready == 0)
@@ -84,10 +84,11 @@ static ssize_t drive(struct tls_sock *t, struct ucore *c, enum tls_op op, void *
     }
 }
 
-/* A failure as the call raises it: a socket closed under the call is EBADF, as for plain ones. */
-static int raise_code(struct ucore *c, ssize_t code)
+/* A failure (an mbedTLS code, or an errno) as the call reports it: a socket closed under the call
+ * is EBADF, as for plain ones. */
+static int fail_code(struct ucore *c, ssize_t code)
 {
-    return upy_raise_os(sock_closed(c) ? UERRNO_EBADF : (int)code);
+    return UPY__OS(sock_closed(c) ? UERRNO_EBADF : (int)code);
 }
 
 /* The firmware's handshake routine (SEMANTICS §5.4): the fd blocks (mbedtls_net_set_block, which
@@ -96,19 +97,20 @@ static int raise_code(struct ucore *c, ssize_t code)
  * OSError(flags), or OSError(flags_error) where the firmware raises a fixed code. */
 static int handshake(struct tls_sock *t, struct ucore *c, int read_timeout_ms, int flags_error)
 {
-    if (atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0 && sock_set_kernel_mode(c, -1) < 0)
-        return -1;
+    int rc = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed) == 0 ? sock_set_kernel_mode(c, -1) : 0;
+    if (rc < 0)
+        return rc;
     ssize_t r;
     int timeouts = 0;
     while ((r = drive(t, c, TLS_HANDSHAKE, NULL, 0, read_timeout_ms, NULL)) == UERRNO_MBEDTLS_ERR_SSL_TIMEOUT &&
            ++timeouts < t->handshake_timeouts)
         ;
     if (r < 0)
-        return raise_code(c, r);
+        return fail_code(c, r);
     pthread_mutex_lock(&t->lock);
     unsigned flags = tlscode_flags(tls_verify_problems(t->conn));
     pthread_mutex_unlock(&t->lock);
-    return flags ? upy_raise_os(flags_error ? flags_error : (int)flags) : 0;
+    return flags ? UPY__OS(flags_error ? flags_error : (int)flags) : 0;
 }
 
 /* --- the layer: what usocket calls do on an SSL socket ------------------------------------------ */
@@ -136,15 +138,15 @@ static ssize_t tls_recv(usocket *s, void *buf, size_t len)
     struct ucore *c = s->core;
     int fatal = atomic_load_explicit(&t->fatal, memory_order_relaxed);
     if (fatal)
-        return upy_raise_os(fatal);
+        return UPY__OS(fatal);
     if (len == 0)
         return 0;
     ssize_t r = drive(t, c, TLS_READ, buf, len, read_timeout(t), NULL);
     switch (r) {
     case UERRNO_MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
         return 0; /* only the alert was read: the FIN behind it still polls readable */
-    case UERRNO_MBEDTLS_ERR_SSL_TIMEOUT: return SOCK_LAYER_TIMEOUT;
-    case UERRNO_MBEDTLS_ERR_SSL_WANT_WRITE: return SOCK_WOULD_BLOCK; /* a non-blocking fd, mid-handshake */
+    case UERRNO_MBEDTLS_ERR_SSL_TIMEOUT: return UPY__E_LAYER_TIMEOUT;
+    case UERRNO_MBEDTLS_ERR_SSL_WANT_WRITE: return UPY__E_WOULD_BLOCK; /* a non-blocking fd, mid-handshake */
     case UERRNO_MBEDTLS_ERR_SSL_CONN_EOF:
         sock_took_eof(c); /* mbedTLS read the FIN: the raw fd stops polling readable */
         break;
@@ -154,7 +156,7 @@ static ssize_t tls_recv(usocket *s, void *buf, size_t len)
     }
     if (!sock_closed(c))
         atomic_store_explicit(&t->fatal, (int)r, memory_order_relaxed);
-    return raise_code(c, r);
+    return fail_code(c, r);
 }
 
 /* send (§5.5): one mbedtls_ssl_write, at most one record. WANT_* (a non-blocking fd) → EAGAIN,
@@ -169,8 +171,8 @@ static ssize_t tls_send(usocket *s, const void *buf, size_t len)
     if (r > 0)
         return r;
     if (r == UERRNO_MBEDTLS_ERR_SSL_WANT_WRITE || r == UERRNO_MBEDTLS_ERR_SSL_TIMEOUT)
-        return SOCK_WOULD_BLOCK;
-    return raise_code(c, sock_errno ? sock_errno : r);
+        return UPY__E_WOULD_BLOCK;
+    return fail_code(c, sock_errno ? sock_errno : r);
 }
 
 /* settimeout/setblocking on the SSL object: the read timeout (0 waits forever; None's 0xFFFFFFFF
@@ -178,8 +180,9 @@ static ssize_t tls_send(usocket *s, const void *buf, size_t len)
 static int tls_settimeout(usocket *s, int ms)
 {
     struct tls_sock *t = s->layer_ctx;
-    if (profile()->tls_setblocking_sets_fd && sock_set_kernel_mode(s->core, ms) < 0)
-        return -1;
+    int rc = profile()->tls_setblocking_sets_fd ? sock_set_kernel_mode(s->core, ms) : 0;
+    if (rc < 0)
+        return rc;
     atomic_store_explicit(&t->read_timeout_ms, ms > 0 ? ms : 0, memory_order_relaxed);
     return 0;
 }
@@ -245,10 +248,10 @@ static bool options_valid(const usocket *sock, const ussl_options *o)
            (!o->saved_session || o->saved_session->magic == SESSION_MAGIC) && o->timeout >= 0 && o->timeout <= 255;
 }
 
-static const char *const not_found[] = {
-    [TLS_FILE_CA] = "CA file not found",
-    [TLS_FILE_CERT] = "certificate file not found",
-    [TLS_FILE_KEY] = "key file not found",
+static const int not_found[] = {
+    [TLS_FILE_CA] = UPY__E_CA_MISSING,
+    [TLS_FILE_CERT] = UPY__E_CERT_MISSING,
+    [TLS_FILE_KEY] = UPY__E_KEY_MISSING,
 };
 
 /* A device path on the host (the /flash mapping). False when it does not fit. */
@@ -257,9 +260,9 @@ static bool host_path(const char *path, char out[PATH_MAX])
     return upy_config_map_path(path, out, PATH_MAX) < PATH_MAX;
 }
 
-/* The TLS state for a wrap of c: files read (CA, then certificate, then key, as the firmware
- * reads them), the connection made. NULL with the exception set. */
-static struct tls_sock *tls_sock_new(struct ucore *c, const ussl_options *o)
+/* The TLS state for a wrap of c (*out): files read (CA, then certificate, then key, as the
+ * firmware reads them), the connection made. 0 or a code. */
+static int tls_sock_new(struct ucore *c, const ussl_options *o, struct tls_sock **out)
 {
     bool verify = o->cert_reqs != USSL_CERT_NONE; /* ca_certs is not even read without it */
     bool own = o->keyfile && o->certfile;         /* one without the other is ignored */
@@ -268,10 +271,8 @@ static struct tls_sock *tls_sock_new(struct ucore *c, const ussl_options *o)
                             [TLS_FILE_KEY] = own ? o->keyfile : NULL};
     char mapped[3][PATH_MAX];
     for (int i = 0; i < 3; i++) {
-        if (paths[i] && !host_path(paths[i], mapped[i])) {
-            upy_raise_os_msg(not_found[i]);
-            return NULL;
-        }
+        if (paths[i] && !host_path(paths[i], mapped[i]))
+            return not_found[i];
     }
     struct tls_config cfg = {
         .server = o->server_side,
@@ -284,14 +285,10 @@ static struct tls_sock *tls_sock_new(struct ucore *c, const ussl_options *o)
     tls_ctx *ctx;
     enum tls_file missing;
     int rc = tls_ctx_get(&cfg, &ctx, &missing);
-    if (rc == TLS_FILE_MISSING) {
-        upy_raise_os_msg(not_found[missing]);
-        return NULL;
-    }
-    if (rc < 0) {
-        upy_raise_os(tlscode_of(rc));
-        return NULL;
-    }
+    if (rc == TLS_FILE_MISSING)
+        return not_found[missing];
+    if (rc < 0)
+        return UPY__OS(tlscode_of(rc));
     struct tls_sock *t = NULL;
     tls_conn *conn = NULL;
     if (o->saved_session && o->server_side) /* mbedtls_ssl_set_session is for clients */
@@ -299,15 +296,14 @@ static struct tls_sock *tls_sock_new(struct ucore *c, const ussl_options *o)
     else if (o->server_hostname && strlen(o->server_hostname) > MAX_HOST_NAME_LEN)
         rc = UERRNO_MBEDTLS_ERR_SSL_BAD_INPUT_DATA; /* mbedtls_ssl_set_hostname, on either side */
     else
-        rc = tlscode_of(tls_conn_new(ctx, c->fd, o->server_side ? NULL : o->server_hostname,
+        rc = tlscode_of(tls_conn_new(ctx, &c->hs, o->server_side ? NULL : o->server_hostname,
                                      o->saved_session ? o->saved_session->tls : NULL, &conn));
     tls_ctx_release(ctx);
     if (rc == 0 && !(t = malloc(sizeof *t)))
         rc = UERRNO_MBEDTLS_ERR_SSL_ALLOC_FAILED;
     if (rc) {
         tls_conn_free(conn);
-        upy_raise_os(rc);
-        return NULL;
+        return UPY__OS(rc);
     }
     pthread_mutex_init(&t->lock, NULL);
     t->conn = conn;
@@ -316,7 +312,8 @@ static struct tls_sock *tls_sock_new(struct ucore *c, const ussl_options *o)
     atomic_init(&t->over, false);
     t->handshake_timeouts = o->timeout ? o->timeout : profile()->tls_handshake_timeouts;
     t->server = o->server_side;
-    return t;
+    *out = t;
+    return 0;
 }
 
 usocket *ussl_wrap_socket(usocket *sock, const ussl_options *opts)
@@ -326,20 +323,26 @@ usocket *ussl_wrap_socket(usocket *sock, const ussl_options *opts)
     if (config_ready() < 0 || !sock_core(sock))
         return NULL;
     if (!options_valid(sock, o)) {
-        upy_raise_value(UPY_MSG_INVALID_ARG_VALUE);
+        upy__raise(UPY__E_INVALID_ARG_VALUE);
         return NULL;
     }
     struct ucore *c = sock_enter(sock);
     if (!c)
         return NULL;
-    struct tls_sock *t = tls_sock_new(c, o);
+    struct tls_sock *t = NULL;
     usocket *wrapped = NULL;
+    int rc = tls_sock_new(c, o, &t);
     /* A connected socket (accepted, or connected before wrapping) shakes hands now; a failed
      * verification on this path is OSError(-1) in the firmware (§5.2). */
-    if (t && (sock_state(c) != SOCK_CONNECTED || handshake(t, c, read_timeout(t), -1) == 0))
-        wrapped = sock_wrap(sock, &tls_layer, t);
-    if (!wrapped && t)
-        tls_sock_free(t);
+    if (rc == 0 && sock_state(c) == SOCK_CONNECTED)
+        rc = handshake(t, c, read_timeout(t), -1);
+    if (rc == 0 && !(wrapped = sock_wrap(sock, &tls_layer, t)))
+        rc = UPY__E_MEMORY;
+    if (rc < 0) {
+        if (t)
+            tls_sock_free(t);
+        upy__raise(rc);
+    }
     sock_leave(c);
     return wrapped;
 }
@@ -353,13 +356,13 @@ int ussl_do_handshake(usocket *sock)
     if (state == SOCK_CONNECTING)
         state = sock_refresh_connect(c);
     if (sock->layer != &tls_layer) /* undefined on the device (no check, likely a crash) */
-        rc = upy_raise_os(UERRNO_EINVAL);
+        rc = -UERRNO_EINVAL;
     else if (state != SOCK_CONNECTED && state != SOCK_FAILED) /* mbedTLS's first send fails (derived) */
-        rc = upy_raise_os(UERRNO_MBEDTLS_ERR_NET_SEND_FAILED);
+        rc = UPY__OS(UERRNO_MBEDTLS_ERR_NET_SEND_FAILED);
     else
         rc = handshake(sock->layer_ctx, c, read_timeout(sock->layer_ctx), 0);
     sock_leave(c);
-    return rc;
+    return rc < 0 ? upy__raise(rc) : 0;
 }
 
 ussl_session *ussl_save_session(usocket *sock)
@@ -369,7 +372,7 @@ ussl_session *ussl_save_session(usocket *sock)
         return NULL;
     ussl_session *saved = NULL;
     if (sock->layer != &tls_layer) {
-        upy_raise_os(UERRNO_EINVAL);
+        upy__raise(-UERRNO_EINVAL);
     } else {
         struct tls_sock *t = sock->layer_ctx;
         pthread_mutex_lock(&t->lock);
@@ -377,9 +380,9 @@ ussl_session *ussl_save_session(usocket *sock)
         tls_session *s = !t->server && tls_version(t->conn) ? tls_session_get(t->conn) : NULL;
         pthread_mutex_unlock(&t->lock);
         if (!s)
-            upy_raise_os(UERRNO_MBEDTLS_ERR_SSL_BAD_INPUT_DATA);
+            upy__raise(UPY__OS(UERRNO_MBEDTLS_ERR_SSL_BAD_INPUT_DATA));
         else if (!(saved = malloc(sizeof *saved)))
-            tls_session_release(s), upy_raise_memory();
+            tls_session_release(s), upy__raise(UPY__E_MEMORY);
         else
             *saved = (ussl_session){SESSION_MAGIC, s};
     }

@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "host/host.h"
 #include "host/tls.h"
@@ -145,10 +144,10 @@ uthread_activity uthread_activity_now(void)
 int uthread_start_new_thread_named(uthread_fn fn, void *arg, const char *name)
 {
     if (!fn)
-        return upy_raise_type("function must be callable, not NULL");
+        return upy__raise(UPY__E_NOT_CALLABLE);
     struct start *st = malloc(sizeof *st);
     if (!st)
-        return upy_raise(UPY_EXC_MEMORYERROR, 0, "can't create thread");
+        return upy__raise(UPY__E_NO_THREAD);
     *st = (struct start){fn, arg, name ? name : "?"};
     pthread_mutex_lock(&threads_lock);
     long recorded = stack_size_value < DEVICE_MIN_STACK ? DEVICE_MIN_STACK : stack_size_value;
@@ -159,7 +158,7 @@ int uthread_start_new_thread_named(uthread_fn fn, void *arg, const char *name)
         thread_ended(NULL);
         /* The board allocates the task's stack first and only that can fail (firmware-notes,
          * "Behaviour rows without a test": S2.2-48), so every refusal is its MemoryError. */
-        return upy_raise(UPY_EXC_MEMORYERROR, 0, "can't create thread");
+        return upy__raise(UPY__E_NO_THREAD);
     }
     return 0;
 }
@@ -167,7 +166,7 @@ int uthread_start_new_thread_named(uthread_fn fn, void *arg, const char *name)
 int uthread_exit(void)
 {
     if (!self)
-        return upy_raise(UPY_EXC_RUNTIMEERROR, 0, "exit() outside a thread started by start_new_thread");
+        return upy__raise(UPY__E_EXIT_OUTSIDE);
     pthread_exit(NULL);
 }
 
@@ -197,27 +196,14 @@ long uthread_set_stack_size(long size)
 
 int uthread_wait_all(int timeout_ms)
 {
-    uint64_t deadline = host_monotonic_us() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000u;
+    host_deadline d = host_deadline_in_ms(timeout_ms);
+    host_waiter on_done = {.on = HOST_WAIT_COND, .cond = &threads_done, .mutex = &threads_lock};
     pthread_mutex_lock(&threads_lock);
-    while (threads_running > 0) {
-        if (timeout_ms < 0) {
-            pthread_cond_wait(&threads_done, &threads_lock);
-            continue;
-        }
-        /* The condition variable waits on CLOCK_REALTIME: re-check the monotonic deadline. */
-        uint64_t now = host_monotonic_us();
-        if (now >= deadline)
-            break;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        uint64_t left_ns = (deadline - now) * 1000u + (uint64_t)until.tv_nsec;
-        until.tv_sec += (time_t)(left_ns / 1000000000u);
-        until.tv_nsec = (long)(left_ns % 1000000000u);
-        pthread_cond_timedwait(&threads_done, &threads_lock, &until);
-    }
+    while (threads_running > 0 && (host_wait(&on_done, d) > 0 || host_deadline_left_ms(d) != 0))
+        ;
     int left = threads_running;
     pthread_mutex_unlock(&threads_lock);
-    return left ? upy_raise_timeout() : 0;
+    return left ? upy__raise(UPY__E_TIMEOUT) : 0;
 }
 
 /* --- locks -------------------------------------------------------------------------------- */
@@ -232,7 +218,7 @@ uthread_lock *uthread_allocate_lock(void)
 {
     uthread_lock *l = malloc(sizeof *l);
     if (!l) {
-        upy_raise_memory();
+        upy__raise(UPY__E_MEMORY);
         return NULL;
     }
     pthread_mutex_init(&l->mutex, NULL);
@@ -252,12 +238,13 @@ int uthread_lock_acquire(uthread_lock *lock, bool waitflag, double timeout)
 {
     (void)timeout; /* accepted and ignored, as modthread.c does */
     if (!lock)
-        return upy_raise_type("expected a lock, got NULL");
+        return upy__raise(UPY__E_NULL_LOCK);
     pthread_mutex_lock(&lock->mutex);
     if (waitflag && lock->locked) {
         thread_wait_begin(released_by_others, lock);
+        host_waiter on_release = {.on = HOST_WAIT_COND, .cond = &lock->released, .mutex = &lock->mutex};
         while (lock->locked)
-            pthread_cond_wait(&lock->released, &lock->mutex);
+            host_wait(&on_release, HOST_NEVER);
         thread_wait_end();
     }
     bool got = !lock->locked;
@@ -269,13 +256,13 @@ int uthread_lock_acquire(uthread_lock *lock, bool waitflag, double timeout)
 int uthread_lock_release(uthread_lock *lock)
 {
     if (!lock)
-        return upy_raise_type("expected a lock, got NULL");
+        return upy__raise(UPY__E_NULL_LOCK);
     pthread_mutex_lock(&lock->mutex);
     bool was = lock->locked;
     lock->locked = false;
     pthread_mutex_unlock(&lock->mutex);
     if (!was)
-        return upy_raise(UPY_EXC_RUNTIMEERROR, 0, ""); /* no message: "RuntimeError: " */
+        return upy__raise(UPY__E_NOT_HELD); /* no message: "RuntimeError: " */
     pthread_cond_signal(&lock->released);
     return 0;
 }

@@ -8,7 +8,7 @@
 int utime_sleep_ms(int ms)
 {
     if (ms < 0)
-        return upy_raise_value("sleep length must be non-negative");
+        return upy__raise(UPY__E_SLEEP_NEGATIVE);
     host_sleep_us((uint64_t)ms * 1000u);
     return 0;
 }
@@ -16,7 +16,7 @@ int utime_sleep_ms(int ms)
 int utime_sleep_us(int us)
 {
     if (us < 0)
-        return upy_raise_value("sleep length must be non-negative");
+        return upy__raise(UPY__E_SLEEP_NEGATIVE);
     host_sleep_us((uint64_t)us);
     return 0;
 }
@@ -24,7 +24,7 @@ int utime_sleep_us(int us)
 int utime_sleep(double seconds)
 {
     if (isnan(seconds) || seconds < 0)
-        return upy_raise_value("sleep length must be non-negative");
+        return upy__raise(UPY__E_SLEEP_NEGATIVE);
     double ms = seconds * 1000.0; /* int(1000 * s) ms, as the firmware converts it */
     host_sleep_us(ms >= 4294967295.0 ? UINT64_C(4294967295000) : (uint64_t)ms * 1000u);
     return 0;

@@ -86,15 +86,15 @@ static bool parse_quad(const char *s, uint32_t *ip)
 int vnet_parse(const usocket_addr *addr, uint32_t *ip, int *port)
 {
     if (!addr)
-        return upy_raise_type("address must be a (ip, port) tuple, not NULL");
+        return UPY__E_NULL_ADDR;
     if (memchr(addr->ip, '\0', sizeof addr->ip) == NULL)
-        return upy_raise_value(UPY_MSG_INVALID_ARGS);
+        return UPY__E_INVALID_ARGS;
     if (addr->ip[0] == '\0')
         *ip = 0;
     else if (!parse_quad(addr->ip, ip))
-        return upy_raise_value(UPY_MSG_INVALID_ARGS);
+        return UPY__E_INVALID_ARGS;
     if (addr->port < 0 || addr->port > 65535)
-        return upy_raise_value("port must be 0-65535");
+        return UPY__E_PORT_RANGE;
     *port = addr->port;
     return 0;
 }
@@ -245,12 +245,15 @@ static const struct rule *lookup(uint32_t ip, int port)
     return best;
 }
 
-int vnet_map_out(const usocket_addr *addr, host_addr *out)
+int vnet_map_out(const usocket_addr *addr, host_addr *out, host_addr *device)
 {
     uint32_t ip = 0;
     int port = 0; /* set by vnet_parse; gcc -O2 cannot see it (-Werror=maybe-uninitialized) */
-    if (vnet_parse(addr, &ip, &port) < 0)
-        return -1;
+    int rc = vnet_parse(addr, &ip, &port);
+    if (rc < 0)
+        return rc;
+    if (device)
+        *device = (host_addr){ip, (uint16_t)port};
     pthread_rwlock_rdlock(&lock);
     const struct rule *r = lookup(ip, port);
     if (r) {
@@ -266,7 +269,7 @@ int vnet_map_out(const usocket_addr *addr, host_addr *out)
     pthread_rwlock_unlock(&lock);
     /* Defence in depth: check_sandbox already keeps rules on loopback. */
     if (escaped)
-        return upy_raise_value("UPYSOCK_NET: sandbox refused a non-loopback address");
+        return UPY__E_SANDBOX;
     return 0;
 }
 
@@ -278,7 +281,7 @@ uint32_t vnet_map_interface(uint32_t ip)
     return keep ? ip : LOOPBACK;
 }
 
-void vnet_map_in(host_addr host, usocket_addr *out)
+host_addr vnet_map_in(host_addr host, usocket_addr *out)
 {
     uint32_t ip = host.ip;
     int port = host.port;
@@ -294,8 +297,11 @@ void vnet_map_in(host_addr host, usocket_addr *out)
             ip = r->ip;
     }
     pthread_rwlock_unlock(&lock);
-    vnet_format_ip(ip, out->ip);
-    out->port = port;
+    if (out) {
+        vnet_format_ip(ip, out->ip);
+        out->port = port;
+    }
+    return (host_addr){ip, (uint16_t)port};
 }
 
 /* A numeric host as lwIP's dns_gethostbyname takes it: ipaddr_aton, i.e. the BSD inet_aton forms
@@ -312,10 +318,10 @@ static bool parse_numeric(const char *host, uint32_t *ip)
 int vnet_resolve(const char *host, int port, usocket_addr *out)
 {
     if (!host)
-        return upy_raise_type("host must be a string, not NULL");
+        return UPY__E_NULL_HOST;
     /* lwip_getaddrinfo checks the service before the name. */
     if (port <= 0 || port > 65535)
-        return upy_raise_os(UERRNO_EAI_SERVICE);
+        return -UERRNO_EAI_SERVICE;
     uint32_t ip = 0;
     int to_port = port;
     bool found = false, host_dns;
@@ -339,7 +345,7 @@ int vnet_resolve(const char *host, int port, usocket_addr *out)
             found = host_resolve(host, &ip) == 0;
     }
     if (!found)
-        return upy_raise_os(UERRNO_EAI_FAIL);
+        return -UERRNO_EAI_FAIL;
     vnet_format_ip(ip, out->ip);
     out->port = to_port;
     return 0;

@@ -15,22 +15,24 @@
 #include "upysock/usocket.h"
 
 /* Parse a device address tuple the firmware's way: a dotted quad ("" = 0.0.0.0) and a port.
- * Anything else → -1, ValueError("invalid arguments"). */
+ * Anything else → a code (UPY__E_INVALID_ARGS: ValueError("invalid arguments")). */
 int vnet_parse(const usocket_addr *addr, uint32_t *ip, int *port);
 
-/* The host endpoint for a device endpoint (bind, connect, sendto). -1 with an exception on a bad
- * address. */
-int vnet_map_out(const usocket_addr *addr, host_addr *out);
+/* The host endpoint for a device endpoint (bind, connect, sendto), and the device endpoint in
+ * numbers (device may be NULL). A code for a bad address. */
+int vnet_map_out(const usocket_addr *addr, host_addr *out, host_addr *device);
 
 /* The host interface for the interface address a multicast option names (IP_ADD_MEMBERSHIP,
  * IP_DROP_MEMBERSHIP, IP_MULTICAST_IF; host order): in sandbox mode always loopback, so no group
  * is ever joined, nor multicast sent, on a real interface; in host mode the address itself. */
 uint32_t vnet_map_interface(uint32_t ip);
 
-/* The device view of a host endpoint (accept peers, recvfrom sources): rules read backwards. */
-void vnet_map_in(host_addr host, usocket_addr *out);
+/* The device view of a host endpoint (accept peers, recvfrom sources): rules read backwards.
+ * Returned in numbers, and formatted into *out (may be NULL). */
+host_addr vnet_map_in(host_addr host, usocket_addr *out);
 
-/* getaddrinfo's answer for (host, port): the address a device program then connects to. */
+/* getaddrinfo's answer for (host, port): the address a device program then connects to; 0 or a
+ * code. */
 int vnet_resolve(const char *host, int port, usocket_addr *out);
 
 /* Format an IPv4 address (host order) as a dotted quad. */

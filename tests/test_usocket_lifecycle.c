@@ -10,12 +10,6 @@
 
 enum { SLOTS = 10, FILENO_BASE = 54 };
 
-/* The profile is process-wide: every test leaves the board's. */
-static int restore_profile(void **state)
-{
-    (void)state;
-    return upy_config_profile("pycom-1.20.2");
-}
 
 static void open_all(usocket *s[], int n)
 {
@@ -303,24 +297,20 @@ static void test_each_handle_carries_its_own_user_pointer(void **state)
 
 static void test_close_is_idempotent(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     assert_int_equal(usocket_close(s), 0);
     assert_int_equal(usocket_close(s), 0);
     assert_int_equal(usocket_close(s), 0);
     char b;
     assert_true(tu_readable(peer, 5000));
     assert_int_equal(read(peer, &b, 1), 0); /* one FIN */
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_io_after_close_is_ebadf(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    usocket *s = ((tu_conn *)*state)->s;
     assert_int_equal(usocket_close(s), 0);
     usocket_addr a = tu_loopback(tu_closed_port());
     char b[8];
@@ -352,8 +342,6 @@ static void test_io_after_close_is_ebadf(void **state)
     assert_oserror(UERRNO_EBADF);
     /* makefile() checks nothing on the device: it hands back the object. */
     assert_ptr_equal(usocket_makefile(s, "rb"), s);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_release_without_close_closes(void **state)
@@ -444,26 +432,26 @@ int main(void)
 {
     tu_clear_upysock_env(); /* the board's defaults, whatever the caller exported */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_socket_inet_stream_and_dgram, restore_profile),
-        cmocka_unit_test_teardown(test_socket_proto_is_derived_from_type, restore_profile),
-        cmocka_unit_test_teardown(test_socket_lora_and_sigfox_have_no_card, restore_profile),
-        cmocka_unit_test_teardown(test_socket_other_family_is_incorrect_type, restore_profile),
-        cmocka_unit_test_teardown(test_socket_unknown_type_is_einval, restore_profile),
-        cmocka_unit_test_teardown(test_reuseaddr_is_on_by_default, restore_profile),
-        cmocka_unit_test_teardown(test_reuseaddr_turned_off_is_kept_at_bind, restore_profile),
-        cmocka_unit_test_teardown(test_udp_implicit_bind_is_reusable, restore_profile),
-        cmocka_unit_test_teardown(test_eleventh_socket_is_enobufs, restore_profile),
-        cmocka_unit_test_teardown(test_accept_without_a_slot_is_enfile_and_resets_the_peer, restore_profile),
-        cmocka_unit_test_teardown(test_fileno_range_and_oldest_free_rotation, restore_profile),
-        cmocka_unit_test_teardown(test_fileno_after_close_is_minus_one, restore_profile),
-        cmocka_unit_test_teardown(test_close_is_idempotent, restore_profile),
-        cmocka_unit_test_teardown(test_io_after_close_is_ebadf, restore_profile),
-        cmocka_unit_test_teardown(test_release_without_close_closes, restore_profile),
-        cmocka_unit_test_teardown(test_release_closes_with_the_last_reference, restore_profile),
-        cmocka_unit_test_teardown(test_null_and_foreign_handles_are_typeerror, restore_profile),
+        cmocka_unit_test_teardown(test_socket_inet_stream_and_dgram, tu_restore_profile),
+        cmocka_unit_test_teardown(test_socket_proto_is_derived_from_type, tu_restore_profile),
+        cmocka_unit_test_teardown(test_socket_lora_and_sigfox_have_no_card, tu_restore_profile),
+        cmocka_unit_test_teardown(test_socket_other_family_is_incorrect_type, tu_restore_profile),
+        cmocka_unit_test_teardown(test_socket_unknown_type_is_einval, tu_restore_profile),
+        cmocka_unit_test_teardown(test_reuseaddr_is_on_by_default, tu_restore_profile),
+        cmocka_unit_test_teardown(test_reuseaddr_turned_off_is_kept_at_bind, tu_restore_profile),
+        cmocka_unit_test_teardown(test_udp_implicit_bind_is_reusable, tu_restore_profile),
+        cmocka_unit_test_teardown(test_eleventh_socket_is_enobufs, tu_restore_profile),
+        cmocka_unit_test_teardown(test_accept_without_a_slot_is_enfile_and_resets_the_peer, tu_restore_profile),
+        cmocka_unit_test_teardown(test_fileno_range_and_oldest_free_rotation, tu_restore_profile),
+        cmocka_unit_test_teardown(test_fileno_after_close_is_minus_one, tu_restore_profile),
+        TU_CONN_TEST(test_close_is_idempotent),
+        TU_CONN_TEST(test_io_after_close_is_ebadf),
+        cmocka_unit_test_teardown(test_release_without_close_closes, tu_restore_profile),
+        cmocka_unit_test_teardown(test_release_closes_with_the_last_reference, tu_restore_profile),
+        cmocka_unit_test_teardown(test_null_and_foreign_handles_are_typeerror, tu_restore_profile),
         cmocka_unit_test(test_each_handle_carries_its_own_user_pointer),
-        cmocka_unit_test_teardown(test_raised_limit_allows_2000_sockets, restore_profile),
-        cmocka_unit_test_teardown(test_fileno_stays_in_range_after_the_limit_is_restored, restore_profile),
+        cmocka_unit_test_teardown(test_raised_limit_allows_2000_sockets, tu_restore_profile),
+        cmocka_unit_test_teardown(test_fileno_stays_in_range_after_the_limit_is_restored, tu_restore_profile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,22 +78,16 @@ static void test_reuseaddr_is_accepted_and_harmless(void **state)
 
 static void test_keepalive_reaches_the_kernel(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    usocket *s = ((tu_conn *)*state)->s;
     assert_int_equal(usocket_setsockopt_int(s, SOL, USOCKET_SO_KEEPALIVE, 1), 0);
     assert_int_equal(kernel_int(s, SOL_SOCKET, SO_KEEPALIVE), 1);
     assert_int_equal(usocket_setsockopt_int(s, SOL, USOCKET_SO_KEEPALIVE, 0), 0);
     assert_int_equal(kernel_int(s, SOL_SOCKET, SO_KEEPALIVE), 0);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_tcp_options_translate(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    usocket *s = ((tu_conn *)*state)->s;
     assert_int_equal(usocket_setsockopt_int(s, TCP, USOCKET_TCP_NODELAY, 1), 0);
     assert_int_equal(kernel_int(s, IPPROTO_TCP, TCP_NODELAY), 1);
     assert_int_equal(usocket_setsockopt_int(s, TCP, USOCKET_TCP_KEEPIDLE, 7), 0); /* seconds */
@@ -106,8 +100,6 @@ static void test_tcp_options_translate(void **state)
     assert_int_equal(kernel_int(s, IPPROTO_TCP, TCP_KEEPCNT), 4);
     assert_int_equal(usocket_setsockopt_int(s, IP, USOCKET_IP_TTL, 17), 0);
     assert_int_equal(kernel_int(s, IPPROTO_IP, IP_TTL), 17);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_unknown_option_is_enoprotoopt(void **state)
@@ -161,9 +153,9 @@ static void test_timeout_options_need_an_8_byte_timeval(void **state)
 
 static void test_rcvtimeo_option_makes_blocking_recv_return_empty(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     int32_t tv[2] = {0, 50000};
     assert_int_equal(usocket_setsockopt(s, SOL, USOCKET_SO_RCVTIMEO, tv, sizeof tv), 0);
     /* EAGAIN on a socket whose Python timeout is -1 reads as "no data": b'', not TimeoutError. */
@@ -173,15 +165,13 @@ static void test_rcvtimeo_option_makes_blocking_recv_return_empty(void **state)
     assert_true(tu_now_ms() - start >= 45);
     assert_int_equal(write(peer, "x", 1), 1);
     assert_int_equal(usocket_recv(s, b, sizeof b), 1);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_settimeout_rewrites_timeouts_set_by_option(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     int32_t tv[2] = {0, 50000};
     /* On the device settimeout always sets lwIP's SO_SNDTIMEO/SO_RCVTIMEO, so it undoes what
      * setsockopt put there, even when the mode it asks for is the one the socket had. */
@@ -194,8 +184,6 @@ static void test_settimeout_rewrites_timeouts_set_by_option(void **state)
     assert_int_equal(usocket_settimeout(s, 5.0), 0);
     assert_int_equal(kernel_timeout_ms(s, SO_RCVTIMEO), 5000);
     assert_int_equal(kernel_timeout_ms(s, SO_SNDTIMEO), 5000);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_tcp_option_on_udp_is_enoprotoopt(void **state)
@@ -371,17 +359,15 @@ static void test_setsockopt_on_closed_socket_is_ebadf(void **state)
 
 static void test_settimeout_none_or_negative_blocks(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     assert_int_equal(usocket_settimeout(s, 0.05), 0);
     assert_int_equal(usocket_settimeout(s, USOCKET_TIMEOUT_NONE), 0);
     assert_recv_blocks(s, peer);
     assert_int_equal(usocket_settimeout(s, 0), 0);
     assert_int_equal(usocket_settimeout(s, -5.0), 0);
     assert_recv_blocks(s, peer);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_settimeout_zero_is_nonblocking(void **state)
@@ -405,17 +391,13 @@ static void test_settimeout_zero_is_nonblocking(void **state)
 
 static void test_sub_millisecond_timeout_is_nonblocking(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    usocket *s = ((tu_conn *)*state)->s;
     /* int(1000 * 0.0005) is 0: non-blocking, not a short timeout. */
     assert_int_equal(usocket_settimeout(s, 0.0005), 0);
     char b[4];
     assert_int_equal(usocket_recv(s, b, sizeof b), 0);
     assert_int_equal(usocket_recvfrom(s, b, sizeof b, NULL), -1);
     assert_oserror(UERRNO_EAGAIN); /* a timed socket would say TimeoutError */
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_settimeout_nan_is_valueerror(void **state)
@@ -429,9 +411,9 @@ static void test_settimeout_nan_is_valueerror(void **state)
 
 static void test_setblocking_is_settimeout(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     assert_int_equal(usocket_settimeout(s, 0.05), 0);
     assert_int_equal(usocket_setblocking(s, true), 0); /* settimeout(None) */
     assert_recv_blocks(s, peer);
@@ -440,8 +422,6 @@ static void test_setblocking_is_settimeout(void **state)
     assert_int_equal(usocket_recv(s, b, sizeof b), 0);
     assert_int_equal(usocket_recvfrom(s, b, sizeof b, NULL), -1);
     assert_oserror(UERRNO_EAGAIN);
-    usocket_release(s);
-    close(peer);
 }
 
 int main(void)
@@ -449,13 +429,13 @@ int main(void)
     tu_clear_upysock_env(); /* the board's defaults, whatever the caller exported */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reuseaddr_is_accepted_and_harmless),
-        cmocka_unit_test(test_keepalive_reaches_the_kernel),
-        cmocka_unit_test(test_tcp_options_translate),
+        TU_CONN_TEST(test_keepalive_reaches_the_kernel),
+        TU_CONN_TEST(test_tcp_options_translate),
         cmocka_unit_test(test_unknown_option_is_enoprotoopt),
         cmocka_unit_test(test_options_lwip_cannot_set_are_enoprotoopt),
         cmocka_unit_test(test_timeout_options_need_an_8_byte_timeval),
-        cmocka_unit_test(test_rcvtimeo_option_makes_blocking_recv_return_empty),
-        cmocka_unit_test(test_settimeout_rewrites_timeouts_set_by_option),
+        TU_CONN_TEST(test_rcvtimeo_option_makes_blocking_recv_return_empty),
+        TU_CONN_TEST(test_settimeout_rewrites_timeouts_set_by_option),
         cmocka_unit_test(test_tcp_option_on_udp_is_enoprotoopt),
         cmocka_unit_test(test_tcp_level_checks_come_before_the_option),
         cmocka_unit_test(test_membership_options_are_udp_only),
@@ -463,11 +443,11 @@ int main(void)
         cmocka_unit_test(test_sandbox_multicast_stays_off_a_real_interface_in_a_namespace),
         cmocka_unit_test(test_membership_of_a_non_multicast_group_is_eaddrnotavail),
         cmocka_unit_test(test_setsockopt_on_closed_socket_is_ebadf),
-        cmocka_unit_test(test_settimeout_none_or_negative_blocks),
+        TU_CONN_TEST(test_settimeout_none_or_negative_blocks),
         cmocka_unit_test(test_settimeout_zero_is_nonblocking),
-        cmocka_unit_test(test_sub_millisecond_timeout_is_nonblocking),
+        TU_CONN_TEST(test_sub_millisecond_timeout_is_nonblocking),
         cmocka_unit_test(test_settimeout_nan_is_valueerror),
-        cmocka_unit_test(test_setblocking_is_settimeout),
+        TU_CONN_TEST(test_setblocking_is_settimeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,23 +38,21 @@ static void test_makefile_returns_the_socket(void **state)
 
 static void test_read_loops_past_the_recv_cap_until_n(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     assert_int_equal(write(peer, pattern, sizeof pattern), sizeof pattern);
     static char b[sizeof pattern];
     assert_int_equal(usocket_read(s, b, 4500), 4500); /* 2048 + 2048 + 404 */
     assert_int_equal(usocket_read(s, b + 4500, 400), 400);
     assert_memory_equal(b, pattern, 4900);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_read_waits_for_every_byte(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     char b[6];
     assert_int_equal(write(peer, "abc", 3), 3);
     tu_bg bg;
@@ -67,60 +65,49 @@ static void test_read_waits_for_every_byte(void **state)
     assert_false(returned_early);
     assert_int_equal(bg.result, 6);
     assert_memory_equal(b, "abcdef", 6);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_read_stops_at_eof(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     assert_int_equal(write(peer, pattern, 300), 300);
-    close(peer);
+    tu_conn_close_peer(t);
     char b[1000];
     assert_int_equal(usocket_read(s, b, sizeof b), 300);
     assert_memory_equal(b, pattern, 300);
     assert_int_equal(usocket_read(s, b, sizeof b), 0);
     assert_int_equal(usocket_readinto(s, b, sizeof b), 0);
     assert_int_equal(usocket_readline(s, b, sizeof b), 0);
-    usocket_release(s);
 }
 
 static void test_nothing_to_read_nonblocking_is_none(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    usocket *s = ((tu_conn *)*state)->s;
     assert_int_equal(usocket_setblocking(s, false), 0);
     char b[16];
     assert_int_equal(usocket_read(s, b, sizeof b), UPY_NONE);
     assert_int_equal(usocket_readinto(s, b, sizeof b), UPY_NONE);
     assert_int_equal(usocket_readline(s, b, sizeof b), UPY_NONE);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_nothing_to_read_before_timeout_is_none(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    usocket *s = ((tu_conn *)*state)->s;
     assert_int_equal(usocket_settimeout(s, 0.05), 0);
     char b[16];
     uint64_t start = tu_now_ms();
     assert_int_equal(usocket_read(s, b, sizeof b), UPY_NONE); /* not TimeoutError */
     assert_true(tu_now_ms() - start >= 45);
     assert_int_equal(usocket_readline(s, b, sizeof b), UPY_NONE);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_partial_read_returns_the_count(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     char b[100];
     /* Timed: ten bytes, then the timeout ends the loop. */
     assert_int_equal(usocket_settimeout(s, 0.05), 0);
@@ -133,31 +120,27 @@ static void test_partial_read_returns_the_count(void **state)
     assert_true(tu_usock_queued(s, 7, 5000));
     assert_int_equal(usocket_readinto(s, b, sizeof b), 7);
     assert_memory_equal(b, pattern, 7);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_readinto_fills_the_buffer(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     assert_int_equal(write(peer, pattern, sizeof pattern), sizeof pattern);
     static char b[sizeof pattern];
     assert_int_equal(usocket_readinto(s, b, sizeof b), sizeof pattern);
     assert_memory_equal(b, pattern, sizeof pattern);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_readline_stops_after_newline_limit_or_eof(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     const char text[] = "line one\nline two\nrest";
     assert_int_equal(write(peer, text, sizeof text - 1), sizeof text - 1);
-    close(peer);
+    tu_conn_close_peer(t);
     char b[100];
     assert_int_equal(usocket_readline(s, b, sizeof b), 9);
     assert_memory_equal(b, "line one\n", 9);
@@ -168,14 +151,13 @@ static void test_readline_stops_after_newline_limit_or_eof(void **state)
     assert_int_equal(usocket_readline(s, b, sizeof b), 4); /* EOF ends the line */
     assert_memory_equal(b, "rest", 4);
     assert_int_equal(usocket_readline(s, b, sizeof b), 0);
-    usocket_release(s);
 }
 
 static void test_readline_returns_a_partial_line_when_more_would_block(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     assert_int_equal(usocket_setblocking(s, false), 0);
     assert_int_equal(write(peer, "abc", 3), 3);
     assert_true(tu_usock_queued(s, 3, 5000));
@@ -189,8 +171,6 @@ static void test_readline_returns_a_partial_line_when_more_would_block(void **st
     assert_int_equal(usocket_readline(s, b, sizeof b), 2);
     assert_int_equal(usocket_recv(s, b, sizeof b), 1);
     assert_int_equal(b[0], 'y');
-    usocket_release(s);
-    close(peer);
 }
 
 struct drain {
@@ -226,9 +206,7 @@ static void test_write_loops_until_everything_is_written(void **state)
 
 static void test_write_is_none_when_the_first_attempt_would_block(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    usocket *s = ((tu_conn *)*state)->s;
     assert_int_equal(usocket_setblocking(s, false), 0);
     static char chunk[16384];
     int sends = 0;
@@ -237,15 +215,11 @@ static void test_write_is_none_when_the_first_attempt_would_block(void **state)
     assert_oserror(UERRNO_EAGAIN);
     assert_int_equal(usocket_write(s, chunk, sizeof chunk), UPY_NONE);
     assert_int_equal(usocket_write(s, "x", 1), UPY_NONE);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_timed_write_is_the_short_count_then_none(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    usocket *s = ((tu_conn *)*state)->s;
     assert_int_equal(usocket_settimeout(s, 0.05), 0);
     char *big = calloc(1, TU_MORE_THAN_LOOPBACK_HOLDS);
     assert_non_null(big);
@@ -256,16 +230,13 @@ static void test_timed_write_is_the_short_count_then_none(void **state)
         n = usocket_write(s, big, TU_MORE_THAN_LOOPBACK_HOLDS);
     assert_int_equal(n, UPY_NONE);
     free(big);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_stream_calls_raise_other_errors(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
-    tu_reset(peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    tu_conn_reset_peer(t);
     char b[8];
     assert_int_equal(usocket_read(s, b, sizeof b), -1);
     assert_oserror(UERRNO_ECONNRESET);
@@ -273,7 +244,6 @@ static void test_stream_calls_raise_other_errors(void **state)
     assert_oserror(UERRNO_ECONNRESET);
     assert_int_equal(usocket_write(s, "x", 1), -1);
     assert_oserror(UERRNO_ECONNRESET);
-    usocket_release(s);
 }
 
 int main(void)
@@ -281,19 +251,19 @@ int main(void)
     tu_clear_upysock_env(); /* the board's defaults, whatever the caller exported */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_makefile_returns_the_socket),
-        cmocka_unit_test(test_read_loops_past_the_recv_cap_until_n),
-        cmocka_unit_test(test_read_waits_for_every_byte),
-        cmocka_unit_test(test_read_stops_at_eof),
-        cmocka_unit_test(test_nothing_to_read_nonblocking_is_none),
-        cmocka_unit_test(test_nothing_to_read_before_timeout_is_none),
-        cmocka_unit_test(test_partial_read_returns_the_count),
-        cmocka_unit_test(test_readinto_fills_the_buffer),
-        cmocka_unit_test(test_readline_stops_after_newline_limit_or_eof),
-        cmocka_unit_test(test_readline_returns_a_partial_line_when_more_would_block),
+        TU_CONN_TEST(test_read_loops_past_the_recv_cap_until_n),
+        TU_CONN_TEST(test_read_waits_for_every_byte),
+        TU_CONN_TEST(test_read_stops_at_eof),
+        TU_CONN_TEST(test_nothing_to_read_nonblocking_is_none),
+        TU_CONN_TEST(test_nothing_to_read_before_timeout_is_none),
+        TU_CONN_TEST(test_partial_read_returns_the_count),
+        TU_CONN_TEST(test_readinto_fills_the_buffer),
+        TU_CONN_TEST(test_readline_stops_after_newline_limit_or_eof),
+        TU_CONN_TEST(test_readline_returns_a_partial_line_when_more_would_block),
         cmocka_unit_test(test_write_loops_until_everything_is_written),
-        cmocka_unit_test(test_write_is_none_when_the_first_attempt_would_block),
-        cmocka_unit_test(test_timed_write_is_the_short_count_then_none),
-        cmocka_unit_test(test_stream_calls_raise_other_errors),
+        TU_CONN_TEST(test_write_is_none_when_the_first_attempt_would_block),
+        TU_CONN_TEST(test_timed_write_is_the_short_count_then_none),
+        TU_CONN_TEST(test_stream_calls_raise_other_errors),
     };
     return cmocka_run_group_tests(tests, setup_pattern, NULL);
 }

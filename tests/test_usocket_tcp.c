@@ -14,11 +14,6 @@
 /* Long enough to tell "blocks" from a 50 ms timeout firing, short enough to keep the suite fast. */
 #define STILL_BLOCKED_MS 250
 
-static int restore_profile(void **state)
-{
-    (void)state;
-    return upy_config_profile("pycom-1.20.2");
-}
 
 static usocket_addr at(int port)
 {
@@ -633,16 +628,14 @@ static void test_recv_after_keepalive_gives_up_is_econnaborted(void **state)
 
 static void test_send_str_returns_12(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     assert_int_equal(usocket_send_str(s, "Data to send"), 12);
     assert_int_equal(usocket_sendall(s, "!", 1), 1);
     char b[13];
     assert_int_equal(tu_read_exact(peer, b, 13, 5000), 13);
     assert_memory_equal(b, "Data to send!", 13);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_send_before_connect_is_enotconn(void **state)
@@ -659,9 +652,9 @@ static void test_send_before_connect_is_enotconn(void **state)
 
 static void test_nonblocking_send_is_capped_then_eagain(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     assert_int_equal(usocket_setblocking(s, false), 0);
     static char chunk[16384];
     assert_int_equal(usocket_send(s, chunk, sizeof chunk), 5744);
@@ -675,42 +668,32 @@ static void test_nonblocking_send_is_capped_then_eagain(void **state)
         got += (size_t)n;
     }
     assert_int_equal(got, total);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_sendall_is_send_and_may_be_short(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    usocket *s = ((tu_conn *)*state)->s;
     assert_int_equal(usocket_setblocking(s, false), 0);
     static char chunk[16384];
     assert_int_equal(usocket_sendall(s, chunk, sizeof chunk), 5744); /* the send buffer's worth */
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_blocking_send_returns_the_whole_length(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     static char out[100000], in[100000];
     for (size_t i = 0; i < sizeof out; i++)
         out[i] = (char)(i * 13);
     assert_int_equal(usocket_send(s, out, sizeof out), sizeof out); /* far past the 5744 cap */
     assert_int_equal(tu_read_exact(peer, in, sizeof in, 5000), sizeof in);
     assert_memory_equal(in, out, sizeof out);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_timed_send_returns_the_partial_count_then_timeouterror(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    usocket *s = ((tu_conn *)*state)->s;
     assert_int_equal(usocket_settimeout(s, 0.05), 0);
     char *big = calloc(1, TU_MORE_THAN_LOOPBACK_HOLDS);
     assert_non_null(big);
@@ -726,16 +709,13 @@ static void test_timed_send_returns_the_partial_count_then_timeouterror(void **s
     assert_exc_msg(UPY_EXC_TIMEOUTERROR, "timed out");
     assert_true(tu_now_ms() - start >= 45);
     free(big);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_send_after_the_peer_closed_succeeds_once_then_econnreset(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
-    close(peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    tu_conn_close_peer(t);
     char b[4];
     assert_int_equal(usocket_recv(s, b, sizeof b), 0); /* the FIN */
     assert_int_equal(usocket_send(s, "x", 1), 1);      /* the peer's kernel answers with RST */
@@ -745,7 +725,6 @@ static void test_send_after_the_peer_closed_succeeds_once_then_econnreset(void *
     /* Linux now answers EPIPE, which lwIP has no counterpart for: still 104. */
     assert_int_equal(usocket_send(s, "x", 1), -1);
     assert_oserror(UERRNO_ECONNRESET);
-    usocket_release(s);
 }
 
 struct fresh_thread {
@@ -764,9 +743,7 @@ static void *send_empty_in_fresh_thread(void *arg)
 
 static void test_send_empty_raises_the_stale_errno(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    usocket *s = ((tu_conn *)*state)->s;
     /* A task that never had an error holds errno 0. */
     struct fresh_thread t = {.s = s};
     pthread_t thread;
@@ -799,15 +776,13 @@ static void test_send_empty_raises_the_stale_errno(void **state)
     assert_int_equal(usocket_send(s, "", 0), -1);
     assert_oserror(UERRNO_EINPROGRESS);
     usocket_release(other);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_send_empty_after_a_full_buffer_is_eagain(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     usocket *other = tu_tcp();
     usocket_addr a = at(tu_closed_port());
     assert_int_equal(usocket_setblocking(other, false), 0);
@@ -817,17 +792,15 @@ static void test_send_empty_after_a_full_buffer_is_eagain(void **state)
     assert_int_equal(usocket_send(s, "", 0), -1);
     assert_oserror(UERRNO_EAGAIN);
     usocket_release(other);
-    usocket_release(s);
-    close(peer);
 }
 
 /* --- recv ---------------------------------------------------------------------------------- */
 
 static void test_recv_takes_at_most_2048_per_call(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     static char out[5000], in[8192];
     for (size_t i = 0; i < sizeof out; i++)
         out[i] = (char)(i * 7);
@@ -837,17 +810,15 @@ static void test_recv_takes_at_most_2048_per_call(void **state)
     assert_int_equal(usocket_recv(s, in + 2048, sizeof in - 2048), 2048);
     assert_int_equal(usocket_recv(s, in + 4096, sizeof in - 4096), 904);
     assert_memory_equal(in, out, sizeof out);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_recv_eof_is_empty_every_time(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     assert_int_equal(write(peer, "end", 3), 3);
-    close(peer);
+    tu_conn_close_peer(t);
     char b[8];
     assert_int_equal(usocket_recv(s, b, sizeof b), 3);
     for (int i = 0; i < 3; i++)
@@ -857,14 +828,13 @@ static void test_recv_eof_is_empty_every_time(void **state)
     /* EOF is not a would-block: recvfrom and read see it too. */
     assert_int_equal(usocket_recvfrom(s, b, sizeof b, NULL), 0);
     assert_int_equal(usocket_read(s, b, sizeof b), 0);
-    usocket_release(s);
 }
 
 static void test_nonblocking_recv_without_data_is_empty(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     assert_int_equal(usocket_setblocking(s, false), 0);
     char b[8];
     assert_int_equal(usocket_recv(s, b, sizeof b), 0);
@@ -872,15 +842,11 @@ static void test_nonblocking_recv_without_data_is_empty(void **state)
     assert_true(tu_usock_queued(s, 3, 5000));
     assert_int_equal(usocket_recv(s, b, sizeof b), 3);
     assert_int_equal(usocket_recv(s, b, sizeof b), 0);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_recv_timeout_is_timeouterror(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    usocket *s = ((tu_conn *)*state)->s;
     assert_int_equal(usocket_settimeout(s, 0.05), 0);
     char b[8];
     uint64_t start = tu_now_ms();
@@ -888,15 +854,13 @@ static void test_recv_timeout_is_timeouterror(void **state)
     assert_exc_msg(UPY_EXC_TIMEOUTERROR, "timed out");
     assert_true(tu_now_ms() - start >= 45);
     assert_true(upy_exc_isinstance(upy_exc_current(), UPY_EXC_OSERROR));
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_recv_zero_is_empty_and_leaves_the_data_queued(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     char b[8];
     /* Blocking: lwIP waits for data, copies none of it, and returns b''. */
     tu_bg bg;
@@ -913,16 +877,13 @@ static void test_recv_zero_is_empty_and_leaves_the_data_queued(void **state)
     /* Non-blocking with nothing queued: EWOULDBLOCK, read as b''. */
     assert_int_equal(usocket_setblocking(s, false), 0);
     assert_int_equal(usocket_recv(s, b, 0), 0);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_reset_is_econnreset_and_sticky(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
-    tu_reset(peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    tu_conn_reset_peer(t);
     char b[8];
     assert_int_equal(usocket_recv(s, b, sizeof b), -1);
     assert_oserror(UERRNO_ECONNRESET);
@@ -933,21 +894,18 @@ static void test_reset_is_econnreset_and_sticky(void **state)
     assert_int_equal(usocket_setblocking(s, false), 0);
     assert_int_equal(usocket_recv(s, b, sizeof b), -1);
     assert_oserror(UERRNO_ECONNRESET);
-    usocket_release(s);
 }
 
 static void test_send_after_reset_is_econnreset(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
-    tu_reset(peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    tu_conn_reset_peer(t);
     assert_true(tu_usock_ready(s, POLLIN, 5000)); /* the RST has arrived */
     assert_int_equal(usocket_send(s, "x", 1), -1);
     assert_oserror(UERRNO_ECONNRESET);
     assert_int_equal(usocket_send(s, "x", 1), -1);
     assert_oserror(UERRNO_ECONNRESET);
-    usocket_release(s);
 }
 
 static void test_recv_on_a_never_connected_socket(void **state)
@@ -978,9 +936,7 @@ static void test_recv_on_a_never_connected_socket(void **state)
 
 static void test_close_wakes_a_blocked_recv(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    usocket *s = ((tu_conn *)*state)->s;
     char b[8];
     tu_bg bg;
     tu_bg_recv(&bg, s, b, sizeof b);
@@ -992,8 +948,6 @@ static void test_close_wakes_a_blocked_recv(void **state)
     assert_true(tu_now_ms() - start < 5000);
     assert_int_equal(bg.result, -1);
     assert_oserror(UERRNO_EBADF);
-    usocket_release(s);
-    close(peer);
 }
 
 /* A blocking send waiting for room, cut by close() in another thread: lwIP aborts the write
@@ -1020,9 +974,9 @@ static void test_close_wakes_a_timed_recv_on_a_never_connected_socket(void **sta
 
 static void test_close_aborts_a_blocked_send_with_enotconn(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     int small = 4096;
     assert_int_equal(setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
     size_t len = 16u << 20; /* far more than the kernel's buffers: the send must block */
@@ -1039,8 +993,6 @@ static void test_close_aborts_a_blocked_send_with_enotconn(void **state)
     assert_int_equal(usocket_send(s, "x", 1), -1); /* later calls: the socket is closed */
     assert_oserror(UERRNO_EBADF);
     free(big);
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_close_wakes_a_blocked_accept(void **state)
@@ -1065,7 +1017,7 @@ static void test_close_wakes_a_blocked_accept(void **state)
     usocket_release(l);
 }
 
-#define T(name) cmocka_unit_test_teardown(name, restore_profile)
+#define T(name) cmocka_unit_test_teardown(name, tu_restore_profile)
 
 int main(void)
 {
@@ -1104,26 +1056,26 @@ int main(void)
         T(test_timed_connect_in_progress_is_ealready_and_closes),
         T(test_timed_connect_after_a_failed_one_is_enotconn_and_closes),
         T(test_connect_on_a_listening_socket_is_eisconn),
-        T(test_send_str_returns_12),
+        TU_CONN_TEST(test_send_str_returns_12),
         T(test_send_before_connect_is_enotconn),
-        T(test_nonblocking_send_is_capped_then_eagain),
-        T(test_sendall_is_send_and_may_be_short),
-        T(test_blocking_send_returns_the_whole_length),
-        T(test_timed_send_returns_the_partial_count_then_timeouterror),
-        T(test_send_after_the_peer_closed_succeeds_once_then_econnreset),
-        T(test_send_empty_raises_the_stale_errno),
-        T(test_send_empty_after_a_full_buffer_is_eagain),
-        T(test_recv_takes_at_most_2048_per_call),
-        T(test_recv_eof_is_empty_every_time),
-        T(test_nonblocking_recv_without_data_is_empty),
-        T(test_recv_timeout_is_timeouterror),
-        T(test_recv_zero_is_empty_and_leaves_the_data_queued),
-        T(test_reset_is_econnreset_and_sticky),
-        T(test_send_after_reset_is_econnreset),
+        TU_CONN_TEST(test_nonblocking_send_is_capped_then_eagain),
+        TU_CONN_TEST(test_sendall_is_send_and_may_be_short),
+        TU_CONN_TEST(test_blocking_send_returns_the_whole_length),
+        TU_CONN_TEST(test_timed_send_returns_the_partial_count_then_timeouterror),
+        TU_CONN_TEST(test_send_after_the_peer_closed_succeeds_once_then_econnreset),
+        TU_CONN_TEST(test_send_empty_raises_the_stale_errno),
+        TU_CONN_TEST(test_send_empty_after_a_full_buffer_is_eagain),
+        TU_CONN_TEST(test_recv_takes_at_most_2048_per_call),
+        TU_CONN_TEST(test_recv_eof_is_empty_every_time),
+        TU_CONN_TEST(test_nonblocking_recv_without_data_is_empty),
+        TU_CONN_TEST(test_recv_timeout_is_timeouterror),
+        TU_CONN_TEST(test_recv_zero_is_empty_and_leaves_the_data_queued),
+        TU_CONN_TEST(test_reset_is_econnreset_and_sticky),
+        TU_CONN_TEST(test_send_after_reset_is_econnreset),
         T(test_recv_on_a_never_connected_socket),
-        T(test_close_wakes_a_blocked_recv),
+        TU_CONN_TEST(test_close_wakes_a_blocked_recv),
         T(test_close_wakes_a_blocked_accept),
-        T(test_close_aborts_a_blocked_send_with_enotconn),
+        TU_CONN_TEST(test_close_aborts_a_blocked_send_with_enotconn),
         T(test_close_wakes_a_timed_recv_on_a_never_connected_socket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -190,9 +190,9 @@ static void test_recv_zero_on_udp_discards_a_datagram(void **state)
 
 static void test_recvfrom_on_tcp_returns_the_peer(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     struct sockaddr_in local;
     socklen_t len = sizeof local;
     assert_int_equal(getsockname(peer, (struct sockaddr *)&local, &len), 0);
@@ -203,22 +203,18 @@ static void test_recvfrom_on_tcp_returns_the_peer(void **state)
     assert_memory_equal(b, "abc", 3);
     assert_string_equal(from.ip, "127.0.0.1");
     assert_int_equal(from.port, ntohs(local.sin_port));
-    usocket_release(s);
-    close(peer);
 }
 
 static void test_sendto_on_tcp_ignores_the_address(void **state)
 {
-    (void)state;
-    int peer;
-    usocket *s = tu_usock_connected(&peer);
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    int peer = t->peer;
     usocket_addr elsewhere = tu_loopback(tu_closed_port());
     assert_int_equal(usocket_sendto(s, "via", 3, &elsewhere), 3);
     char b[3];
     assert_int_equal(tu_read_exact(peer, b, 3, 5000), 3);
     assert_memory_equal(b, "via", 3);
-    usocket_release(s);
-    close(peer);
 }
 
 int main(void)
@@ -235,8 +231,8 @@ int main(void)
         cmocka_unit_test(test_sendto_takes_only_dotted_quads),
         cmocka_unit_test(test_recv_on_udp_drops_the_source),
         cmocka_unit_test(test_recv_zero_on_udp_discards_a_datagram),
-        cmocka_unit_test(test_recvfrom_on_tcp_returns_the_peer),
-        cmocka_unit_test(test_sendto_on_tcp_ignores_the_address),
+        TU_CONN_TEST(test_recvfrom_on_tcp_returns_the_peer),
+        TU_CONN_TEST(test_sendto_on_tcp_ignores_the_address),
     };
     return cmocka_run_group_tests(tests, setup_pattern, NULL);
 }

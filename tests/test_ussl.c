@@ -40,18 +40,6 @@ static tu_tls_script server(void)
     return (tu_tls_script){.cert = tu_cert("server.pem"), .key = tu_cert("server.key")};
 }
 
-static usocket *tcp_socket(void)
-{
-    usocket *s = usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_STREAM, USOCKET_IPPROTO_TCP);
-    assert_non_null(s);
-    return s;
-}
-
-static usocket_addr loopback(int port)
-{
-    return (usocket_addr){"127.0.0.1", port};
-}
-
 /* A plain socket and its SSL wrapper, released together. */
 struct pair {
     usocket *plain, *ssl;
@@ -59,7 +47,7 @@ struct pair {
 
 static void pair_wrap(struct pair *p, const ussl_options *o)
 {
-    p->plain = tcp_socket();
+    p->plain = tu_tcp();
     p->ssl = ussl_wrap_socket(p->plain, o);
     if (!p->ssl)
         fail_msg("wrap_socket: %s", tu_exc_text());
@@ -72,12 +60,13 @@ static int pair_connect(struct pair *p, int port, const ussl_options *o)
     return usocket_connect(p->ssl, &(usocket_addr){"127.0.0.1", port});
 }
 
-/* A peer playing sc, and a client pair connected to it with the default options: the peer. */
-static tu_tls_peer *connected_pair(const tu_tls_script *sc, struct pair *p)
+/* A peer playing sc, and a client pair connected to it with options o (NULL: the defaults):
+ * the peer. */
+static tu_tls_peer *connected_pair(const tu_tls_script *sc, const ussl_options *o, struct pair *p)
 {
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(sc, &port);
-    assert_int_equal(pair_connect(p, port, NULL), 0);
+    assert_int_equal(pair_connect(p, port, o), 0);
     return peer;
 }
 
@@ -109,7 +98,7 @@ static void assert_wrap_value_error(usocket *s, const ussl_options *o)
 static void test_wrap_rejects_the_devices_bad_combinations(void **state)
 {
     (void)state;
-    usocket *s = tcp_socket();
+    usocket *s = tu_tcp();
     assert_wrap_value_error(s, &(ussl_options){.cert_reqs = USSL_CERT_REQUIRED});
     assert_wrap_value_error(s, &(ussl_options){.cert_reqs = USSL_CERT_OPTIONAL});
     assert_wrap_value_error(s, &(ussl_options){.server_side = true});
@@ -133,7 +122,7 @@ static void test_wrap_rejects_the_devices_bad_combinations(void **state)
 static void test_wrap_of_a_closed_socket_is_ebadf(void **state)
 {
     (void)state;
-    usocket *s = tcp_socket();
+    usocket *s = tu_tcp();
     usocket_close(s);
     assert_null(ussl_wrap_socket(s, NULL));
     assert_oserror(UERRNO_EBADF);
@@ -142,7 +131,7 @@ static void test_wrap_of_a_closed_socket_is_ebadf(void **state)
 
 static void assert_wrap_os_message(const ussl_options *o, const char *message)
 {
-    usocket *s = tcp_socket();
+    usocket *s = tu_tcp();
     assert_null(ussl_wrap_socket(s, o));
     assert_exc_msg(UPY_EXC_OSERROR, message);
     /* The plain socket is untouched. */
@@ -168,7 +157,7 @@ static void test_missing_files_are_reported_as_the_device_words_them(void **stat
                            "CA file not found");
 
     /* Not read at all: ca_certs under CERT_NONE, a certificate without its key. */
-    usocket *s = tcp_socket();
+    usocket *s = tu_tcp();
     usocket *ss = ussl_wrap_socket(s, &(ussl_options){.ca_certs = "/flash/cert/nope.pem",
                                                       .certfile = "/flash/cert/nope.pem"});
     assert_non_null(ss);
@@ -178,7 +167,7 @@ static void test_missing_files_are_reported_as_the_device_words_them(void **stat
 
 static void assert_wrap_os_code(const ussl_options *o, int code)
 {
-    usocket *s = tcp_socket();
+    usocket *s = tu_tcp();
     assert_null(ussl_wrap_socket(s, o));
     assert_oserror(code);
     usocket_release(s);
@@ -220,7 +209,7 @@ static void test_paths_outside_flash_are_plain_files(void **state)
     assert_true(access(relative, R_OK) == 0);
     const char *paths[] = {tu_cert("ca.pem"), relative};
     for (size_t i = 0; i < 2; i++) {
-        usocket *s = tcp_socket();
+        usocket *s = tu_tcp();
         usocket *ss = ussl_wrap_socket(s, &(ussl_options){.cert_reqs = USSL_CERT_REQUIRED, .ca_certs = paths[i]});
         assert_non_null(ss);
         usocket_release(ss);
@@ -237,10 +226,8 @@ static void test_client_handshake_runs_in_connect(void **state)
     sc.read_first = true;
     sc.replies = pong;
     sc.end = TU_TLS_CLOSE_NOTIFY;
-    int port;
-    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
     struct pair p;
-    assert_int_equal(pair_connect(&p, port, &verified), 0);
+    tu_tls_peer *peer = connected_pair(&sc, &verified, &p);
     assert_int_equal(ussl_do_handshake(p.ssl), 0); /* over already: returns at once */
     assert_int_equal(usocket_send_str(p.ssl, "ping"), 4);
     char buf[16];
@@ -264,8 +251,8 @@ static void test_a_connected_socket_shakes_hands_in_wrap(void **state)
     sc.replies = pong;
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    usocket *s = tcp_socket();
-    usocket_addr to = loopback(port);
+    usocket *s = tu_tcp();
+    usocket_addr to = tu_loopback(port);
     assert_int_equal(usocket_connect(s, &to), 0);
     usocket *ss = ussl_wrap_socket(s, &verified);
     assert_non_null(ss);
@@ -338,7 +325,7 @@ static void test_blocking_connect_keeps_the_socket_open_when_tls_fails(void **st
         struct pair p;
         pair_wrap(&p, &(ussl_options){.cert_reqs = USSL_CERT_REQUIRED, .ca_certs = "/flash/cert/other_ca.pem"});
         assert_int_equal(usocket_settimeout(p.ssl, timeouts[i]), 0);
-        usocket_addr to = loopback(port);
+        usocket_addr to = tu_loopback(port);
         assert_int_equal(usocket_connect(p.ssl, &to), -1);
         assert_oserror(-9984);
         assert_true(usocket_fileno(p.ssl) >= 54); /* unlike the timed path */
@@ -353,8 +340,8 @@ static void test_wrapping_a_connected_socket_raises_minus_1_when_optional_checks
     tu_tls_script sc = server();
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    usocket *s = tcp_socket();
-    usocket_addr to = loopback(port);
+    usocket *s = tu_tcp();
+    usocket_addr to = tu_loopback(port);
     assert_int_equal(usocket_connect(s, &to), 0);
     /* connect() would raise the flag word (8); the wrap-time check raises -1. */
     assert_null(ussl_wrap_socket(s, &(ussl_options){.cert_reqs = USSL_CERT_OPTIONAL,
@@ -425,7 +412,7 @@ static void test_hostname_empty_or_too_long(void **state)
     name[256] = '\0';
     o = verified;
     o.server_hostname = name;
-    usocket *plain = tcp_socket();
+    usocket *plain = tu_tcp();
     assert_null(ussl_wrap_socket(plain, &o));
     assert_oserror(-28928);
     usocket_release(plain);
@@ -543,7 +530,7 @@ static void test_recv_returns_one_record_at_a_time(void **state)
     sc.replies = records;
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
     struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, &p);
+    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
     char buf[100];
     assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 3);
     assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 4);
@@ -565,7 +552,7 @@ static void test_recv_returns_a_whole_record_past_2048(void **state)
     sc.replies = records;
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
     struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, &p);
+    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
     static char buf[8192];
     assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 5000); /* plain sockets stop at 2048 */
     assert_memory_equal(buf, record, 5000);
@@ -584,7 +571,7 @@ static void test_stream_calls_raise_mbedtls_codes(void **state)
         tu_tls_script sc = server();
         sc.end = cases[i].end;
         struct pair p;
-        tu_tls_peer *peer = connected_pair(&sc, &p);
+        tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
         assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS)); /* the peer is gone */
         char buf[8];
         assert_int_equal(usocket_read(p.ssl, buf, sizeof buf), -1);
@@ -601,7 +588,7 @@ static void test_io_on_a_closed_ssl_socket_is_ebadf(void **state)
     tu_tls_script sc = server();
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
     struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, &p);
+    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
     assert_int_equal(usocket_close(p.ssl), 0);
     /* The board raises an OSError whose number is unspecified (its TLS state is freed); the
      * library gives the 9 of every closed socket. */
@@ -625,7 +612,7 @@ static void test_send_is_one_record_and_write_loops(void **state)
     tu_tls_script sc = server();
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
     struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, &p);
+    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
     /* send is one mbedtls_ssl_write: at most one record of 16384 bytes. */
     static char big[20000];
     assert_int_equal(usocket_send(p.ssl, big, sizeof big), 16384);
@@ -655,7 +642,7 @@ static void test_close_from_another_thread_wakes_recv(void **state)
     tu_tls_script sc = server();
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
     struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, &p);
+    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
     struct blocked_recv b = {.s = p.ssl};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, recv_in_thread, &b), 0);
@@ -679,7 +666,7 @@ static void test_send_while_another_thread_waits_in_recv(void **state)
     sc.replies = pong;
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
     struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, &p);
+    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
     struct blocked_recv b = {.s = p.ssl};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, recv_in_thread, &b), 0);
@@ -700,7 +687,7 @@ struct blocked_connect {
 static void *connect_in_thread(void *arg)
 {
     struct blocked_connect *b = arg;
-    usocket_addr to = loopback(b->port);
+    usocket_addr to = tu_loopback(b->port);
     b->rc = usocket_connect(b->s, &to);
     b->exc = *upy_exc_current();
     return NULL;
@@ -740,7 +727,7 @@ static void test_read_timeouts_on_r6(void **state)
     tu_tls_script sc = server();
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
     struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, &p);
+    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
     assert_int_equal(usocket_settimeout(p.ssl, 0.05), 0);
     char buf[8];
     uint64_t t0 = tu_now_ms();
@@ -763,7 +750,7 @@ static void test_timed_connect_closes_the_socket_when_tls_fails(void **state)
     struct pair p;
     pair_wrap(&p, &(ussl_options){.cert_reqs = USSL_CERT_REQUIRED, .ca_certs = "/flash/cert/other_ca.pem"});
     assert_int_equal(usocket_settimeout(p.ssl, 5.0), 0);
-    usocket_addr to = loopback(port);
+    usocket_addr to = tu_loopback(port);
     assert_int_equal(usocket_connect(p.ssl, &to), -1);
     assert_oserror(-9984);
     /* The firmware's timed path closes the socket; the plain path (above) does not. */
@@ -806,11 +793,11 @@ static void test_nonblocking_plain_socket_connects_nonblocking_then_the_handshak
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    struct pair p = {.plain = tcp_socket()};
+    struct pair p = {.plain = tu_tcp()};
     assert_int_equal(usocket_setblocking(p.plain, false), 0);
     p.ssl = ussl_wrap_socket(p.plain, NULL);
     assert_non_null(p.ssl);
-    usocket_addr to = loopback(port);
+    usocket_addr to = tu_loopback(port);
     assert_int_equal(usocket_connect(p.ssl, &to), -1);
     assert_oserror(UERRNO_EINPROGRESS);
     assert_true(tu_usock_ready(p.ssl, POLLOUT, JOIN_MS)); /* the TCP connect is done */
@@ -841,7 +828,7 @@ static void test_setblocking_false_keeps_an_r6_ssl_socket_blocking(void **state)
     pair_wrap(&p, &verified);
     assert_int_equal(usocket_setblocking(p.ssl, false), 0);
     /* No EINPROGRESS: a blocking TCP connect and the whole handshake (tutorial 3 on r6). */
-    usocket_addr to = loopback(port);
+    usocket_addr to = tu_loopback(port);
     assert_int_equal(usocket_connect(p.ssl, &to), 0);
     char buf[8];
     assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 4); /* waits for the record */
@@ -856,11 +843,11 @@ static void test_ssl_timeout_counts_read_timeouts_on_r6(void **state)
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
     /* The device's way to a non-blocking TCP connect: the plain socket, before wrapping. */
-    struct pair p = {.plain = tcp_socket()};
+    struct pair p = {.plain = tu_tcp()};
     assert_int_equal(usocket_setblocking(p.plain, false), 0);
     p.ssl = ussl_wrap_socket(p.plain, &(ussl_options){.timeout = 3});
     assert_non_null(p.ssl);
-    usocket_addr to = loopback(port);
+    usocket_addr to = tu_loopback(port);
     assert_int_equal(usocket_connect(p.ssl, &to), -1);
     assert_oserror(UERRNO_EINPROGRESS);
     assert_int_equal(usocket_settimeout(p.ssl, 0.05), 0);
@@ -885,7 +872,7 @@ static void test_tutorial_era_profile_drives_the_handshake_from_do_handshake(voi
     struct pair p;
     pair_wrap(&p, &verified);
     assert_int_equal(usocket_setblocking(p.ssl, false), 0);
-    usocket_addr to = loopback(port);
+    usocket_addr to = tu_loopback(port);
     assert_int_equal(usocket_connect(p.ssl, &to), -1);
     assert_oserror(UERRNO_EINPROGRESS);
     assert_int_equal(ussl_do_handshake(p.ssl), 0);
@@ -912,7 +899,7 @@ static void test_tutorial_era_ssl_timeout_after_one_second_reads(void **state)
     struct pair p;
     pair_wrap(&p, &(ussl_options){.timeout = 1});
     assert_int_equal(usocket_setblocking(p.ssl, false), 0);
-    usocket_addr to = loopback(port);
+    usocket_addr to = tu_loopback(port);
     assert_int_equal(usocket_connect(p.ssl, &to), -1);
     assert_oserror(UERRNO_EINPROGRESS);
     uint64_t t0 = tu_now_ms();
@@ -947,13 +934,11 @@ static void test_tls_1_3_is_refused(void **state)
 
 static usocket *listening(int *port)
 {
-    usocket *l = tcp_socket();
-    usocket_addr any = loopback(0);
+    usocket *l = tu_tcp();
+    usocket_addr any = tu_loopback(0);
     assert_int_equal(usocket_bind(l, &any), 0);
     assert_int_equal(usocket_listen(l, 2), 0);
-    host_addr a;
-    assert_int_equal(host_local_addr(tu_kernel_fd(l), &a), 0);
-    *port = a.port;
+    *port = tu_usock_port(l);
     return l;
 }
 
@@ -1068,7 +1053,7 @@ static void test_session_resumption(void **state)
 static void test_calls_on_the_wrong_socket(void **state)
 {
     (void)state;
-    usocket *s = tcp_socket();
+    usocket *s = tu_tcp();
     /* do_handshake / save_session on a plain socket (undefined on the device). */
     assert_int_equal(ussl_do_handshake(s), -1);
     assert_oserror(UERRNO_EINVAL);
@@ -1096,7 +1081,7 @@ static void test_plaintext_inside_tls_does_not_make_poll_readable(void **state)
     sc.replies = record;
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
     struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, &p);
+    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
     uselect_poller *poller = uselect_poll();
     assert_non_null(poller);
     assert_int_equal(uselect_poll_register(poller, p.ssl, USELECT_POLLIN), 0);

@@ -1,9 +1,10 @@
-/* Clocks, sleeping, threads and plain fd output: the rest of what the library asks of the host. */
+/* Clocks, threads and plain fd output: the rest of what the library asks of the host. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,13 +20,6 @@ uint64_t host_monotonic_us(void)
 int64_t host_realtime_s(void)
 {
     return (int64_t)time(NULL);
-}
-
-void host_sleep_us(uint64_t us)
-{
-    struct timespec ts = {(time_t)(us / 1000000u), (long)(us % 1000000u) * 1000};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
 }
 
 int host_thread_spawn(void *(*fn)(void *), void *arg, size_t stack_size)
@@ -63,4 +57,29 @@ int host_open_append(const char *path)
 bool host_fd_is_open(int fd)
 {
     return fcntl(fd, F_GETFD) >= 0;
+}
+
+int host_note_new(void)
+{
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return fd < 0 ? -host_errno_to_device(errno) : fd;
+}
+
+void host_note_post(int note)
+{
+    uint64_t one = 1;
+    while (write(note, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+}
+
+void host_note_take(int note)
+{
+    uint64_t count;
+    while (read(note, &count, sizeof count) < 0 && errno == EINTR)
+        ;
+}
+
+void host_note_free(int note)
+{
+    close(note);
 }

@@ -1,6 +1,8 @@
 /*
- * Kernel sockets. Every function returns >= 0 or a negative device errno (hosterr.c); EINTR is
- * retried here, so the device layer never sees it.
+ * Kernel sockets: the seam. Every function takes the socket's host_sock and returns >= 0 or a
+ * negative device errno (hosterr.c); EINTR is retried here, so the device layer never sees it.
+ * The calls that are hook points (connect, accept, send, recv, close, resolve) go to the
+ * installed hooks first when there are any, with the kernel call as their `next`.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -8,6 +10,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -39,30 +42,50 @@ static host_addr from_sockaddr(const struct sockaddr_in *sin)
     return (host_addr){ntohl(sin->sin_addr.s_addr), ntohs(sin->sin_port)};
 }
 
-int host_socket(int type)
+static atomic_uint_least32_t last_id;
+
+static void sock_init(host_sock *s, int fd, int type)
+{
+    *s = (host_sock){.fd = fd, .id = (uint32_t)atomic_fetch_add_explicit(&last_id, 1, memory_order_relaxed) + 1,
+                     .type = type};
+}
+
+int host_socket(host_sock *s, int type)
 {
     int fd = socket(AF_INET, (type == 2 ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-    return fd < 0 ? fail() : fd;
+    if (fd < 0)
+        return fail();
+    sock_init(s, fd, type);
+    return 0;
 }
 
-void host_close(int fd)
+static void close_kernel(host_sock *s)
 {
-    close(fd); /* never retried: on Linux the fd is gone even on EINTR */
+    close(s->fd); /* never retried: on Linux the fd is gone even on EINTR */
 }
 
-void host_shutdown(int fd)
+void host_close(host_sock *s)
 {
-    shutdown(fd, SHUT_RDWR);
+    const struct host_hooks *h = host_hooked();
+    if (h && h->close)
+        h->close(s, close_kernel);
+    else
+        close_kernel(s);
 }
 
-void host_abort(int fd)
+void host_shutdown(host_sock *s)
+{
+    shutdown(s->fd, SHUT_RDWR);
+}
+
+void host_abort(host_sock *s)
 {
     struct linger lg = {1, 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    close(fd);
+    setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    host_close(s);
 }
 
-int host_set_timeouts(int fd, int ms)
+static int set_timeouts(int fd, int ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
@@ -71,65 +94,87 @@ int host_set_timeouts(int fd, int ms)
     return 0;
 }
 
-int host_set_nonblocking(int fd, bool on)
+int host_set_timeouts(host_sock *s, int ms)
 {
-    int flags = fcntl(fd, F_GETFL);
+    return set_timeouts(s->fd, ms);
+}
+
+int host_set_nonblocking(host_sock *s, bool on)
+{
+    int flags = fcntl(s->fd, F_GETFL);
     if (flags < 0)
         return fail();
     int want = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
-    return want != flags && fcntl(fd, F_SETFL, want) < 0 ? fail() : 0;
+    return want != flags && fcntl(s->fd, F_SETFL, want) < 0 ? fail() : 0;
 }
 
-int host_bind(int fd, host_addr a)
+int host_bind(host_sock *s, host_addr a)
 {
     struct sockaddr_in sin = to_sockaddr(a);
-    return bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0 ? fail() : 0;
+    if (bind(s->fd, (struct sockaddr *)&sin, sizeof sin) < 0)
+        return fail();
+    s->local = a; /* port 0 stays 0: asking the kernel would cost a call on every bind */
+    return 0;
 }
 
-int host_listen(int fd, int backlog)
+int host_listen(host_sock *s, int backlog)
 {
     /* Linux holds backlog + 1 established connections unaccepted (the queue is full when it
      * holds more than backlog), lwIP exactly backlog. A kernel backlog of 0 is avoided: some
      * kernels then see every SYN as a flood and connect only through SYN cookies. */
-    return listen(fd, backlog > 1 ? backlog - 1 : 1) < 0 ? fail() : 0;
+    return listen(s->fd, backlog > 1 ? backlog - 1 : 1) < 0 ? fail() : 0;
 }
 
-int host_accept(int fd, host_addr *peer, bool clear_timeouts)
+static int accept_kernel(host_sock *listener, host_sock *child, bool clear_timeouts)
 {
     struct sockaddr_in sin;
     int nfd;
     do {
         socklen_t len = sizeof sin;
-        nfd = accept4(fd, (struct sockaddr *)&sin, &len, SOCK_CLOEXEC);
+        nfd = accept4(listener->fd, (struct sockaddr *)&sin, &len, SOCK_CLOEXEC);
     } while (nfd < 0 && errno == EINTR);
     if (nfd < 0)
         return fail();
     /* lwIP's new netconn has no timeouts, whatever the listener has. */
-    int rc = clear_timeouts ? host_set_timeouts(nfd, 0) : 0;
+    int rc = clear_timeouts ? set_timeouts(nfd, 0) : 0;
     if (rc < 0) {
         close(nfd);
         return rc;
     }
-    *peer = from_sockaddr(&sin);
-    return nfd;
+    sock_init(child, nfd, 1);
+    child->local = listener->local;
+    child->peer = from_sockaddr(&sin);
+    return 0;
 }
 
-int host_connect(int fd, host_addr a)
+int host_accept(host_sock *listener, host_sock *child, bool clear_timeouts)
+{
+    const struct host_hooks *h = host_hooked();
+    return h && h->accept ? h->accept(listener, child, clear_timeouts, accept_kernel)
+                          : accept_kernel(listener, child, clear_timeouts);
+}
+
+static int connect_kernel(host_sock *s, host_addr a)
 {
     struct sockaddr_in sin = to_sockaddr(a);
-    if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0)
+    s->peer = a;
+    if (connect(s->fd, (struct sockaddr *)&sin, sizeof sin) == 0)
         return 0;
     if (errno != EINTR)
         return fail();
     /* Interrupted: the connect goes on in the kernel; wait for its outcome. */
-    struct pollfd p = {fd, POLLOUT, 0};
-    while (poll(&p, 1, -1) < 0 && errno == EINTR)
-        ;
-    return host_connect_result(fd);
+    host_wait(&(host_waiter){.on = HOST_WAIT_SOCK, .sock = s, .events = HOST_EV_OUT}, HOST_NEVER);
+    return host_connect_result(s);
 }
 
-int host_connect_result(int fd)
+int host_connect(host_sock *s, host_addr a)
 {
+    const struct host_hooks *h = host_hooked();
+    return h && h->connect ? h->connect(s, a, connect_kernel) : connect_kernel(s, a);
+}
+int host_connect_result(host_sock *s)
+{
+    int fd = s->fd;
     struct pollfd p = {fd, POLLOUT, 0};
     if (poll(&p, 1, 0) == 0)
         return -host_errno_to_device(EINPROGRESS);
@@ -145,47 +190,85 @@ int host_connect_result(int fd)
     return getpeername(fd, (struct sockaddr *)&sin, &len) < 0 ? -host_errno_to_device(ECONNRESET) : 0;
 }
 
-int host_local_addr(int fd, host_addr *a)
+int host_local_addr(host_sock *s, host_addr *a)
 {
     struct sockaddr_in sin;
     socklen_t len = sizeof sin;
-    if (getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
+    if (getsockname(s->fd, (struct sockaddr *)&sin, &len) < 0)
         return fail();
     *a = from_sockaddr(&sin);
     return 0;
 }
 
-ssize_t host_sendto(int fd, const void *buf, size_t len, host_addr to)
+/* The kernel's transfers, as the hooks get them for `next`. */
+static ssize_t send_kernel(host_sock *s, void *buf, size_t len, int flags, host_addr *to)
 {
-    struct sockaddr_in sin = to_sockaddr(to);
+    int how = MSG_NOSIGNAL | (flags & HOST_IO_DONTWAIT ? MSG_DONTWAIT : 0);
+    struct sockaddr_in sin = to ? to_sockaddr(*to) : (struct sockaddr_in){0};
     ssize_t n;
-    while ((n = sendto(fd, buf, len, MSG_NOSIGNAL, (struct sockaddr *)&sin, sizeof sin)) < 0 && errno == EINTR)
+    while ((n = sendto(s->fd, buf, len, how, to ? (struct sockaddr *)&sin : NULL, to ? sizeof sin : 0)) < 0 &&
+           errno == EINTR)
         ;
     return n < 0 ? fail() : n;
 }
 
-ssize_t host_recvfrom(int fd, void *buf, size_t len, host_addr *from)
+static ssize_t recv_kernel(host_sock *s, void *buf, size_t len, int flags, host_addr *from)
 {
     struct sockaddr_in sin = {0};
     socklen_t slen = sizeof sin;
     ssize_t n;
-    while ((n = recvfrom(fd, buf, len, 0, (struct sockaddr *)&sin, &slen)) < 0 && errno == EINTR)
+    while ((n = recvfrom(s->fd, buf, len, flags & HOST_IO_DONTWAIT ? MSG_DONTWAIT : 0,
+                         from ? (struct sockaddr *)&sin : NULL, from ? &slen : NULL)) < 0 && errno == EINTR)
         ;
     if (n < 0)
         return fail();
-    /* A stream socket does not say who sent: that is its peer. */
-    if (slen == 0 || sin.sin_family != AF_INET) {
-        slen = sizeof sin;
-        getpeername(fd, (struct sockaddr *)&sin, &slen);
+    if (from) {
+        /* A stream socket does not say who sent: that is its peer. */
+        if (slen == 0 || sin.sin_family != AF_INET) {
+            slen = sizeof sin;
+            getpeername(s->fd, (struct sockaddr *)&sin, &slen);
+        }
+        *from = from_sockaddr(&sin);
     }
-    *from = from_sockaddr(&sin);
     return n;
 }
 
-int host_unsent_bytes(int fd)
+static ssize_t send_seam(host_sock *s, const void *buf, size_t len, int flags, host_addr *to)
+{
+    const struct host_hooks *h = host_hooked();
+    return h && h->send ? h->send(s, buf, len, flags, to, send_kernel) : send_kernel(s, (void *)buf, len, flags, to);
+}
+
+static ssize_t recv_seam(host_sock *s, void *buf, size_t len, int flags, host_addr *from)
+{
+    const struct host_hooks *h = host_hooked();
+    return h && h->recv ? h->recv(s, buf, len, flags, from, recv_kernel) : recv_kernel(s, buf, len, flags, from);
+}
+
+__attribute__((cold)) ssize_t host_send_hooked(host_sock *s, const void *buf, size_t len, int flags)
+{
+    return send_seam(s, buf, len, flags, NULL);
+}
+
+__attribute__((cold)) ssize_t host_recv_hooked(host_sock *s, void *buf, size_t len, int flags)
+{
+    return recv_seam(s, buf, len, flags, NULL);
+}
+
+ssize_t host_sendto(host_sock *s, const void *buf, size_t len, host_addr to)
+{
+    return send_seam(s, buf, len, 0, &to);
+}
+
+ssize_t host_recvfrom(host_sock *s, void *buf, size_t len, host_addr *from)
+{
+    return recv_seam(s, buf, len, 0, from);
+}
+
+int host_unsent_bytes(const host_sock *s)
 {
     int queued = 0;
-    return ioctl(fd, SIOCOUTQ, &queued) < 0 ? fail() : queued;
+    return ioctl(s->fd, SIOCOUTQ, &queued) < 0 ? fail() : queued;
 }
 
 /* host_opt → Linux (level, name). */
@@ -212,8 +295,9 @@ static const struct {
     [HOST_OPT_MULTICAST_LOOP] = {IPPROTO_IP, IP_MULTICAST_LOOP},
 };
 
-int host_setsockopt_int(int fd, host_opt opt, int value)
+int host_setsockopt_int(host_sock *s, host_opt opt, int value)
 {
+    int fd = s->fd;
     if (opt == HOST_OPT_SNDTIMEO || opt == HOST_OPT_RCVTIMEO) {
         struct timeval tv = {value / 1000, (value % 1000) * 1000};
         return setsockopt(fd, linux_opts[opt].level, linux_opts[opt].name, &tv, sizeof tv) < 0 ? fail() : 0;
@@ -221,36 +305,12 @@ int host_setsockopt_int(int fd, host_opt opt, int value)
     return setsockopt(fd, linux_opts[opt].level, linux_opts[opt].name, &value, sizeof value) < 0 ? fail() : 0;
 }
 
-int host_setsockopt_bytes(int fd, host_opt opt, const void *value, size_t len)
+int host_setsockopt_bytes(host_sock *s, host_opt opt, const void *value, size_t len)
 {
-    return setsockopt(fd, linux_opts[opt].level, linux_opts[opt].name, value, (socklen_t)len) < 0 ? fail() : 0;
+    return setsockopt(s->fd, linux_opts[opt].level, linux_opts[opt].name, value, (socklen_t)len) < 0 ? fail() : 0;
 }
 
-/* Waits until fd is ready for `events`, at most timeout_ms (< 0: forever), riding out signals. */
-static int wait_for(int fd, short events, int timeout_ms)
-{
-    uint64_t deadline = host_monotonic_us() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000u;
-    for (;;) {
-        struct pollfd p = {fd, events, 0};
-        uint64_t now = host_monotonic_us();
-        int left = timeout_ms < 0 ? -1 : now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
-        int rc = poll(&p, 1, left);
-        if (rc >= 0 || errno != EINTR)
-            return rc < 0 ? fail() : rc;
-    }
-}
-
-int host_wait_writable(int fd, int timeout_ms)
-{
-    return wait_for(fd, POLLOUT, timeout_ms);
-}
-
-int host_wait_readable(int fd, int timeout_ms)
-{
-    return wait_for(fd, POLLIN, timeout_ms);
-}
-
-int host_resolve(const char *name, uint32_t *ip)
+static int resolve_kernel(const char *name, uint32_t *ip)
 {
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
     if (getaddrinfo(name, NULL, &hints, &res) != 0 || !res)
@@ -258,4 +318,10 @@ int host_resolve(const char *name, uint32_t *ip)
     *ip = ntohl(((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr);
     freeaddrinfo(res);
     return 0;
+}
+
+int host_resolve(const char *name, uint32_t *ip)
+{
+    const struct host_hooks *h = host_hooked();
+    return h && h->resolve ? h->resolve(name, ip, resolve_kernel) : resolve_kernel(name, ip);
 }

@@ -1,6 +1,7 @@
 /*
  * The reactor: epoll, level-triggered, one set per poll object (redis's ae_epoll is the model).
- * Level-triggered matches the device, whose poll rescans every socket on every pass: a socket
+ * Its wait is host_wait's (hostwait.c), like every
+ * other. Level-triggered matches the device, whose poll rescans every socket on every pass: a socket
  * that stays ready is reported again, and nothing is lost between calls.
  */
 #include <errno.h>
@@ -21,38 +22,24 @@ void host_reactor_free(int reactor)
     close(reactor);
 }
 
-int host_reactor_watch(int reactor, int fd, int events, uint64_t key, bool watched)
+int host_reactor_watch(int reactor, const host_sock *s, int events, uint64_t key, bool watched)
 {
     struct epoll_event ev = {
         .events = (events & HOST_EV_IN ? EPOLLIN : 0u) | (events & HOST_EV_OUT ? EPOLLOUT : 0u),
         .data.u64 = key,
     };
-    return epoll_ctl(reactor, watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0
+    return epoll_ctl(reactor, watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s->fd, &ev) < 0
                ? -host_errno_to_device(errno) : 0;
 }
 
-int host_reactor_unwatch(int reactor, int fd)
+int host_reactor_unwatch(int reactor, const host_sock *s)
 {
-    return epoll_ctl(reactor, EPOLL_CTL_DEL, fd, NULL) < 0 ? -host_errno_to_device(errno) : 0;
+    return epoll_ctl(reactor, EPOLL_CTL_DEL, s->fd, NULL) < 0 ? -host_errno_to_device(errno) : 0;
 }
 
-int host_reactor_wait(int reactor, host_event *out, int max, int timeout_ms)
+void host_clear_error(const host_sock *s)
 {
-    struct epoll_event evs[64];
-    int n = epoll_wait(reactor, evs, max < 64 ? max : 64, timeout_ms);
-    if (n < 0)
-        return errno == EINTR ? 0 : -host_errno_to_device(errno);
-    for (int i = 0; i < n; i++) {
-        uint32_t e = evs[i].events;
-        out[i].key = evs[i].data.u64;
-        out[i].events = (e & EPOLLIN ? HOST_EV_IN : 0) | (e & EPOLLOUT ? HOST_EV_OUT : 0) |
-                        (e & EPOLLHUP ? HOST_EV_HUP : 0) | (e & EPOLLERR ? HOST_EV_ERR : 0);
-    }
-    return n;
-}
-
-void host_clear_error(int fd)
-{
+    int fd = s->fd;
     int err;
     socklen_t len = sizeof err;
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);

@@ -5,7 +5,8 @@
  * for each is the device side's business (src/tlscode.c). OpenSSL types and numbers never cross
  * this border.
  *
- * Nothing here waits unless asked to. The socket is read and written with MSG_DONTWAIT, and a
+ * Nothing here waits unless asked to. The socket is read and written through the seam (host.h)
+ * with HOST_IO_DONTWAIT, and a
  * step that needs the network returns TLS_WANT_READ / TLS_WANT_WRITE; the device side waits the
  * way mbedTLS's receive-with-timeout callback does and runs the step again. So the caller can
  * hold a per-connection lock around each step without holding it while blocked.
@@ -17,8 +18,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "host.h"
+
 typedef struct tls_ctx tls_ctx;         /* configuration shared by connections (an SSL_CTX) */
-typedef struct tls_conn tls_conn;       /* one TLS connection over a socket fd */
+typedef struct tls_conn tls_conn;       /* one TLS connection over a host socket */
 typedef struct tls_session tls_session; /* a session to resume */
 
 /* Everything a TLS call can end with besides bytes; all negative. */
@@ -84,10 +87,10 @@ enum tls_file { TLS_FILE_CA, TLS_FILE_CERT, TLS_FILE_KEY };
 int tls_ctx_get(const struct tls_config *cfg, tls_ctx **out, enum tls_file *missing);
 void tls_ctx_release(tls_ctx *ctx);
 
-/* A connection over fd (not taken over: the caller closes it). hostname (NULL: none) is sent as
+/* A connection over sock (not taken over: the caller closes it; it must outlive the connection). hostname (NULL: none) is sent as
  * SNI and checked against the peer's certificate; resume (NULL: none) is offered to the server.
  * 0 with *out set, or TLS_NO_MEMORY. */
-int tls_conn_new(tls_ctx *ctx, int fd, const char *hostname, tls_session *resume, tls_conn **out);
+int tls_conn_new(tls_ctx *ctx, host_sock *sock, const char *hostname, tls_session *resume, tls_conn **out);
 void tls_conn_free(tls_conn *t);
 
 /* The steps that touch the network. Each returns bytes (> 0) or 0 when done, TLS_WANT_READ or

@@ -1,10 +1,10 @@
 /*
- * TLS connections over a socket fd: OpenSSL driven through a BIO of our own, one step at a time,
+ * TLS connections over a host socket: OpenSSL driven through a BIO of our own, one step at a time,
  * its results reduced to neutral outcomes (tls_outcome.c).
  *
  * The BIO is ours rather than OpenSSL's socket BIO for three reasons: it does not block unless
- * the step allows it (the device side waits, outside any lock), it sends with MSG_NOSIGNAL (a
- * peer that went away must not SIGPIPE the program), and it records exactly what the socket said
+ * the step allows it (the device side waits, outside any lock), it goes through the seam's send
+ * and recv (no SIGPIPE, and the hooks see the records), and it records exactly what the socket said
  * (reset, end of file, errno), which is what decides between a reset, an end of stream and the
  * lwIP errno a failed send reports on the device.
  */
@@ -13,7 +13,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -24,18 +23,19 @@
 #include "host.h"
 #include "tls.h"
 #include "tls_internal.h"
+#include "upysock/uerrno.h"
 
 struct tls_conn {
     SSL *ssl;
-    int fd;
-    int sock_errno;    /* this step's failed socket call: an errno, TLS_SOCK_EOF, or 0 */
+    host_sock *sock;
+    int sock_errno;    /* this step's failed socket call: a device errno, TLS_SOCK_EOF, or 0 */
     bool sock_writing; /* ... and whether it was a send */
     bool checks;       /* the peer's certificate is checked (authmode != none) */
     bool required;     /* ... and a failed check fails the handshake (CERT_REQUIRED) */
     bool server;
     bool nameless;     /* server_hostname "": mbedTLS checks the certificate against "", which
                           no name matches (x509_crt_verify_name) */
-    int io_flags;      /* this step's recv/send flags: MSG_DONTWAIT unless it may block */
+    int io_flags;      /* this step's recv/send flags: HOST_IO_DONTWAIT unless it may block */
     int close_state;   /* close_notify: 0 not yet, 1 queued (the socket was full), 2 done */
     unsigned problems; /* enum tls_problem bits gathered by on_verify */
 };
@@ -46,37 +46,35 @@ static void socket_failed(tls_conn *t, int err, bool writing)
     t->sock_writing = writing;
 }
 
+/* The BIO's reads and writes are the seam's (host_recv, host_send): every ciphertext byte passes
+ * the same hook points as a plain socket's. */
 static int bio_read(BIO *b, char *buf, int len)
 {
     tls_conn *t = BIO_get_data(b);
-    ssize_t n;
     BIO_clear_retry_flags(b);
-    while ((n = recv(t->fd, buf, (size_t)len, t->io_flags)) < 0 && errno == EINTR)
-        ;
+    ssize_t n = host_recv(t->sock, buf, (size_t)len, t->io_flags);
     if (n == 0)
         socket_failed(t, TLS_SOCK_EOF, false);
     if (n >= 0)
         return (int)n;
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
+    if (n == -UERRNO_EAGAIN)
         BIO_set_retry_read(b);
     else
-        socket_failed(t, errno, false);
+        socket_failed(t, (int)-n, false);
     return -1;
 }
 
 static int bio_write(BIO *b, const char *buf, int len)
 {
     tls_conn *t = BIO_get_data(b);
-    ssize_t n;
     BIO_clear_retry_flags(b);
-    while ((n = send(t->fd, buf, (size_t)len, t->io_flags | MSG_NOSIGNAL)) < 0 && errno == EINTR)
-        ;
+    ssize_t n = host_send(t->sock, buf, (size_t)len, t->io_flags);
     if (n >= 0)
         return (int)n;
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
+    if (n == -UERRNO_EAGAIN)
         BIO_set_retry_write(b);
     else
-        socket_failed(t, errno, true);
+        socket_failed(t, (int)-n, true);
     return -1;
 }
 
@@ -113,7 +111,7 @@ static int on_verify(int ok, X509_STORE_CTX *store)
     return ok || !t->required;
 }
 
-int tls_conn_new(tls_ctx *ctx, int fd, const char *hostname, tls_session *resume, tls_conn **out)
+int tls_conn_new(tls_ctx *ctx, host_sock *sock, const char *hostname, tls_session *resume, tls_conn **out)
 {
     pthread_once(&bio_once, bio_method_make);
     tls_conn *t = calloc(1, sizeof *t);
@@ -126,7 +124,7 @@ int tls_conn_new(tls_ctx *ctx, int fd, const char *hostname, tls_session *resume
         return TLS_NO_MEMORY;
     }
     int verify = tls_ctx_verify(ctx);
-    *t = (tls_conn){.ssl = ssl, .fd = fd, .checks = verify != 0, .required = verify == 2,
+    *t = (tls_conn){.ssl = ssl, .sock = sock, .checks = verify != 0, .required = verify == 2,
                     .server = tls_ctx_server(ctx)};
     SSL_set_verify(ssl, SSL_get_verify_mode(ssl), on_verify);
     BIO_set_data(bio, t);
@@ -200,16 +198,25 @@ static int close_notify(tls_conn *t)
     return code;
 }
 
+/* The handshake's hook point: its end, success or failure, not the waits on the way. */
+static int handshake_result(tls_conn *t, int code)
+{
+    const struct host_hooks *h = host_hooked();
+    if (!h || !h->tls_handshake || code == TLS_WANT_READ || code == TLS_WANT_WRITE)
+        return code;
+    return h->tls_handshake(t->sock, code);
+}
+
 ssize_t tls_step(tls_conn *t, enum tls_op op, void *buf, size_t len, bool may_block)
 {
     int r;
     ERR_clear_error();
     t->sock_errno = 0;
-    t->io_flags = may_block ? 0 : MSG_DONTWAIT;
+    t->io_flags = may_block ? 0 : HOST_IO_DONTWAIT;
     switch (op) {
     case TLS_HANDSHAKE:
         r = SSL_do_handshake(t->ssl);
-        return r == 1 ? 0 : outcome(t, r);
+        return handshake_result(t, r == 1 ? 0 : outcome(t, r));
     case TLS_READ:
         r = SSL_read(t->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
         return r > 0 ? r : outcome(t, r);
@@ -223,7 +230,7 @@ ssize_t tls_step(tls_conn *t, enum tls_op op, void *buf, size_t len, bool may_bl
 
 int tls_socket_errno(const tls_conn *t)
 {
-    return t->sock_errno > 0 ? host_errno_to_device(t->sock_errno) : 0;
+    return t->sock_errno > 0 ? t->sock_errno : 0;
 }
 
 unsigned tls_verify_problems(const tls_conn *t)

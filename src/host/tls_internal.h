@@ -25,7 +25,7 @@ enum tls_stage {
  * stage's catch-all when `fallback` (0 when there is none). Empties the queue. */
 int tls_outcome_from_queue(enum tls_stage stage, bool fallback);
 
-/* The outcome of a failed socket call (an errno, or TLS_SOCK_EOF), or 0 when the table has none. */
+/* The outcome of a failed socket call (a device errno, or TLS_SOCK_EOF), or 0 when the table has none. */
 int tls_outcome_from_socket(int err, bool writing);
 
 /* The outcome of SSL_get_error()'s answer (never 0). */

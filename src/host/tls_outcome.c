@@ -13,10 +13,11 @@
 #include <openssl/x509_vfy.h>
 
 #include "tls_internal.h"
+#include "upysock/uerrno.h"
 
 enum origin {
     FROM_SSL_ERROR, /* SSL_get_error() */
-    FROM_SOCKET,    /* what our BIO saw: an errno, or TLS_SOCK_EOF */
+    FROM_SOCKET,    /* what our BIO saw: a device errno, or TLS_SOCK_EOF */
     FROM_REASON,    /* ERR_GET_LIB/ERR_GET_REASON of an error OpenSSL queued */
     FROM_ALERT,     /* a fatal alert the peer sent (any description) */
     FROM_VERIFY,    /* an X509_V_ERR_* of one certificate check → a problem bit */
@@ -38,8 +39,7 @@ static const struct row {
     /* The socket: a reset (or a write to a closed peer), the end of stream while reading, or
      * another failure by direction. */
     {FROM_SOCKET, TLS_READING, 0, TLS_SOCK_EOF, TLS_PEER_EOF},
-    {FROM_SOCKET, TLS_ANY_STAGE, 0, ECONNRESET, TLS_PEER_RESET},
-    {FROM_SOCKET, TLS_ANY_STAGE, 0, EPIPE, TLS_PEER_RESET},
+    {FROM_SOCKET, TLS_ANY_STAGE, 0, UERRNO_ECONNRESET, TLS_PEER_RESET}, /* the seam's: EPIPE too */
     {FROM_SOCKET, TLS_READING, 0, ANY_VALUE, TLS_RECV_FAILED},
     {FROM_SOCKET, TLS_WRITING, 0, ANY_VALUE, TLS_SEND_FAILED},
 

@@ -360,7 +360,7 @@ ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms)
 
 int tu_kernel_fd(usocket *s)
 {
-    return s->core->fd;
+    return s->core->hs.fd;
 }
 
 usocket_addr tu_loopback(int port)
@@ -386,7 +386,7 @@ usocket *tu_udp(void)
 int tu_usock_port(usocket *s)
 {
     host_addr local;
-    assert_int_equal(host_local_addr(tu_kernel_fd(s), &local), 0);
+    assert_int_equal(host_local_addr(&s->core->hs, &local), 0);
     return local.port;
 }
 
@@ -454,6 +454,43 @@ usocket *tu_usock_connected(int *peer)
     assert_true(*peer >= 0);
     close(listener);
     return s;
+}
+
+int tu_restore_profile(void **state)
+{
+    (void)state;
+    return upy_config_profile("pycom-1.20.2");
+}
+
+int tu_conn_setup(void **state)
+{
+    tu_conn *t = malloc(sizeof *t);
+    assert_non_null(t);
+    t->s = tu_usock_connected(&t->peer);
+    *state = t;
+    return 0;
+}
+
+int tu_conn_teardown(void **state)
+{
+    tu_conn *t = *state;
+    usocket_release(t->s);
+    if (t->peer >= 0)
+        close(t->peer);
+    free(t);
+    return tu_restore_profile(state);
+}
+
+void tu_conn_close_peer(tu_conn *t)
+{
+    close(t->peer);
+    t->peer = -1;
+}
+
+void tu_conn_reset_peer(tu_conn *t)
+{
+    tu_reset(t->peer);
+    t->peer = -1;
 }
 
 usocket *tu_usock_listener(int backlog, int *port)

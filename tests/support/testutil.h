@@ -166,6 +166,23 @@ bool tu_usock_queued(usocket *s, int n, int timeout_ms);
 /* A blocking socket connected to a raw kernel peer on loopback; *peer is the peer's fd. */
 usocket *tu_usock_connected(int *peer);
 
+/* A teardown: the profile is process-wide, and every test leaves the board's. */
+int tu_restore_profile(void **state);
+
+/* The shared fixture of the socket suites: a connected TCP socket and its raw kernel peer
+ * (tu_usock_connected), made before a test and released after it with the board's profile
+ * back (*state is the tu_conn). A test that closes or resets the peer itself does it with
+ * tu_conn_close_peer/_reset_peer, so the teardown does not close the number again. */
+typedef struct tu_conn {
+    usocket *s;
+    int peer; /* -1 once the test closed it */
+} tu_conn;
+int tu_conn_setup(void **state);
+int tu_conn_teardown(void **state);
+void tu_conn_close_peer(tu_conn *t);
+void tu_conn_reset_peer(tu_conn *t);
+#define TU_CONN_TEST(test) cmocka_unit_test_setup_teardown(test, tu_conn_setup, tu_conn_teardown)
+
 /* Non-blocking sends into the raw `peer`, which does not read, until the device's send buffer
  * (5744 bytes) is full for good: the last send raised OSError(11) and everything queued sits
  * behind the peer's shut window (bytes merely awaiting a delayed ACK would free themselves).
