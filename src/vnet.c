@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "host/observe.h"
 #include "internal.h"
 #include "vnet.h"
 
@@ -395,8 +396,32 @@ int vnet_set_log(const char *spec, char *err, size_t errsize)
     return 0;
 }
 
+static _Atomic uint32_t device_ip = 0xc0a800f9; /* 192.168.0.249, the Python front's default */
+
+int vnet_set_device_ip(const char *addr, char *err, size_t errsize)
+{
+    uint32_t ip;
+    if (!parse_quad(addr, &ip) || ip == 0) {
+        snprintf(err, errsize, "a dotted quad expected, not '%s'", addr);
+        return -1;
+    }
+    atomic_store(&device_ip, ip);
+    observe_set_device_ip(ip);
+    return 0;
+}
+
+uint32_t vnet_device_ip(void)
+{
+    return atomic_load(&device_ip);
+}
+
 void vnet_log(const char *verb, const usocket_addr *device, host_addr host)
 {
+    if (__builtin_expect(atomic_load_explicit(&observe_tracing, memory_order_relaxed), 0)) {
+        char dev[24];
+        snprintf(dev, sizeof dev, "%s:%d", device->ip[0] ? device->ip : "0.0.0.0", device->port);
+        observe_vnet(verb, dev, host);
+    }
     int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
     if (fd < 0)
         return;

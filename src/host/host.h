@@ -55,7 +55,8 @@ typedef struct host_sock {
     uint32_t id;           /* 1, 2, ... in creation order: names the socket in a trace */
     int type;              /* 1 stream, 2 datagram */
     host_addr local, peer; /* host side (kernel), when known; {0, 0} otherwise */
-    host_addr dev_local, dev_peer; /* device side, when known */
+    host_addr dev_local, dev_peer; /* device side, when known (a datagram socket: the last
+                                      destination named) */
 } host_sock;
 
 /* Sockets (hostsock.c). The new socket blocks. 0 with *s filled, or < 0. */
