@@ -94,6 +94,8 @@ static ssize_t on_send(host_sock *s, const void *buf, size_t len, int flags, hos
     int kerr = errno;
     if (obs_sink_on(&trace))
         trace_io(to ? "sendto" : "send", s, buf, len, to, to ? &s->dev_peer : NULL, n, kerr);
+    if (to && pcap_on())
+        pcap_sending(s); /* again: an unbound socket has its port only now */
     if (pcap_on() && n > 0)
         pcap_data(s, true, buf, (size_t)n, to);
     else if (pcap_on() && is_reset(n))

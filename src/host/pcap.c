@@ -6,6 +6,8 @@
  * its own device address (bound, or the board's address with the kernel's port) and the peer
  * under the address the program knows it by.
  */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,7 @@ struct conv {
     host_addr hl, hp;        /* end 0's kernel addresses */
     host_addr dev[2];        /* end 0's device address, its peer's */
     uint32_t next[2];        /* next sequence number sent from dev[0], from dev[1] */
-    bool fin[2], shaken, opened_by_peer;
+    bool fin[2], reset, shaken;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -198,8 +200,8 @@ void pcap_accepted(host_sock *child)
 static struct name *name_of(host_addr host, bool make)
 {
     for (unsigned i = 0; i < name_count && i < NAMES; i++)
-        if (same(names[i].host, host))
-            return &names[i];
+        if (same(names[i].host, host) || (names[i].host.ip == 0 && names[i].host.port == host.port))
+            return &names[i]; /* bound to any address: its datagrams come from loopback */
     if (!make)
         return NULL;
     struct name *n = &names[name_count++ % NAMES];
@@ -269,19 +271,37 @@ void pcap_end(host_sock *s, bool sent, bool reset)
     int end;
     struct conv *c = find(s->id, &end);
     int d = c ? (sent ? end : !end) : 0;
-    if (c && (sent || c->ids[1] == 0) && !c->fin[d]) {
+    if (c && (sent || c->ids[1] == 0) && !c->fin[d] && !c->reset) {
         shake_late(c, end, s);
         c->fin[d] = true;
         segment(c, d, reset ? FRAME_RST | FRAME_ACK : FRAME_FIN | FRAME_ACK, NULL, 0);
         if (reset)
-            c->fin[!d] = true; /* nothing follows a reset */
+            c->reset = true; /* nothing follows a reset */
         else
             segment(c, !d, FRAME_ACK, NULL, 0);
     }
     pthread_mutex_unlock(&lock);
 }
 
+/* How a TCP socket ends when the program closes it: the kernel's state says whether the peer
+ * reset it unseen (a poll reported it, nobody read it), or whether the close itself resets (no
+ * linger: host_abort). */
+static void closing(host_sock *s, bool *by_peer, bool *reset)
+{
+    struct tcp_info ti;
+    struct linger lg;
+    socklen_t len = sizeof ti, llen = sizeof lg;
+    *by_peer = getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_CLOSE;
+    *reset = *by_peer || (getsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, &llen) == 0 && lg.l_onoff && !lg.l_linger);
+}
+
 void pcap_closed(host_sock *s)
 {
-    pcap_end(s, true, false);
+    if (s->type == 2)
+        return;
+    bool by_peer, reset;
+    closing(s, &by_peer, &reset);
+    if (by_peer)
+        pcap_end(s, false, true);
+    pcap_end(s, true, reset);
 }
