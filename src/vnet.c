@@ -400,8 +400,9 @@ static _Atomic uint32_t device_ip = 0xc0a800f9; /* 192.168.0.249, the Python fro
 
 int vnet_set_device_ip(const char *addr, char *err, size_t errsize)
 {
-    uint32_t ip;
-    if (!parse_quad(addr, &ip) || ip == 0) {
+    struct in_addr a; /* strict, unlike a device address: each part 0..255 */
+    uint32_t ip = inet_pton(AF_INET, addr, &a) == 1 ? ntohl(a.s_addr) : 0;
+    if (ip == 0) {
         snprintf(err, errsize, "a dotted quad expected, not '%s'", addr);
         return -1;
     }
