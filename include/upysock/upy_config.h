@@ -2,7 +2,8 @@
  * upysock — configuration: the device profile and the virtual LAN.
  *
  * Everything here is process-wide. Settings come from the environment the first time the library
- * is used (UPYSOCK_PROFILE, UPYSOCK_LIMITS, UPYSOCK_REMAP, UPYSOCK_NET, UPYSOCK_FLASH, UPYSOCK_LOG);
+ * is used (UPYSOCK_PROFILE, UPYSOCK_LIMITS, UPYSOCK_REMAP, UPYSOCK_NET, UPYSOCK_FLASH, UPYSOCK_LOG,
+ * UPYSOCK_DEVICE_IP, UPYSOCK_TRACE, UPYSOCK_TRACE_DATA, UPYSOCK_PCAP, UPYSOCK_KEYLOG or SSLKEYLOGFILE);
  * the upy_config_* calls override them. A malformed variable is never ignored: it is reported by
  * upy_config_check() and by the first socket call, as ValueError naming the variable.
  * docs/configuration.md has the syntax and examples.
