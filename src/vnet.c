@@ -84,6 +84,17 @@ static bool parse_quad(const char *s, uint32_t *ip)
     return *s == '\0';
 }
 
+/* A decision for the trace (docs/observe.md): device endpoint → host endpoint. */
+static void trace_decision(const char *verb, uint32_t ip, int port, host_addr host)
+{
+    if (__builtin_expect(!atomic_load_explicit(&observe_tracing, memory_order_relaxed), 1))
+        return;
+    char quad[16], dev[24];
+    vnet_format_ip(ip, quad);
+    snprintf(dev, sizeof dev, "%s:%d", quad, port);
+    observe_vnet(verb, dev, host);
+}
+
 int vnet_parse(const usocket_addr *addr, uint32_t *ip, int *port)
 {
     if (!addr)
@@ -268,6 +279,8 @@ int vnet_map_out(const usocket_addr *addr, host_addr *out, host_addr *device)
     }
     bool escaped = !host_mode && !is_loopback(out->ip);
     pthread_rwlock_unlock(&lock);
+    if (r || escaped)
+        trace_decision(escaped ? "sandbox_refused" : "remap", ip, port, *out);
     /* Defence in depth: check_sandbox already keeps rules on loopback. */
     if (escaped)
         return UPY__E_SANDBOX;
@@ -345,6 +358,8 @@ int vnet_resolve(const char *host, int port, usocket_addr *out)
         if (!found && host_dns && *host)
             found = host_resolve(host, &ip) == 0;
     }
+    if (__builtin_expect(atomic_load_explicit(&observe_tracing, memory_order_relaxed), 0))
+        observe_vnet(found ? "resolve" : "resolve_failed", host, (host_addr){ip, (uint16_t)to_port});
     if (!found)
         return -UERRNO_EAI_FAIL;
     vnet_format_ip(ip, out->ip);

@@ -165,6 +165,28 @@ static void test_reset_is_an_rst(void **state)
     assert_int_equal(tu_count(rst, "192.168.0.234\t6543\n"), 2);
 }
 
+/* Tutorial 2's client with nothing listening: each non-blocking connect is a SYN answered by an
+ * RST-ACK, and no handshake is made up. */
+static void test_refused_connect_is_syn_then_rst(void **state)
+{
+    (void)state;
+    need_tshark();
+    char remap[80], pcap[400];
+    snprintf(remap, sizeof remap, "UPYSOCK_REMAP=*:6543=127.0.0.1:%d", tu_closed_port());
+    snprintf(pcap, sizeof pcap, "UPYSOCK_PCAP=%s", path("refused.pcap"));
+    char *argv[] = {(char *)tu_example("tutorial_client"), NULL};
+    char *env[] = {remap, pcap, NULL};
+    tu_proc client;
+    assert_int_equal(tu_run(&client, argv, env, WAIT_MS), 0);
+    assert_clean_pcap(path("refused.pcap"));
+    const char *file = path("refused.pcap");
+    assert_string_equal(sh("tshark -r %s | wc -l", file), "4\n");
+    assert_string_equal(sh("tshark -r %s -Y \"ip.src == 192.168.0.249 && tcp.flags.syn == 1 && tcp.flags.ack == 0\""
+                           " | wc -l", file), "2\n");
+    assert_string_equal(sh("tshark -r %s -Y \"ip.src == 192.168.0.234 && tcp.srcport == 6543 && "
+                           "tcp.flags.reset == 1 && tcp.flags.ack == 1\" | wc -l", file), "2\n");
+}
+
 /* Tutorial 3: the key log (UPYSOCK_KEYLOG on the client, SSLKEYLOGFILE on the server) lets
  * tshark decrypt each side's pcap down to the tutorial's payload. */
 static void test_tutorial_3_decrypted_with_the_key_log(void **state)
@@ -206,15 +228,20 @@ static void test_trace_fields(void **state)
     const char *trace = sh("cat %s", path("client.jsonl"));
     /* The non-blocking connect: device and host address, EINPROGRESS as the board numbers it
      * (119) from the kernel's (115), then the OSError raised at the API. */
-    const char *connect = strstr(trace, "\"call\":\"connect\",\"sock\":1,");
+    const char *connect = strstr(trace, "\"call\":\"connect\",\"sock\":1,\"fileno\":54,");
     assert_non_null(connect);
     assert_non_null(strstr(connect, "\"dev\":\"192.168.0.234:6543\",\"host\":\"127.0.0.1:"));
     assert_non_null(strstr(connect, port_text));
     assert_non_null(strstr(connect, "\"errno\":119,\"kernel_errno\":115,\"kernel_error\":\"EINPROGRESS\"}"));
     assert_non_null(strstr(connect, "\"call\":\"raise\",\"exc\":\"OSError\",\"code\":119}"));
-    assert_non_null(strstr(trace, "\"call\":\"send\",\"sock\":1,"));
+    assert_non_null(strstr(trace, "\"call\":\"send\",\"sock\":1,\"fileno\":54,"));
     assert_non_null(strstr(trace, "\"len\":12,\"result\":12,\"data\":\"Data to send\"}"));
     assert_int_equal(tu_count(trace, "\"call\":\"close\""), 2);
+    /* The virtual LAN's decision: the rule that moved the tutorial's address. */
+    char remap[160];
+    snprintf(remap, sizeof remap, "\"call\":\"vnet\",\"decision\":\"remap\",\"dev\":\"192.168.0.234:6543\","
+             "\"host\":\"127.0.0.1:%d\"}", port);
+    assert_int_equal(tu_count(trace, remap), 2);
     assert_int_equal(tu_count(trace, "{\"t\":"), tu_count(trace, "}\n"));
     if (!have("jq")) {
         fprintf(stderr, "jq is not installed: its check skipped\n");
@@ -318,6 +345,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tutorials_1_and_2_in_tshark),
         cmocka_unit_test(test_reset_is_an_rst),
+        cmocka_unit_test(test_refused_connect_is_syn_then_rst),
         cmocka_unit_test(test_tutorial_3_decrypted_with_the_key_log),
         cmocka_unit_test(test_trace_fields),
         cmocka_unit_test(test_full_disk_ends_the_trace),

@@ -53,6 +53,7 @@ typedef enum host_opt {
 typedef struct host_sock {
     int fd;
     uint32_t id;           /* 1, 2, ... in creation order: names the socket in a trace */
+    int fileno;            /* the device's fileno() once the socket object exists (sock.c), else 0 */
     int type;              /* 1 stream, 2 datagram */
     host_addr local, peer; /* host side (kernel), when known; {0, 0} otherwise */
     host_addr dev_local, dev_peer; /* device side, when known (a datagram socket: the last

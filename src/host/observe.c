@@ -60,7 +60,7 @@ static int on_connect(host_sock *s, host_addr to, int (*next)(host_sock *, host_
         trace_end(&r, &trace);
     }
     if (pcap_on() && (rc == 0 || rc == -UERRNO_EINPROGRESS || rc == -UERRNO_ECONNREFUSED))
-        pcap_connected(s, rc == -UERRNO_ECONNREFUSED);
+        pcap_connected(s, rc == 0 ? PCAP_CONNECTED : rc == -UERRNO_EINPROGRESS ? PCAP_PENDING : PCAP_REFUSED);
     errno = kerr;
     return rc;
 }
@@ -156,6 +156,8 @@ static int on_wait(const host_waiter *w, uint64_t deadline, int (*next)(const ho
 static int on_resolve(const char *name, uint32_t *ip, int (*next)(const char *, uint32_t *))
 {
     int rc = next(name, ip);
+    if (!obs_sink_on(&trace))
+        return rc;
     trace_rec r;
     trace_begin(&r, "resolve", NULL);
     trace_str(&r, "name", name);
@@ -168,6 +170,8 @@ static int on_resolve(const char *name, uint32_t *ip, int (*next)(const char *, 
 
 static int on_tls_handshake(host_sock *s, int outcome)
 {
+    if (!obs_sink_on(&trace))
+        return outcome;
     trace_rec r;
     trace_begin(&r, "tls_handshake", s);
     trace_int(&r, "outcome", outcome);

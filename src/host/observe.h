@@ -72,7 +72,8 @@ size_t frame_udp(uint8_t *out, host_addr src, host_addr dst, const void *data, s
 int pcap_open(const char *path, char *err, size_t errsize);
 bool pcap_on(void);
 void pcap_set_device_ip(uint32_t ip);
-void pcap_connected(host_sock *s, bool refused);   /* after a connect (or its refusal) */
+enum { PCAP_CONNECTED, PCAP_PENDING, PCAP_REFUSED };
+void pcap_connected(host_sock *s, int outcome);     /* after a connect: how it went */
 void pcap_accepted(host_sock *child);              /* after an accept */
 void pcap_sending(host_sock *s);                    /* before a datagram goes out */
 void pcap_data(host_sock *s, bool sent, const void *data, size_t len, const host_addr *addr);

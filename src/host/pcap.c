@@ -24,6 +24,7 @@ struct conv {
     host_addr dev[2];        /* end 0's device address, its peer's */
     uint32_t next[2];        /* next sequence number sent from dev[0], from dev[1] */
     bool fin[2], reset, shaken;
+    bool half;               /* a non-blocking connect's SYN, its answer not seen yet */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -147,9 +148,20 @@ static void shake(struct conv *c, int opener)
     segment(c, opener, FRAME_ACK, NULL, 0);
 }
 
-/* Before end 0's first event after an accept: its device peer is known only then. */
+/* The answer to a pending connect's SYN, once the connection is seen to work. */
+static void answer(struct conv *c)
+{
+    c->half = false;
+    segment(c, 1, FRAME_SYN | FRAME_ACK, NULL, 0);
+    segment(c, 0, FRAME_ACK, NULL, 0);
+}
+
+/* Before a socket's first event: a pending connect's answer, or after an accept, the handshake
+ * (end 0's device peer is known only then). */
 static void shake_late(struct conv *c, int end, host_sock *s)
 {
+    if (c->half)
+        answer(c);
     if (c->shaken || end != 0)
         return;
     c->dev[0] = dev_local(s, c->hl);
@@ -157,7 +169,7 @@ static void shake_late(struct conv *c, int end, host_sock *s)
     shake(c, 1);
 }
 
-void pcap_connected(host_sock *s, bool refused)
+void pcap_connected(host_sock *s, int outcome)
 {
     host_addr local;
     if (host_local_addr(s, &local) < 0)
@@ -174,12 +186,15 @@ void pcap_connected(host_sock *s, bool refused)
     if (!joined) {
         c->dev[0] = dev_local(s, local);
         c->dev[1] = dev_peer(s, s->peer);
-        if (refused) {
+        if (outcome == PCAP_CONNECTED) {
+            shake(c, 0);
+        } else {
             c->shaken = true;
             segment(c, 0, FRAME_SYN, NULL, 0);
-            segment(c, 1, FRAME_RST | FRAME_ACK, NULL, 0);
-        } else {
-            shake(c, 0);
+            c->half = outcome == PCAP_PENDING;
+            c->reset = outcome == PCAP_REFUSED;
+            if (c->reset)
+                segment(c, 1, FRAME_RST | FRAME_ACK, NULL, 0);
         }
     }
     pthread_mutex_unlock(&lock);
@@ -284,23 +299,47 @@ void pcap_end(host_sock *s, bool sent, bool reset)
 }
 
 /* How a TCP socket ends when the program closes it: the kernel's state says whether the peer
- * reset it unseen (a poll reported it, nobody read it), or whether the close itself resets (no
- * linger: host_abort). */
-static void closing(host_sock *s, bool *by_peer, bool *reset)
+ * reset it unseen (a poll reported it, nobody read it), whether the close itself resets (no
+ * linger: host_abort), and whether a pending connect was ever answered. */
+static void closing(host_sock *s, bool *by_peer, bool *reset, bool *answered)
 {
     struct tcp_info ti;
     struct linger lg;
     socklen_t len = sizeof ti, llen = sizeof lg;
-    *by_peer = getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_CLOSE;
+    bool known = getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0;
+    *by_peer = known && ti.tcpi_state == TCP_CLOSE;
+    /* closed while pending: refused (a connection reset before any call saw it looks the same) */
+    *answered = known && ti.tcpi_state != TCP_SYN_SENT && ti.tcpi_state != TCP_CLOSE;
     *reset = *by_peer || (getsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, &llen) == 0 && lg.l_onoff && !lg.l_linger);
+}
+
+/* A pending connect closed before any event: refused (the peer's RST), still waiting (nothing
+ * more: the kernel drops a SYN_SENT socket silently), or it had worked after all. True when the
+ * conversation ends here. */
+static bool close_pending(host_sock *s, bool by_peer, bool answered)
+{
+    pthread_mutex_lock(&lock);
+    int end;
+    struct conv *c = find(s->id, &end);
+    bool ended = c && c->half && !answered;
+    if (ended) {
+        c->half = false;
+        c->reset = true;
+        if (by_peer)
+            segment(c, 1, FRAME_RST | FRAME_ACK, NULL, 0);
+    }
+    pthread_mutex_unlock(&lock);
+    return ended;
 }
 
 void pcap_closed(host_sock *s)
 {
     if (s->type == 2)
         return;
-    bool by_peer, reset;
-    closing(s, &by_peer, &reset);
+    bool by_peer, reset, answered;
+    closing(s, &by_peer, &reset, &answered);
+    if (close_pending(s, by_peer, answered))
+        return;
     if (by_peer)
         pcap_end(s, false, true);
     pcap_end(s, true, reset);

@@ -32,7 +32,8 @@ void trace_begin(trace_rec *r, const char *call, const host_sock *s)
     r->len = (size_t)n;
     r->cut = false;
     if (s) {
-        n = snprintf(r->buf + r->len, sizeof r->buf - r->len, ",\"sock\":%u,\"kfd\":%d", s->id, s->fd);
+        n = snprintf(r->buf + r->len, sizeof r->buf - r->len, ",\"sock\":%u,\"fileno\":%d,\"kfd\":%d", s->id,
+                     s->fileno, s->fd);
         r->len += (size_t)n;
     }
 }
