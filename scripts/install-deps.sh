@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
-# install-deps.sh [PACKAGE...] — install upysock's build and test dependencies from Debian's
-# packages, plus any PACKAGE named, but only those that are missing: when everything is there it
-# does nothing (no apt-get, no network), so it is safe to run again and again, and offline.
+# install-deps.sh [--reliability] [PACKAGE...] — install upysock's build and test dependencies
+# from Debian's packages, plus any PACKAGE named, but only those that are missing: when
+# everything is there it does nothing (no apt-get, no network), so it is safe to run again and
+# again, and offline. --reliability adds what the reliability suite needs (docs/reliability.md):
+# clang and its runtimes for the fuzzers, valgrind.
 #
 # The one list of what upysock needs on Debian 12. scripts/demo.sh, scripts/test.sh, .ci/run and
 # the Dockerfile all install through here.
 set -euo pipefail
+
+reliability=()
+if [[ ${1:-} == --reliability ]]; then
+  shift
+  reliability=(
+    clang              # scripts/fuzz.sh: libFuzzer harnesses
+    libclang-rt-14-dev # ... their runtimes (-fsanitize=fuzzer,address,undefined)
+    valgrind           # scripts/valgrind.sh: memcheck over the suites
+  )
+fi
 
 packages=(
   build-essential # gcc, make, libc headers
@@ -17,6 +29,7 @@ packages=(
   iproute2        # ip: the multicast test's network namespace (skipped without it)
   python3-dev     # the Python front (python/): CPython headers; brings /usr/bin/python3
   tshark          # reads the pcap and key log (docs/observe.md) in the tests; skipped without it
+  "${reliability[@]}"
   "$@"
 )
 

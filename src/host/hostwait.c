@@ -58,7 +58,7 @@ static int wait_fd(const host_waiter *w, host_deadline d)
     return rc < 0 ? -host_errno_to_device(errno) : rc;
 }
 
-static int wait_reactor(const host_waiter *w, host_deadline d)
+UPY_HOT_INLINE int wait_reactor(const host_waiter *w, host_deadline d)
 {
     struct epoll_event evs[HOST_WAIT_MAX_EVENTS];
     int max = w->max < HOST_WAIT_MAX_EVENTS ? w->max : HOST_WAIT_MAX_EVENTS, n;
@@ -93,7 +93,9 @@ static int sleep_until(host_deadline d)
     return 0;
 }
 
-static int wait_kernel(const host_waiter *w, host_deadline d)
+/* Inline into host_wait, so a poll keeps no extra frame open across epoll_wait (each costs a
+ * mispredicted return: docs/performance.md); the hooks get an out-of-line copy as `next`. */
+UPY_HOT_INLINE int wait_kernel(const host_waiter *w, host_deadline d)
 {
     switch (w->on) {
     case HOST_WAIT_SOCK:

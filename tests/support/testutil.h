@@ -131,6 +131,33 @@ bool tu_read_until(int fd, char *buf, size_t size, size_t *len, const char *need
  * filled) first. buf is NUL-terminated. */
 ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms);
 
+/* --- what a container build lacks -------------------------------------------------------------
+ * Tests that need more than a plain unprivileged process (creating a network namespace, a
+ * program such as ip or tshark) skip where it is missing, saying why; the assertions that need nothing special stay in tests
+ * that always run. */
+
+/* The exit status of a helper program, or of a whole suite, that cannot run here for want of
+ * something the machine does not give. CTest reports such a suite as skipped (SKIP_RETURN_CODE,
+ * tests/CMakeLists.txt). */
+#define TU_SKIP_STATUS 77
+
+/* Why this process cannot create a network namespace (unshare(CLONE_NEWNET), tried in a child
+ * once), or NULL when it can. */
+const char *tu_netns_missing(void);
+
+/* Why `program` cannot be run (no executable of that name on PATH), or NULL when it can. */
+const char *tu_program_missing(const char *program);
+
+/* Skip the calling test (cmocka skip()) with "SKIP: <what>: <why>" when why is not NULL. */
+#define tu_skip_if_missing(what, why)                                                              \
+    do {                                                                                           \
+        const char *why_ = (why);                                                                  \
+        if (why_) {                                                                                \
+            print_message("SKIP: %s: %s\n", (what), why_);                                         \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
 /* --- usocket tests --- */
 
 #include <poll.h>
