@@ -288,10 +288,10 @@ static void test_both_ends_here_written_once(void **state)
     assert_int_equal(usocket_recv(a, buf, sizeof buf), 4);
     assert_int_equal(usocket_send(a, "pong!", 5), 5);
     assert_int_equal(usocket_recv(c, buf, sizeof buf), 5);
-    usocket_close(c);
+    usocket_release(c);
     assert_int_equal(usocket_recv(a, buf, sizeof buf), 0);
-    usocket_close(a);
-    usocket_close(listener);
+    usocket_release(a);
+    usocket_release(listener);
 
     usocket *u1 = tu_udp(), *u2 = tu_udp();
     usocket_addr any = {"", 0};
@@ -300,8 +300,8 @@ static void test_both_ends_here_written_once(void **state)
     assert_int_equal(usocket_sendto(u1, "datagram", 8, &u2_at), 8);
     usocket_addr from;
     assert_int_equal(usocket_recvfrom(u2, buf, sizeof buf, &from), 8);
-    usocket_close(u1);
-    usocket_close(u2);
+    usocket_release(u1);
+    usocket_release(u2);
     assert_int_equal(upy_config_pcap(""), 0);
 
     assert_clean_pcap(path("here.pcap"));
