@@ -5,6 +5,7 @@
  * Tests that need tshark skip, saying so, when it is not installed.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +322,55 @@ static void test_both_ends_here_written_once(void **state)
     assert_string_equal(udp, expect);
 }
 
+/* Four threads sending at once: every line whole (one write(2) each), payload bytes escaped. */
+enum { SENDERS = 4, SENDS = 250 };
+
+static void *send_many(void *arg)
+{
+    usocket_addr *to = arg;
+    usocket *u = tu_udp();
+    static const char payload[] = "q\"\\\x00\xff";
+    for (int i = 0; i < SENDS; i++)
+        assert_int_equal(usocket_sendto(u, payload, sizeof payload - 1, to), (int)sizeof payload - 1);
+    usocket_release(u);
+    return NULL;
+}
+
+static void test_trace_lines_whole_under_threads(void **state)
+{
+    (void)state;
+    assert_int_equal(upy_config_trace(path("threads.jsonl")), 0);
+    assert_int_equal(upy_config_trace_data(8), 0);
+    int port, sink = tu_udp_peer(&port);
+    usocket_addr to = {"192.168.0.30", port};
+    pthread_t t[SENDERS];
+    for (int i = 0; i < SENDERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, send_many, &to), 0);
+    for (int i = 0; i < SENDERS; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(upy_config_trace(""), 0);
+    assert_int_equal(upy_config_trace_data(0), 0);
+    close(sink);
+
+    FILE *f = fopen(path("threads.jsonl"), "r");
+    assert_non_null(f);
+    char line[1200];
+    int sends = 0;
+    char expect[200];
+    snprintf(expect, sizeof expect, "\"len\":5,\"dev\":\"192.168.0.30:%d\",\"host\":\"127.0.0.1:%d\","
+             "\"result\":5,\"data\":\"q\\\"\\\\\\u0000\\u00ff\"}\n", port, port);
+    while (fgets(line, sizeof line, f)) {
+        assert_memory_equal(line, "{\"t\":", 5);
+        assert_string_equal(line + strlen(line) - 2, "}\n");
+        if (strstr(line, "\"call\":\"sendto\"")) {
+            assert_non_null(strstr(line, expect));
+            sends++;
+        }
+    }
+    fclose(f);
+    assert_int_equal(sends, SENDERS * SENDS);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -350,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_trace_fields),
         cmocka_unit_test(test_full_disk_ends_the_trace),
         cmocka_unit_test(test_both_ends_here_written_once),
+        cmocka_unit_test(test_trace_lines_whole_under_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
