@@ -10,7 +10,7 @@ import tempfile
 import textwrap
 import unittest
 
-from runner_support import clean_env, run_script
+from runner_support import FLASH, Proc, c_example, clean_env, needs_build, py_example, run, run_script, runner_cmd
 
 SEND = textwrap.dedent("""
     import usocket
@@ -80,6 +80,28 @@ class ObserveOptions(unittest.TestCase):
         self.assertEqual((status, out), (2, ""))
         self.assertEqual(err, "upysock-run: ValueError: UPYSOCK_DEVICE_IP: a dotted quad expected, "
                               "not '10.0.0.300'\n")
+
+
+@needs_build
+class Tutorial3KeyLog(unittest.TestCase):
+    def test_keylog_and_pcap_of_tutorial_3_decrypt_in_tshark(self):
+        if not shutil.which("tshark"):
+            self.skipTest("tshark is not installed (scripts/install-deps.sh installs it)")
+        d = tempfile.mkdtemp(prefix="upysock-observe-")
+        self.addCleanup(shutil.rmtree, d)
+        pcap, keys = os.path.join(d, "t3.pcap"), os.path.join(d, "t3.keys")
+        server = Proc(self, [c_example("tls_server")], log=True,
+                      env=clean_env(UPYSOCK_REMAP="192.168.0.234:6543=127.0.0.1:0", UPYSOCK_FLASH=FLASH))
+        port = server.listen_port()
+        status, out, _ = run(runner_cmd("--exit-when-idle", "--pcap", pcap, "--keylog", keys,
+                                        py_example("tutorial3_ssl_client_fixed.py")),
+                             env=clean_env(UPYSOCK_REMAP=f"192.168.0.234:6543=127.0.0.1:{port}", UPYSOCK_FLASH=FLASH))
+        server.stop()
+        self.assertEqual(status, 0)
+        follow = lambda *opts: subprocess.run(["tshark", "-r", pcap, *opts, "-q", "-z", "follow,tls,ascii,0"],
+                                              capture_output=True, text=True, timeout=60).stdout
+        self.assertNotIn("Data to send", follow())
+        self.assertIn("Data to send", follow("-o", f"tls.keylog_file:{keys}"))
 
 
 if __name__ == "__main__":
