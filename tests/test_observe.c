@@ -238,6 +238,9 @@ static void test_trace_fields(void **state)
     assert_non_null(strstr(trace, "\"call\":\"send\",\"sock\":1,\"fileno\":54,"));
     assert_non_null(strstr(trace, "\"len\":12,\"result\":12,\"data\":\"Data to send\"}"));
     assert_int_equal(tu_count(trace, "\"call\":\"close\""), 2);
+    /* The poll thread's first poll: the first socket (fileno 54) writable, POLLOUT being 4. */
+    assert_non_null(strstr(trace, "\"call\":\"poll\",\"timeout_ms\":-1,\"result\":"));
+    assert_non_null(strstr(trace, ",\"revents\":[[54,4]"));
     /* The virtual LAN's decision: the rule that moved the tutorial's address. */
     char remap[160];
     snprintf(remap, sizeof remap, "\"call\":\"vnet\",\"decision\":\"remap\",\"dev\":\"192.168.0.234:6543\","

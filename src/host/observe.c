@@ -239,6 +239,17 @@ void observe_raised(const char *type, int code, const char *message)
     trace_end(&r, &trace);
 }
 
+void observe_poll(int timeout_ms, int result, const int pairs[][2], int n)
+{
+    trace_rec r;
+    trace_begin(&r, "poll", NULL);
+    trace_int(&r, "timeout_ms", timeout_ms);
+    trace_result(&r, result, 0);
+    if (result > 0)
+        trace_pairs(&r, "revents", pairs, n);
+    trace_end(&r, &trace);
+}
+
 void observe_vnet(const char *verb, const char *device, host_addr host)
 {
     trace_rec r;

@@ -41,6 +41,10 @@ void observe_set_device_ip(uint32_t ip); /* the board's own address, host order 
 /* An exception raised at a public entry point (upy.c): a trace record of its own. */
 extern atomic_bool observe_tracing;
 void observe_raised(const char *type, int code, const char *message);
+/* A poll's outcome (uselect.c): result (events, or a negative device errno) and up to
+ * OBSERVE_POLL_MAX (fileno, revents) pairs. */
+enum { OBSERVE_POLL_MAX = 32 };
+void observe_poll(int timeout_ms, int result, const int pairs[][2], int n);
 /* A virtual-LAN decision (vnet.c): "connect", "bind", ... device "a.b.c.d:p" → host. */
 void observe_vnet(const char *verb, const char *device, host_addr host);
 
@@ -58,6 +62,7 @@ void trace_str(trace_rec *r, const char *key, const char *value);
 void trace_int(trace_rec *r, const char *key, long long value);
 void trace_addr(trace_rec *r, const char *key, host_addr a);
 void trace_bytes(trace_rec *r, const char *key, const void *data, size_t len);
+void trace_pairs(trace_rec *r, const char *key, const int pairs[][2], int n); /* [[a,b],...] */
 void trace_result(trace_rec *r, long long result, int kernel_errno); /* result < 0: a device errno */
 void trace_end(trace_rec *r, obs_sink *to);
 

@@ -92,6 +92,19 @@ void trace_bytes(trace_rec *r, const char *key, const void *data, size_t len)
     add(r, "\"", 1);
 }
 
+void trace_pairs(trace_rec *r, const char *key, const int pairs[][2], int n)
+{
+    char head[48], pair[32];
+    if (r->len + sizeof head + sizeof pair * (size_t)n + 16 >= sizeof r->buf) {
+        r->cut = true;
+        return;
+    }
+    add(r, head, (size_t)snprintf(head, sizeof head, ",\"%s\":[", key));
+    for (int i = 0; i < n; i++)
+        add(r, pair, (size_t)snprintf(pair, sizeof pair, "%s[%d,%d]", i ? "," : "", pairs[i][0], pairs[i][1]));
+    add(r, "]", 1);
+}
+
 void trace_result(trace_rec *r, long long result, int kernel_errno)
 {
     if (result >= 0) {
