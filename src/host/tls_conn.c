@@ -130,7 +130,8 @@ int tls_conn_new(tls_ctx *ctx, host_sock *sock, const char *hostname, tls_sessio
     BIO_set_data(bio, t);
     BIO_set_init(bio, 1);
     SSL_set_bio(ssl, bio, bio);
-    SSL_set_app_data(ssl, t);
+    /* The verify callback finds t here; storing it can fail for memory like the rest. */
+    bool ok = SSL_set_app_data(ssl, t);
     if (t->server) {
         SSL_set_accept_state(ssl);
     } else {
@@ -139,14 +140,16 @@ int tls_conn_new(tls_ctx *ctx, host_sock *sock, const char *hostname, tls_sessio
          * certificate has them). Without it nothing is checked, as on the device. OpenSSL can
          * neither send nor check an empty name: "" goes without SNI and fails the check. */
         t->nameless = hostname && !*hostname;
-        if (hostname && *hostname && (!SSL_set_tlsext_host_name(ssl, hostname) ||
-                         !X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), hostname, 0))) {
-            tls_conn_free(t);
-            ERR_clear_error();
-            return TLS_NO_MEMORY;
-        }
+        if (hostname && *hostname)
+            ok = ok && SSL_set_tlsext_host_name(ssl, hostname) &&
+                 X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), hostname, 0);
         if (resume)
             SSL_set_session(ssl, (SSL_SESSION *)resume);
+    }
+    if (!ok) {
+        tls_conn_free(t);
+        ERR_clear_error();
+        return TLS_NO_MEMORY;
     }
     *out = t;
     return 0;
