@@ -13,7 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "host/host.h"
 #include "testutil.h"
+#include "upysock/uerrno.h"
 #include "upysock/upy_config.h"
 
 #define WAIT_MS 10000
@@ -325,6 +327,49 @@ static void test_both_ends_here_written_once(void **state)
     assert_string_equal(udp, expect);
 }
 
+/* A fault layer (the inner hooks, as fault injection installs them) resets every recv without
+ * asking the kernel: the observers record what the fault made of the call. */
+static ssize_t injected_reset(host_sock *s, void *buf, size_t len, int flags, host_addr *from, host_io_fn next)
+{
+    (void)s, (void)buf, (void)len, (void)flags, (void)from, (void)next;
+    return -UERRNO_ECONNRESET;
+}
+
+static void test_an_injected_reset_is_an_rst(void **state)
+{
+    (void)state;
+    need_tshark();
+    static const struct host_hooks fault = {.recv = injected_reset};
+    assert_int_equal(upy_config_pcap(path("fault.pcap")), 0);
+    assert_int_equal(upy_config_trace(path("fault.jsonl")), 0);
+    host_hooks_install(&fault);
+    int port, listener = tu_listener(&port);
+    usocket *c = tu_tcp();
+    usocket_addr to = {"192.168.0.40", port};
+    assert_int_equal(usocket_connect(c, &to), 0);
+    int peer = tu_accept(listener, WAIT_MS);
+    assert_true(peer >= 0);
+    char buf[8];
+    assert_int_equal(usocket_recv(c, buf, sizeof buf), -1);
+    assert_true(upy_exc_is_errno(UERRNO_ECONNRESET));
+    host_hooks_install(NULL);
+    assert_int_equal(upy_config_trace(""), 0);
+    assert_int_equal(upy_config_pcap(""), 0);
+    usocket_release(c);
+    close(peer);
+    close(listener);
+
+    assert_clean_pcap(path("fault.pcap"));
+    char rst[120];
+    snprintf(rst, sizeof rst, "192.168.0.40\t%d\n", port);
+    assert_string_equal(sh("tshark -r %s -Y \"tcp.flags.reset == 1\" -T fields -e ip.src -e tcp.srcport",
+                           path("fault.pcap")), rst);
+    /* the device errno, and no kernel errno: the kernel was not asked */
+    const char *trace = sh("cat %s", path("fault.jsonl"));
+    assert_non_null(strstr(trace, "\"call\":\"recv\""));
+    assert_non_null(strstr(trace, "\"len\":8,\"errno\":104}\n"));
+}
+
 /* Four threads sending at once: every line whole (one write(2) each), payload bytes escaped. */
 enum { SENDERS = 4, SENDS = 250 };
 
@@ -404,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_full_disk_ends_the_trace),
         cmocka_unit_test(test_both_ends_here_written_once),
         cmocka_unit_test(test_trace_lines_whole_under_threads),
+        cmocka_unit_test(test_an_injected_reset_is_an_rst),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

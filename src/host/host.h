@@ -104,6 +104,10 @@ struct host_hooks {
 };
 extern const struct host_hooks *_Atomic host_hooks_on;
 void host_hooks_install(const struct host_hooks *hooks);
+/* The observers' layer, outside the one above (hooks.c): its hooks pass each call on to the inner
+ * table's hook, when it has one, so they see what a fault made of the call. */
+void host_hooks_install_outer(const struct host_hooks *hooks);
+const struct host_hooks *host_hooks_inner(void); /* the inner table, or NULL */
 
 static inline const struct host_hooks *host_hooked(void)
 {

@@ -48,7 +48,9 @@ static bool is_reset(ssize_t n)
 
 static int on_connect(host_sock *s, host_addr to, int (*next)(host_sock *, host_addr))
 {
-    int rc = next(s, to);
+    const struct host_hooks *in = host_hooks_inner(); /* faults, if any, act first */
+    errno = 0; /* a fault that skips the kernel leaves no kernel errno */
+    int rc = in && in->connect ? in->connect(s, to, next) : next(s, to);
     int kerr = errno;
     if (obs_sink_on(&trace)) {
         trace_rec r;
@@ -68,7 +70,9 @@ static int on_connect(host_sock *s, host_addr to, int (*next)(host_sock *, host_
 static int on_accept(host_sock *listener, host_sock *child, bool clear_timeouts,
                      int (*next)(host_sock *, host_sock *, bool))
 {
-    int rc = next(listener, child, clear_timeouts);
+    const struct host_hooks *in = host_hooks_inner();
+    errno = 0;
+    int rc = in && in->accept ? in->accept(listener, child, clear_timeouts, next) : next(listener, child, clear_timeouts);
     int kerr = errno;
     if (obs_sink_on(&trace)) {
         trace_rec r;
@@ -90,7 +94,9 @@ static ssize_t on_send(host_sock *s, const void *buf, size_t len, int flags, hos
 {
     if (to && pcap_on())
         pcap_sending(s);
-    ssize_t n = next(s, (void *)buf, len, flags, to);
+    const struct host_hooks *in = host_hooks_inner();
+    errno = 0;
+    ssize_t n = in && in->send ? in->send(s, buf, len, flags, to, next) : next(s, (void *)buf, len, flags, to);
     int kerr = errno;
     if (obs_sink_on(&trace))
         trace_io(to ? "sendto" : "send", s, buf, len, to, to ? &s->dev_peer : NULL, n, kerr);
@@ -106,7 +112,9 @@ static ssize_t on_send(host_sock *s, const void *buf, size_t len, int flags, hos
 
 static ssize_t on_recv(host_sock *s, void *buf, size_t len, int flags, host_addr *from, host_io_fn next)
 {
-    ssize_t n = next(s, buf, len, flags, from);
+    const struct host_hooks *in = host_hooks_inner();
+    errno = 0;
+    ssize_t n = in && in->recv ? in->recv(s, buf, len, flags, from, next) : next(s, buf, len, flags, from);
     int kerr = errno;
     if (obs_sink_on(&trace))
         trace_io(from ? "recvfrom" : "recv", s, buf, len, n >= 0 ? from : NULL, NULL, n, kerr);
@@ -127,7 +135,11 @@ static void on_close(host_sock *s, void (*next)(host_sock *))
         trace_begin(&r, "close", s);
         trace_end(&r, &trace);
     }
-    next(s);
+    const struct host_hooks *in = host_hooks_inner();
+    if (in && in->close)
+        in->close(s, next);
+    else
+        next(s);
 }
 
 static const char *const wait_names[] = {
@@ -137,7 +149,9 @@ static const char *const wait_names[] = {
 
 static int on_wait(const host_waiter *w, uint64_t deadline, int (*next)(const host_waiter *, uint64_t))
 {
-    int rc = next(w, deadline);
+    const struct host_hooks *in = host_hooks_inner();
+    errno = 0;
+    int rc = in && in->wait ? in->wait(w, deadline, next) : next(w, deadline);
     int kerr = errno;
     if (obs_sink_on(&trace) && w->on != HOST_WAIT_COND) { /* COND: the library's own bookkeeping */
         trace_rec r;
@@ -155,7 +169,8 @@ static int on_wait(const host_waiter *w, uint64_t deadline, int (*next)(const ho
 
 static int on_resolve(const char *name, uint32_t *ip, int (*next)(const char *, uint32_t *))
 {
-    int rc = next(name, ip);
+    const struct host_hooks *in = host_hooks_inner();
+    int rc = in && in->resolve ? in->resolve(name, ip, next) : next(name, ip);
     if (!obs_sink_on(&trace))
         return rc;
     trace_rec r;
@@ -170,6 +185,9 @@ static int on_resolve(const char *name, uint32_t *ip, int (*next)(const char *, 
 
 static int on_tls_handshake(host_sock *s, int outcome)
 {
+    const struct host_hooks *in = host_hooks_inner();
+    if (in && in->tls_handshake)
+        outcome = in->tls_handshake(s, outcome);
     if (!obs_sink_on(&trace))
         return outcome;
     trace_rec r;
@@ -188,7 +206,7 @@ static void reinstall(void)
 {
     bool tracing = obs_sink_on(&trace);
     atomic_store(&observe_tracing, tracing);
-    host_hooks_install(tracing || pcap_on() ? &hooks : NULL);
+    host_hooks_install_outer(tracing || pcap_on() ? &hooks : NULL);
 }
 
 int observe_set_trace(const char *spec, char *err, size_t errsize)
