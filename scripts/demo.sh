@@ -14,7 +14,10 @@
 #        + tutorial_server_peer: three clients, one after another
 #   2. the same server + tutorial_client (tutorial 2: two non-blocking sockets and a poll thread)
 #   3. tls_server + tutorial_ssl_client (tutorial 3: non-blocking TLS client), with the TLS
-#        tests' certificates (tests/fixtures/make-certs.sh) in a temporary /flash (UPYSOCK_FLASH)
+#        tests' certificates (tests/fixtures/make-certs.sh) in a temporary /flash (UPYSOCK_FLASH);
+#        the client's pcap and TLS key log are kept in DIR/demo-tls.pcap and DIR/demo-tls.keys
+#        (docs/observe.md), and the tshark line that shows the decrypted payload is printed (and
+#        run, when tshark is installed)
 # Then, when the Python front is built (DIR/python/upysock), the tutorials' own .py files,
 # unchanged (examples/python/), run by `python3 -m upysock`:
 #   4. tutorial1_server.py + tutorial_server_peer, then + tutorial2_client.py
@@ -216,12 +219,25 @@ if [[ -x $bin/tls_server && -x $bin/tutorial_ssl_client && -f $MAKE_CERTS ]]; th
   say "== 3. tutorial 3: non-blocking TLS client (tutorial_ssl_client) against tls_server"
   sh "$MAKE_CERTS" "$tmp" >/dev/null 2>&1 || fail "$MAKE_CERTS could not make the certificates"
   say "  certificates: $MAKE_CERTS -> UPYSOCK_FLASH=$tmp/flash (/flash/cert/*.pem)"
-  client_env=(UPYSOCK_FLASH="$tmp/flash")
+  pcap=$build_dir/demo-tls.pcap keys=$build_dir/demo-tls.keys
+  rm -f "$keys" # the key log is appended to
+  client_env=(UPYSOCK_FLASH="$tmp/flash" UPYSOCK_PCAP="$pcap" UPYSOCK_KEYLOG="$keys")
   start_server tls_server UPYSOCK_FLASH="$tmp/flash"
   say "-- tls_server listens on the device's $dev_addr:$dev_port -> 127.0.0.1:$host_port"
+  say "  (the client writes what the board would put on the wire: UPYSOCK_PCAP=$pcap UPYSOCK_KEYLOG=$keys)"
   run_client ssl_client tutorial_ssl_client
   stop_server
   show tls_server "$tmp/tls_server.out"
+  say "  the decrypted conversation, as Wireshark shows it:"
+  say "  \$ tshark -r $pcap -o tls.keylog_file:$keys -q -z follow,tls,ascii,0"
+  if command -v tshark >/dev/null; then
+    timeout 60 tshark -r "$pcap" -o "tls.keylog_file:$keys" -q -z follow,tls,ascii,0 2>/dev/null \
+      >"$tmp/follow.out" || true
+    show tshark "$tmp/follow.out"
+    (($(count "Data to send" "$tmp/follow.out") > 0)) || fail "tshark did not show the decrypted 'Data to send'"
+  else
+    say "  (tshark is not installed: scripts/install-deps.sh installs it)"
+  fi
   stages=$((stages + 1))
 else
   say

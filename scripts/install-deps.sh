@@ -28,6 +28,7 @@ packages=(
   libcmocka-dev   # the test suites
   iproute2        # ip: the multicast test's network namespace (skipped without it)
   python3-dev     # the Python front (python/): CPython headers; brings /usr/bin/python3
+  tshark          # reads the pcap and key log (docs/observe.md) in the tests; skipped without it
   "${reliability[@]}"
   "$@"
 )
@@ -45,5 +46,7 @@ if ((EUID != 0)); then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# tshark's wireshark-common asks whether to make dumpcap setuid: no (we never capture)
+echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"

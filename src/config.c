@@ -14,16 +14,31 @@
 #include "config.h"
 #include "fault.h"
 #include "host/host.h"
+#include "host/observe.h"
 #include "internal.h"
 #include "vnet.h"
 
 /* In the order they are applied: limits go on top of the profile, and the rules' sandbox check
  * needs the network mode. */
-enum { VAR_PROFILE, VAR_LIMITS, VAR_NET, VAR_REMAP, VAR_FLASH, VAR_LOG, VAR_FAULTS, VAR_COUNT };
+enum {
+    VAR_PROFILE, VAR_LIMITS, VAR_NET, VAR_REMAP, VAR_FLASH, VAR_LOG, VAR_FAULTS,
+    VAR_DEVICE_IP, VAR_TRACE, VAR_TRACE_DATA, VAR_PCAP, VAR_KEYLOG, VAR_COUNT
+};
 
 static const char *const var_names[VAR_COUNT] = {
     "UPYSOCK_PROFILE", "UPYSOCK_LIMITS", "UPYSOCK_NET", "UPYSOCK_REMAP", "UPYSOCK_FLASH", "UPYSOCK_LOG",
-    "UPYSOCK_FAULTS",
+    "UPYSOCK_FAULTS", "UPYSOCK_DEVICE_IP", "UPYSOCK_TRACE", "UPYSOCK_TRACE_DATA", "UPYSOCK_PCAP",
+    "UPYSOCK_KEYLOG",
+};
+
+/* Each variable's setter: it checks the whole value before it changes anything. */
+static int (*const setters[VAR_COUNT])(const char *, char *, size_t) = {
+    [VAR_PROFILE] = profile_select,      [VAR_LIMITS] = profile_set_limits,
+    [VAR_NET] = vnet_set_mode,           [VAR_REMAP] = vnet_set_rules,
+    [VAR_FLASH] = vnet_set_flash,        [VAR_LOG] = vnet_set_log,
+    [VAR_FAULTS] = fault_configure,      [VAR_DEVICE_IP] = vnet_set_device_ip,
+    [VAR_TRACE] = observe_set_trace,     [VAR_TRACE_DATA] = observe_set_trace_data,
+    [VAR_PCAP] = observe_set_pcap,       [VAR_KEYLOG] = observe_set_keylog,
 };
 
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
@@ -43,25 +58,14 @@ static void set_error(int var, const char *message)
     pthread_mutex_unlock(&error_lock);
 }
 
-static int apply(int var, const char *value, char *err, size_t errsize)
-{
-    switch (var) {
-    case VAR_PROFILE: return profile_select(value, err, errsize);
-    case VAR_LIMITS: return profile_set_limits(value, err, errsize);
-    case VAR_REMAP: return vnet_set_rules(value, err, errsize);
-    case VAR_NET: return vnet_set_mode(value, err, errsize);
-    case VAR_FLASH: return vnet_set_flash(value, err, errsize);
-    case VAR_FAULTS: return fault_configure(value, err, errsize);
-    default: return vnet_set_log(value, err, errsize);
-    }
-}
-
 static void load_env(void)
 {
     for (int var = 0; var < VAR_COUNT; var++) {
         const char *value = getenv(var_names[var]);
+        if (!value && var == VAR_KEYLOG)
+            value = getenv("SSLKEYLOGFILE"); /* as curl and browsers honour it */
         char err[UPY_EXC_MESSAGE_MAX - 20]; /* room for "UPYSOCK_PROFILE: " in front */
-        if (value && apply(var, value, err, sizeof err) < 0)
+        if (value && setters[var](value, err, sizeof err) < 0)
             set_error(var, err);
     }
 }
@@ -150,6 +154,41 @@ int upy_config_log(int fd)
         return upy__raise(UPY__E_LOG_FD);
     set_error(VAR_LOG, NULL);
     return 0;
+}
+
+int upy_config_device_ip(const char *addr)
+{
+    return set_by_api(VAR_DEVICE_IP, vnet_set_device_ip, addr);
+}
+
+size_t upy_config_get_device_ip(char *out, size_t size)
+{
+    config_ready();
+    char ip[16];
+    vnet_format_ip(vnet_device_ip(), ip);
+    return (size_t)snprintf(out, size, "%s", ip);
+}
+
+int upy_config_trace(const char *spec)
+{
+    return set_by_api(VAR_TRACE, observe_set_trace, spec);
+}
+
+int upy_config_trace_data(long bytes)
+{
+    char count[24];
+    snprintf(count, sizeof count, "%ld", bytes);
+    return set_by_api(VAR_TRACE_DATA, observe_set_trace_data, count);
+}
+
+int upy_config_pcap(const char *path)
+{
+    return set_by_api(VAR_PCAP, observe_set_pcap, path);
+}
+
+int upy_config_keylog(const char *path)
+{
+    return set_by_api(VAR_KEYLOG, observe_set_keylog, path);
 }
 
 int upy_config_check(void)

@@ -34,6 +34,7 @@ int vnet_set_rules(const char *spec, char *err, size_t errsize);
 int vnet_set_mode(const char *mode, char *err, size_t errsize);
 int vnet_set_flash(const char *dir, char *err, size_t errsize);
 int vnet_set_log(const char *spec, char *err, size_t errsize); /* stderr | fd:N | <path> */
+int vnet_set_device_ip(const char *addr, char *err, size_t errsize); /* the board's own address */
 int vnet_set_log_fd(int fd);                                    /* -1: none; else an open fd */
 
 #endif

@@ -127,6 +127,7 @@ int sock_new(host_sock *hs, enum sock_state state, int timeout_ms, int slot_errn
     struct ucore *c = &p->core;
     atomic_init(&c->io, 2u); /* the owner's reference, dropped by close */
     c->hs = *hs;
+    c->hs.fileno = profile()->fileno_base + slot;
     c->slot = slot;
     atomic_init(&c->state, state);
     atomic_init(&c->fatal, 0);

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "host/observe.h"
 #include "internal.h"
 
 static _Thread_local upy_exc current;
@@ -68,6 +69,8 @@ void upy_exc_print(FILE *f)
 
 int upy_raise(upy_exc_type type, int code, const char *message)
 {
+    if (__builtin_expect(atomic_load_explicit(&observe_tracing, memory_order_relaxed), 0))
+        observe_raised(upy_exc_type_name(type), code, message);
     current.type = type;
     current.has_code = message == NULL;
     current.code = message == NULL ? code : 0;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "host/observe.h"
 #include "host/host.h"
 #include "internal.h"
 #include "sock.h"
@@ -449,6 +450,17 @@ static bool nothing_can_fire(const void *arg)
     return none;
 }
 
+/* What a poll returned, for the trace: (fileno, revents) pairs in the device's numbers. */
+static void trace_poll(int timeout_ms, const uselect_event *ev, int n)
+{
+    int pairs[OBSERVE_POLL_MAX][2], k = 0;
+    for (; k < n && k < OBSERVE_POLL_MAX; k++) {
+        pairs[k][0] = sock_fileno(ev[k].obj->core);
+        pairs[k][1] = ev[k].revents;
+    }
+    observe_poll(timeout_ms, n, pairs, k);
+}
+
 /* poll's loop: kernel events that mean nothing to the device must not end the wait early. */
 static int wait_events(uselect_poller *p, int timeout_ms, bool oneshot, uselect_event *out, int max)
 {
@@ -460,6 +472,8 @@ static int wait_events(uselect_poller *p, int timeout_ms, bool oneshot, uselect_
         ;
     if (timeout_ms < 0)
         thread_wait_end();
+    if (__builtin_expect(atomic_load_explicit(&observe_tracing, memory_order_relaxed), 0))
+        trace_poll(timeout_ms, out, n);
     return n;
 }
 

@@ -307,7 +307,7 @@ int usocket_connect(usocket *s, const usocket_addr *addr)
     struct ucore *c = sock_enter(s);
     if (!c)
         return -1;
-    c->hs.dev_peer = dev; /* before the connect: its hook point is shown where it goes */
+    c->hs.dev_peer = dev; /* before the kernel's connect: its hook shows the device address */
     rc = connect_plain(s, c, to);
     if (rc == 0 && sock_closed(c)) /* close() from another thread ended the wait */
         rc = lwip_err(UERRNO_EBADF);
@@ -401,13 +401,15 @@ ssize_t usocket_sendall(usocket *s, const void *buf, size_t len)
 
 ssize_t usocket_sendto(usocket *s, const void *buf, size_t len, const usocket_addr *to)
 {
-    host_addr dest;
+    host_addr dest, dev;
     ssize_t n = config_ready();
-    if (n < 0 || (n = vnet_map_out(to, &dest, NULL)) < 0)
+    if (n < 0 || (n = vnet_map_out(to, &dest, &dev)) < 0)
         return upy__raise(n);
     struct ucore *c = sock_enter(s);
     if (!c)
         return -1;
+    if (c->hs.type == USOCKET_SOCK_DGRAM)
+        c->hs.dev_peer = dev; /* the destination as named: the send hook's device address */
     if (!buf && len)
         n = UPY__E_NEED_BUFFER;
     else if (len > 0 && c->hs.type == USOCKET_SOCK_STREAM)

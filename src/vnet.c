@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "host/observe.h"
 #include "internal.h"
 #include "vnet.h"
 
@@ -81,6 +82,17 @@ static bool parse_quad(const char *s, uint32_t *ip)
     }
     *ip = value;
     return *s == '\0';
+}
+
+/* A decision for the trace (docs/observe.md): device endpoint → host endpoint. */
+static void trace_decision(const char *verb, uint32_t ip, int port, host_addr host)
+{
+    if (__builtin_expect(!atomic_load_explicit(&observe_tracing, memory_order_relaxed), 1))
+        return;
+    char quad[16], dev[24];
+    vnet_format_ip(ip, quad);
+    snprintf(dev, sizeof dev, "%s:%d", quad, port);
+    observe_vnet(verb, dev, host);
 }
 
 int vnet_parse(const usocket_addr *addr, uint32_t *ip, int *port)
@@ -267,6 +279,8 @@ int vnet_map_out(const usocket_addr *addr, host_addr *out, host_addr *device)
     }
     bool escaped = !host_mode && !is_loopback(out->ip);
     pthread_rwlock_unlock(&lock);
+    if (r || escaped)
+        trace_decision(escaped ? "sandbox_refused" : "remap", ip, port, *out);
     /* Defence in depth: check_sandbox already keeps rules on loopback. */
     if (escaped)
         return UPY__E_SANDBOX;
@@ -346,6 +360,8 @@ int vnet_resolve(const char *host, int port, usocket_addr *out)
         else if (!numeric && host_resolve_elsewhere(host) < 0)
             found = false;
     }
+    if (__builtin_expect(atomic_load_explicit(&observe_tracing, memory_order_relaxed), 0))
+        observe_vnet(found ? "resolve" : "resolve_failed", host, (host_addr){ip, (uint16_t)to_port});
     if (!found)
         return -UERRNO_EAI_FAIL;
     vnet_format_ip(ip, out->ip);
@@ -397,8 +413,33 @@ int vnet_set_log(const char *spec, char *err, size_t errsize)
     return 0;
 }
 
+static _Atomic uint32_t device_ip = 0xc0a800f9; /* 192.168.0.249, the Python front's default */
+
+int vnet_set_device_ip(const char *addr, char *err, size_t errsize)
+{
+    struct in_addr a; /* strict, unlike a device address: each part 0..255 */
+    uint32_t ip = inet_pton(AF_INET, addr, &a) == 1 ? ntohl(a.s_addr) : 0;
+    if (ip == 0) {
+        snprintf(err, errsize, "a dotted quad expected, not '%s'", addr);
+        return -1;
+    }
+    atomic_store(&device_ip, ip);
+    observe_set_device_ip(ip);
+    return 0;
+}
+
+uint32_t vnet_device_ip(void)
+{
+    return atomic_load(&device_ip);
+}
+
 void vnet_log(const char *verb, const usocket_addr *device, host_addr host)
 {
+    if (__builtin_expect(atomic_load_explicit(&observe_tracing, memory_order_relaxed), 0)) {
+        char dev[24];
+        snprintf(dev, sizeof dev, "%s:%d", device->ip[0] ? device->ip : "0.0.0.0", device->port);
+        observe_vnet(verb, dev, host);
+    }
     int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
     if (fd < 0)
         return;

@@ -42,6 +42,9 @@ void vnet_format_ip(uint32_t ip, char out[16]);
  * snprintf-style (upy_config_map_path). */
 size_t vnet_map_path(const char *path, char *out, size_t size);
 
+/* The board's own address (UPYSOCK_DEVICE_IP; host order): WLAN.ifconfig() and the pcap. */
+uint32_t vnet_device_ip(void);
+
 /* One line to the virtual LAN log, if one is configured ("connect a -> b"). */
 void vnet_log(const char *verb, const usocket_addr *device, host_addr host);
 

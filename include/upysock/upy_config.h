@@ -3,7 +3,8 @@
  *
  * Everything here is process-wide. Settings come from the environment the first time the library
  * is used (UPYSOCK_PROFILE, UPYSOCK_LIMITS, UPYSOCK_REMAP, UPYSOCK_NET, UPYSOCK_FLASH, UPYSOCK_LOG,
- * UPYSOCK_FAULTS);
+ * UPYSOCK_FAULTS, UPYSOCK_DEVICE_IP, UPYSOCK_TRACE, UPYSOCK_TRACE_DATA, UPYSOCK_PCAP, UPYSOCK_KEYLOG
+ * or SSLKEYLOGFILE);
  * the upy_config_* calls override them. A malformed variable is never ignored: it is reported by
  * upy_config_check() and by the first socket call, as ValueError naming the variable.
  * docs/configuration.md has the syntax and examples.
@@ -114,6 +115,31 @@ UPY_API int upy_config_faults(const char *rules);
 
 /* Apply the environment now and report the first configuration error as ValueError. */
 UPY_API int upy_config_check(void);
+
+/* The board's own address on the virtual LAN (UPYSOCK_DEVICE_IP, default "192.168.0.249"): what
+ * the Python front's WLAN.ifconfig() reports and the pcap's device side. A dotted quad, not
+ * 0.0.0.0, else -1, ValueError. */
+UPY_API int upy_config_device_ip(const char *addr);
+
+/* The board's own address as a dotted quad into out (snprintf-style: the length it needs). */
+UPY_API size_t upy_config_get_device_ip(char *out, size_t size);
+
+/* The JSON Lines trace of every socket, poll and TLS event (UPYSOCK_TRACE; docs/observe.md):
+ * "stderr", "fd:N", a file path (truncated), or "" for none. -1, ValueError when it cannot be
+ * written. */
+UPY_API int upy_config_trace(const char *spec);
+
+/* The first `bytes` payload bytes of each send/recv in the trace, escaped (UPYSOCK_TRACE_DATA;
+ * 0..4096, default 0). */
+UPY_API int upy_config_trace_data(long bytes);
+
+/* A pcap of the virtual LAN as the board sees it (UPYSOCK_PCAP): a file path (truncated), or ""
+ * for none. */
+UPY_API int upy_config_pcap(const char *path);
+
+/* The TLS key log in NSS format (UPYSOCK_KEYLOG, else SSLKEYLOGFILE): a file path (appended to),
+ * or "" for none. */
+UPY_API int upy_config_keylog(const char *path);
 
 /* Map a device file path to the host: "/flash/cert/ca.pem" → "<flash dir>/cert/ca.pem"; any other
  * path is returned unchanged. snprintf-style. */

@@ -16,6 +16,14 @@ static PyObject *config_error(const char *var)
     return NULL;
 }
 
+/* UPYSOCK_TRACE_DATA's text as upy_config_trace_data's count (not a count: -1, which it refuses). */
+static int set_trace_data(const char *value)
+{
+    char *end;
+    long n = strtol(value, &end, 10);
+    return upy_config_trace_data(*value && !*end ? n : -1);
+}
+
 static const struct setting {
     const char *name, *var;
     int (*set)(const char *value);
@@ -24,6 +32,9 @@ static const struct setting {
     {"remap", "UPYSOCK_REMAP", upy_config_remap},       {"net", "UPYSOCK_NET", upy_config_net},
     {"flash", "UPYSOCK_FLASH", upy_config_flash},       {"log", "UPYSOCK_LOG", upy_config_log_to},
     {"faults", "UPYSOCK_FAULTS", upy_config_faults},
+    {"device_ip", "UPYSOCK_DEVICE_IP", upy_config_device_ip}, {"trace", "UPYSOCK_TRACE", upy_config_trace},
+    {"trace_data", "UPYSOCK_TRACE_DATA", set_trace_data}, {"pcap", "UPYSOCK_PCAP", upy_config_pcap},
+    {"keylog", "UPYSOCK_KEYLOG", upy_config_keylog},
 };
 
 /* configure(name, value) */
@@ -40,8 +51,18 @@ static PyObject *m_configure(PyObject *m, PyObject *const *args, Py_ssize_t n)
             return config_error(settings[i].var);
         Py_RETURN_NONE;
     }
-    PyErr_Format(PyExc_ValueError, "unknown setting '%s' (profile, limits, remap, net, flash, log, faults)", name);
+    PyErr_Format(PyExc_ValueError,
+                 "unknown setting '%s' (profile, limits, remap, net, flash, log, faults, device_ip, trace, "
+                 "trace_data, pcap, keylog)", name);
     return NULL;
+}
+
+/* device_ip() -> the board's own address, as the library has it (UPYSOCK_DEVICE_IP). */
+static PyObject *m_device_ip(PyObject *m, PyObject *unused)
+{
+    char ip[16];
+    upy_config_get_device_ip(ip, sizeof ip);
+    return PyUnicode_FromString(ip);
 }
 
 static PyObject *m_check_config(PyObject *m, PyObject *unused)
@@ -91,8 +112,9 @@ static PyObject *m_live_threads(PyObject *m, PyObject *unused)
 
 static PyMethodDef methods[] = {
     {"configure", (PyCFunction)(void (*)(void))m_configure, METH_FASTCALL,
-     "configure(name, value): name in profile, limits, remap, net, flash, log, faults; as the UPYSOCK_* "
-     "variable"},
+     "configure(name, value): name in profile, limits, remap, net, flash, log, faults, device_ip, trace, "
+     "trace_data, pcap, keylog; as the UPYSOCK_* variable"},
+    {"device_ip", m_device_ip, METH_NOARGS, "device_ip() -> the board's own address (UPYSOCK_DEVICE_IP)"},
     {"check_config", m_check_config, METH_NOARGS, "check_config(): ValueError for a bad UPYSOCK_* variable"},
     {"wait_threads", m_wait_threads, METH_O, "wait_threads(timeout_s) -> True when every device thread ended"},
     {"activity", m_activity, METH_NOARGS,

@@ -1,10 +1,8 @@
 """The runner's command line: options that stand for the UPYSOCK_* variables, and the run's own."""
 import argparse
-import ipaddress
 import os
 
 PROG = "upysock-run"
-DEFAULT_DEVICE_IP = "192.168.0.249"
 
 # Option -> the library setting it overrides (_upysock.configure name), with its variable.
 LIBRARY_OPTIONS = (
@@ -16,6 +14,14 @@ LIBRARY_OPTIONS = (
     ("log", "UPYSOCK_LOG", "WHERE", "virtual-LAN log: stderr, fd:N or a file path"),
     ("faults", "UPYSOCK_FAULTS", "RULES", "fault rules, e.g. 'reset *:1883 after=100; linkdown at=5s for=2s' "
                                           "(docs/faults.md)"),
+    ("device_ip", "UPYSOCK_DEVICE_IP", "ADDR",
+     "the board's own address on the virtual LAN: network.WLAN().ifconfig() and the pcap "
+     "(default 192.168.0.249)"),
+    ("trace", "UPYSOCK_TRACE", "WHERE", "JSON Lines trace of every socket call: stderr, fd:N or a file "
+     "path (docs/observe.md)"),
+    ("trace_data", "UPYSOCK_TRACE_DATA", "N", "the first N payload bytes of each send/recv in the trace"),
+    ("pcap", "UPYSOCK_PCAP", "FILE", "pcap of the virtual LAN as the board sees it, for Wireshark"),
+    ("keylog", "UPYSOCK_KEYLOG", "FILE", "TLS key log (NSS format; SSLKEYLOGFILE is honoured too)"),
 )
 
 DESCRIPTION = """\
@@ -40,21 +46,11 @@ def _positive_seconds(text):
     return value
 
 
-def _ipv4(text):
-    try:
-        return str(ipaddress.IPv4Address(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a dotted-quad IPv4 address") from None
-
-
 def _parser():
     p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     for name, variable, metavar, text in LIBRARY_OPTIONS:
-        p.add_argument(f"--{name}", metavar=metavar, help=f"{text} [{variable}]")
-    p.add_argument("--device-ip", metavar="ADDR", type=_ipv4,
-                   help="the board's own address on the virtual LAN: network.WLAN().ifconfig() "
-                        f"(default {DEFAULT_DEVICE_IP}) [UPYSOCK_DEVICE_IP]")
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar=metavar, help=f"{text} [{variable}]")
     p.add_argument("--timeout", metavar="SECONDS", type=_positive_seconds,
                    help="soft-reset and end the run after SECONDS (exit status 124)")
     p.add_argument("--exit-when-idle", action="store_true",
@@ -68,16 +64,8 @@ def _parser():
 
 
 def parse(argv):
-    """The parsed options; the device IP falls back to UPYSOCK_DEVICE_IP, then the default."""
-    parser = _parser()
-    opts = parser.parse_args(argv)
-    if opts.device_ip is None:
-        env = os.environ.get("UPYSOCK_DEVICE_IP") or DEFAULT_DEVICE_IP
-        try:
-            opts.device_ip = _ipv4(env)
-        except argparse.ArgumentTypeError as e:
-            parser.error(f"UPYSOCK_DEVICE_IP: {e}")
-    return opts
+    """The parsed options."""
+    return _parser().parse_args(argv)
 
 
 def library_settings(opts):

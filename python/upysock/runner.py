@@ -82,7 +82,7 @@ def _providers(device, importer, fs, life, opts, argv):
         "io": lambda: _uio(fs),
         "crypto": _crypto,
         "machine": lambda: hardware.make_machine(life.request_reset),
-        "network": lambda: hardware.make_network(opts.device_ip),
+        "network": lambda: hardware.make_network(device.device_ip()),
         "pycom": lambda: hardware.make_pycom(fs.host_dir),
     }
     for key in modmap.CPYTHON_SAME:

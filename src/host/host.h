@@ -53,9 +53,11 @@ typedef enum host_opt {
 typedef struct host_sock {
     int fd;
     uint32_t id;           /* 1, 2, ... in creation order: names the socket in a trace */
+    int fileno;            /* the device's fileno() once the socket object exists (sock.c), else 0 */
     int type;              /* 1 stream, 2 datagram */
     host_addr local, peer; /* host side (kernel), when known; {0, 0} otherwise */
-    host_addr dev_local, dev_peer; /* device side, when known */
+    host_addr dev_local, dev_peer; /* device side, when known (a datagram socket: the last
+                                      destination named) */
 } host_sock;
 
 /* Sockets (hostsock.c). The new socket blocks. 0 with *s filled, or < 0. */
@@ -107,6 +109,10 @@ struct host_hooks {
 };
 extern const struct host_hooks *_Atomic host_hooks_on;
 void host_hooks_install(const struct host_hooks *hooks);
+/* The observers' layer, outside the one above (hooks.c): its hooks pass each call on to the inner
+ * table's hook, when it has one, so they see what a fault made of the call. */
+void host_hooks_install_outer(const struct host_hooks *hooks);
+const struct host_hooks *host_hooks_inner(void); /* the inner table, or NULL */
 
 static inline const struct host_hooks *host_hooked(void)
 {

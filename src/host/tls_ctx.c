@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "observe.h"
 #include "tls.h"
 #include "tls_internal.h"
 
@@ -162,6 +163,13 @@ static int no_password(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
+/* Each secret of a handshake, client or server side, as one NSS key log line. */
+static void on_keylog(const SSL *ssl, const char *line)
+{
+    (void)ssl;
+    observe_keylog(line);
+}
+
 /* An SSL_CTX for cfg, or the outcome of a file that does not load. */
 static int build(const struct tls_config *cfg, SSL_CTX **out)
 {
@@ -175,6 +183,7 @@ static int build(const struct tls_config *cfg, SSL_CTX **out)
      * (mbedtls_ssl_write has neither restriction). */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_default_passwd_cb(ctx, no_password);
+    SSL_CTX_set_keylog_callback(ctx, on_keylog); /* writes only while a key log is on */
     int code = 0;
     if (cfg->ca_file && SSL_CTX_load_verify_locations(ctx, cfg->ca_file, NULL) != 1)
         code = tls_outcome_from_queue(TLS_LOADING_CERT, true);

@@ -1,0 +1,88 @@
+/*
+ * Watching the seam (docs/observe.md): a JSON Lines trace of its events, a pcap of the virtual
+ * LAN as the board would see it, and a TLS key log. Each output is a sink written one whole
+ * record per write(2), so a file is complete while the program runs and after it is killed, and
+ * a failing write never fails the call being watched: the sink closes with one message.
+ */
+#ifndef UPYSOCK_OBSERVE_H
+#define UPYSOCK_OBSERVE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "host.h"
+
+/* A sink (obs_sink.c): one output file or descriptor. */
+typedef struct obs_sink {
+    atomic_int fd;    /* -1: off */
+    bool owned;       /* we opened it: close it when replaced */
+    const char *name; /* "trace", "pcap", "keylog": for the one message when it fails */
+} obs_sink;
+
+/* Open spec for s: "" (off), "stderr", "fd:N" (when std_ok), or a path (truncated, or appended
+ * to with append). 0, or -1 with err filled. */
+int obs_sink_open(obs_sink *s, const char *spec, bool std_ok, bool append, char *err, size_t errsize);
+/* One record, one write(2); a short or failed write ends the sink with one message on stderr. */
+void obs_sink_write(obs_sink *s, const void *rec, size_t len);
+static inline bool obs_sink_on(obs_sink *s)
+{
+    return atomic_load_explicit(&s->fd, memory_order_relaxed) >= 0;
+}
+
+/* The settings (observe.c), applied by config.c: 0, or -1 with err filled. */
+int observe_set_trace(const char *spec, char *err, size_t errsize);
+int observe_set_trace_data(const char *count, char *err, size_t errsize);
+int observe_set_pcap(const char *path, char *err, size_t errsize);
+int observe_set_keylog(const char *path, char *err, size_t errsize);
+void observe_set_device_ip(uint32_t ip); /* the board's own address, host order */
+
+/* An exception raised at a public entry point (upy.c): a trace record of its own. */
+extern atomic_bool observe_tracing;
+void observe_raised(const char *type, int code, const char *message);
+/* A poll's outcome (uselect.c): result (events, or a negative device errno) and up to
+ * OBSERVE_POLL_MAX (fileno, revents) pairs. */
+enum { OBSERVE_POLL_MAX = 32 };
+void observe_poll(int timeout_ms, int result, const int pairs[][2], int n);
+/* A virtual-LAN decision (vnet.c): "connect", "bind", ... device "a.b.c.d:p" → host. */
+void observe_vnet(const char *verb, const char *device, host_addr host);
+
+/* One NSS key log line from OpenSSL (tls_ctx.c). */
+void observe_keylog(const char *line);
+
+/* The trace's writer (trace.c): a record is built with these, then ended. */
+typedef struct trace_rec {
+    char buf[1024];
+    size_t len;
+    bool cut; /* a field did not fit and was left out */
+} trace_rec;
+void trace_begin(trace_rec *r, const char *call, const host_sock *s);
+void trace_str(trace_rec *r, const char *key, const char *value);
+void trace_int(trace_rec *r, const char *key, long long value);
+void trace_addr(trace_rec *r, const char *key, host_addr a);
+void trace_bytes(trace_rec *r, const char *key, const void *data, size_t len);
+void trace_pairs(trace_rec *r, const char *key, const int pairs[][2], int n); /* [[a,b],...] */
+void trace_result(trace_rec *r, long long result, int kernel_errno); /* result < 0: a device errno */
+void trace_end(trace_rec *r, obs_sink *to);
+
+/* The frame synthesiser (frame.c): one IPv4 packet (LINKTYPE_RAW) into out, its length. */
+enum { FRAME_FIN = 1, FRAME_SYN = 2, FRAME_RST = 4, FRAME_PSH = 8, FRAME_ACK = 16 };
+enum { FRAME_MAX = 20 + 20 + 1460 };
+size_t frame_tcp(uint8_t *out, host_addr src, host_addr dst, uint32_t seq, uint32_t ack, int flags,
+                 const void *data, size_t len);
+size_t frame_udp(uint8_t *out, host_addr src, host_addr dst, const void *data, size_t len);
+
+/* The pcap of the virtual LAN (pcap.c): events in device terms. */
+int pcap_open(const char *path, char *err, size_t errsize);
+bool pcap_on(void);
+void pcap_set_device_ip(uint32_t ip);
+enum { PCAP_CONNECTED, PCAP_PENDING, PCAP_REFUSED };
+void pcap_connected(host_sock *s, int outcome);     /* after a connect: how it went */
+void pcap_accepted(host_sock *child);              /* after an accept */
+void pcap_sending(host_sock *s);                    /* before a datagram goes out */
+void pcap_data(host_sock *s, bool sent, const void *data, size_t len, const host_addr *addr);
+void pcap_end(host_sock *s, bool sent, bool reset); /* FIN or RST, sent by s or by its peer */
+void pcap_closed(host_sock *s);                     /* s is gone: FIN if none was sent */
+
+#endif

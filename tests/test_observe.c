@@ -1,0 +1,455 @@
+/*
+ * The observers (docs/observe.md) checked with the tools a reader uses: tshark on the pcap (it
+ * must parse it without a warning, follow the tutorials' conversations under the device
+ * addresses, show a reset as RST, and decrypt tutorial 3 with the key log), jq on the trace.
+ * Tests that need tshark skip, saying so, when it is not installed.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "host/host.h"
+#include "testutil.h"
+#include "upysock/uerrno.h"
+#include "upysock/upy_config.h"
+
+#define WAIT_MS 10000
+#define FLASH UPYSOCK_TEST_BIN_DIR "/flash"
+
+static char dir[256];
+static char out_path[320];
+
+static const char *path(const char *name)
+{
+    static char buf[4][320];
+    static int next;
+    char *p = buf[next++ % 4];
+    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+    return p;
+}
+
+static bool have(const char *tool)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
+    return system(cmd) == 0;
+}
+
+static void need_tshark(void)
+{
+    if (!have("tshark")) {
+        fprintf(stderr, "tshark is not installed (scripts/install-deps.sh installs it): skipped\n");
+        skip();
+    }
+}
+
+/* Runs a shell command line (bounded by timeout(1)); its stdout and stderr, with tshark's note
+ * about running as root taken out, into a static buffer. */
+static const char *sh(const char *fmt, ...)
+{
+    static char out[65536];
+    char line[2048], cmd[2500];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "timeout 60 sh -c '%s' 2>&1 | sed \"/^Running as user/d\" > %s", line, out_path);
+    assert_int_equal(system(cmd), 0);
+    FILE *f = fopen(out_path, "r");
+    assert_non_null(f);
+    out[fread(out, 1, sizeof out - 1, f)] = '\0';
+    fclose(f);
+    return out;
+}
+
+/* tshark reads the file with every checksum checked: no warning, no bad checksum. */
+static void assert_clean_pcap(const char *file)
+{
+    const char *checks = "-o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE";
+    assert_string_equal(sh("tshark -r %s %s -Y \"ip.checksum.status == 0 || tcp.checksum.status == 0 || "
+                           "udp.checksum.status == 0\"", file, checks), "");
+    const char *all = sh("tshark -r %s %s -q -z expert,warn", file, checks);
+    assert_null(strstr(all, "Warning"));
+    assert_null(strstr(all, "Error"));
+}
+
+static int start_server(tu_proc *server, const char *program, const char *extra)
+{
+    char pcap[400];
+    snprintf(pcap, sizeof pcap, "UPYSOCK_PCAP=%s", path("server.pcap"));
+    char *argv[] = {(char *)tu_example(program), NULL};
+    char *env[] = {"UPYSOCK_REMAP=*:6543=127.0.0.1:0", "UPYSOCK_LOG=fd:3", "UPYSOCK_FLASH=" FLASH, pcap,
+                   (char *)extra, NULL};
+    tu_proc_start(server, argv, env);
+    int port = tu_proc_listen_port(server, WAIT_MS);
+    assert_true(port > 0);
+    return port;
+}
+
+/* A client program to the tutorial address, mapped to port; its pcap, trace and key log in dir. */
+static void run_client(tu_proc *client, const char *program, int port, const char *extra)
+{
+    char remap[80], pcap[400], trace[400];
+    snprintf(remap, sizeof remap, "UPYSOCK_REMAP=192.168.0.234:6543=127.0.0.1:%d", port);
+    snprintf(pcap, sizeof pcap, "UPYSOCK_PCAP=%s", path("client.pcap"));
+    snprintf(trace, sizeof trace, "UPYSOCK_TRACE=%s", path("client.jsonl"));
+    char *argv[] = {(char *)tu_example(program), NULL};
+    char *env[] = {remap, pcap, trace, "UPYSOCK_TRACE_DATA=16", "UPYSOCK_FLASH=" FLASH, (char *)extra, NULL};
+    assert_int_equal(tu_run(client, argv, env, WAIT_MS), 0);
+}
+
+static void stop(tu_proc *server)
+{
+    assert_true(tu_proc_stop(server, SIGTERM, WAIT_MS));
+}
+
+/* Tutorial 2's client against tutorial 1's server: both pcaps, each from its own board. */
+static void test_tutorials_1_and_2_in_tshark(void **state)
+{
+    (void)state;
+    need_tshark();
+    tu_proc server, client;
+    int port = start_server(&server, "tutorial_server", NULL);
+    run_client(&client, "tutorial_client", port, NULL);
+    assert_true(tu_proc_wait_count(&server, "Received: b'Data to send'", 2, false, WAIT_MS) == 2);
+    stop(&server);
+
+    assert_clean_pcap(path("client.pcap"));
+    const char *conv = sh("tshark -r %s -q -z conv,tcp", path("client.pcap"));
+    assert_int_equal(tu_count(conv, "192.168.0.249:"), 2);     /* the board, its two sockets */
+    assert_int_equal(tu_count(conv, "192.168.0.234:6543 "), 2); /* the server as the program named it */
+    const char *follow = sh("tshark -r %s -q -z follow,tcp,ascii,0 -z follow,tcp,ascii,1", path("client.pcap"));
+    assert_int_equal(tu_count(follow, "Data to send"), 2);
+    assert_non_null(strstr(follow, "\n0\n"));                   /* the server's counter, one per connection */
+    assert_non_null(strstr(follow, "\n1\n"));
+
+    /* The server's board: itself on 6543, the client (an unmapped loopback peer) as 127.0.0.1. */
+    assert_clean_pcap(path("server.pcap"));
+    conv = sh("tshark -r %s -q -z conv,tcp", path("server.pcap"));
+    assert_int_equal(tu_count(conv, "192.168.0.249:6543 "), 2);
+    assert_int_equal(tu_count(conv, "127.0.0.1:"), 2);
+    follow = sh("tshark -r %s -q -z follow,tcp,ascii,0", path("server.pcap"));
+    assert_non_null(strstr(follow, "Data to send"));
+    /* Each connection: SYN, SYN-ACK; the server's FIN (it never reads the client's). */
+    assert_string_equal(sh("tshark -r %s -Y \"tcp.flags.syn == 1\" | wc -l", path("server.pcap")), "4\n");
+    assert_string_equal(sh("tshark -r %s -Y \"tcp.flags.fin == 1\" | wc -l", path("server.pcap")), "2\n");
+}
+
+/* The peer resets each connection after the client's send: the client's pcap shows the RST. */
+static void test_reset_is_an_rst(void **state)
+{
+    (void)state;
+    need_tshark();
+    int port, listener = tu_listener(&port);
+    char remap[80], pcap[400];
+    snprintf(remap, sizeof remap, "UPYSOCK_REMAP=*:6543=127.0.0.1:%d", port);
+    snprintf(pcap, sizeof pcap, "UPYSOCK_PCAP=%s", path("reset.pcap"));
+    char *argv[] = {(char *)tu_example("tutorial_client"), NULL};
+    char *env[] = {remap, pcap, NULL};
+    tu_proc client;
+    tu_proc_start(&client, argv, env);
+    for (int i = 0; i < 2; i++) {
+        int c = tu_accept(listener, WAIT_MS);
+        assert_true(c >= 0);
+        char buf[12];
+        assert_int_equal(tu_read_exact(c, buf, sizeof buf, WAIT_MS), 12);
+        tu_reset(c);
+    }
+    assert_true(tu_proc_wait(&client, WAIT_MS));
+    close(listener);
+    assert_clean_pcap(path("reset.pcap"));
+    const char *rst = sh("tshark -r %s -Y \"tcp.flags.reset == 1\" -T fields -e ip.src -e tcp.srcport",
+                         path("reset.pcap"));
+    assert_int_equal(tu_count(rst, "192.168.0.234\t6543\n"), 2);
+}
+
+/* Tutorial 2's client with nothing listening: each non-blocking connect is a SYN answered by an
+ * RST-ACK, and no handshake is made up. */
+static void test_refused_connect_is_syn_then_rst(void **state)
+{
+    (void)state;
+    need_tshark();
+    char remap[80], pcap[400];
+    snprintf(remap, sizeof remap, "UPYSOCK_REMAP=*:6543=127.0.0.1:%d", tu_closed_port());
+    snprintf(pcap, sizeof pcap, "UPYSOCK_PCAP=%s", path("refused.pcap"));
+    char *argv[] = {(char *)tu_example("tutorial_client"), NULL};
+    char *env[] = {remap, pcap, NULL};
+    tu_proc client;
+    assert_int_equal(tu_run(&client, argv, env, WAIT_MS), 0);
+    assert_clean_pcap(path("refused.pcap"));
+    const char *file = path("refused.pcap");
+    assert_string_equal(sh("tshark -r %s | wc -l", file), "4\n");
+    assert_string_equal(sh("tshark -r %s -Y \"ip.src == 192.168.0.249 && tcp.flags.syn == 1 && tcp.flags.ack == 0\""
+                           " | wc -l", file), "2\n");
+    assert_string_equal(sh("tshark -r %s -Y \"ip.src == 192.168.0.234 && tcp.srcport == 6543 && "
+                           "tcp.flags.reset == 1 && tcp.flags.ack == 1\" | wc -l", file), "2\n");
+}
+
+/* Tutorial 3: the key log (UPYSOCK_KEYLOG on the client, SSLKEYLOGFILE on the server) lets
+ * tshark decrypt each side's pcap down to the tutorial's payload. */
+static void test_tutorial_3_decrypted_with_the_key_log(void **state)
+{
+    (void)state;
+    need_tshark();
+    char server_keys[400], client_keys[400];
+    snprintf(server_keys, sizeof server_keys, "SSLKEYLOGFILE=%s", path("server.keys"));
+    snprintf(client_keys, sizeof client_keys, "UPYSOCK_KEYLOG=%s", path("client.keys"));
+    tu_proc server, client;
+    int port = start_server(&server, "tls_server", server_keys);
+    run_client(&client, "tutorial_ssl_client", port, client_keys);
+    assert_true(tu_proc_wait_output(&server, "Received: b'Data to send'", false, WAIT_MS));
+    stop(&server);
+
+    assert_clean_pcap(path("client.pcap"));
+    const char *plain = sh("tshark -r %s -q -z follow,tls,ascii,0", path("client.pcap"));
+    assert_null(strstr(plain, "Data to send")); /* without the keys: records only */
+    const char *side[][2] = {{"client.pcap", "client.keys"}, {"server.pcap", "server.keys"}};
+    for (int i = 0; i < 2; i++) {
+        const char *keys = sh("cat %s", path(side[i][1]));
+        assert_non_null(strstr(keys, "CLIENT_RANDOM ") ? keys : strstr(keys, "CLIENT_TRAFFIC_SECRET_0 "));
+        const char *shown = sh("tshark -r %s -o tls.keylog_file:%s -q -z follow,tls,ascii,0", path(side[i][0]),
+                               path(side[i][1]));
+        assert_non_null(strstr(shown, "Data to send"));
+    }
+}
+
+/* The trace of tutorial 2's client: the fields of a call that raised, and the docs' jq line. */
+static void test_trace_fields(void **state)
+{
+    (void)state;
+    tu_proc server, client;
+    int port = start_server(&server, "tutorial_server", NULL);
+    run_client(&client, "tutorial_client", port, NULL);
+    stop(&server);
+    char port_text[16];
+    snprintf(port_text, sizeof port_text, ":%d\"", port);
+    const char *trace = sh("cat %s", path("client.jsonl"));
+    /* The non-blocking connect: device and host address, EINPROGRESS as the board numbers it
+     * (119) from the kernel's (115), then the OSError raised at the API. */
+    const char *connect = strstr(trace, "\"call\":\"connect\",\"sock\":1,\"fileno\":54,");
+    assert_non_null(connect);
+    assert_non_null(strstr(connect, "\"dev\":\"192.168.0.234:6543\",\"host\":\"127.0.0.1:"));
+    assert_non_null(strstr(connect, port_text));
+    assert_non_null(strstr(connect, "\"errno\":119,\"kernel_errno\":115,\"kernel_error\":\"EINPROGRESS\"}"));
+    assert_non_null(strstr(connect, "\"call\":\"raise\",\"exc\":\"OSError\",\"code\":119}"));
+    assert_non_null(strstr(trace, "\"call\":\"send\",\"sock\":1,\"fileno\":54,"));
+    assert_non_null(strstr(trace, "\"len\":12,\"result\":12,\"data\":\"Data to send\"}"));
+    assert_int_equal(tu_count(trace, "\"call\":\"close\""), 2);
+    /* The poll thread's first poll: the first socket (fileno 54) writable, POLLOUT being 4. */
+    assert_non_null(strstr(trace, "\"call\":\"poll\",\"timeout_ms\":-1,\"result\":"));
+    assert_non_null(strstr(trace, ",\"revents\":[[54,4]"));
+    /* The virtual LAN's decision: the rule that moved the tutorial's address. */
+    char remap[160];
+    snprintf(remap, sizeof remap, "\"call\":\"vnet\",\"decision\":\"remap\",\"dev\":\"192.168.0.234:6543\","
+             "\"host\":\"127.0.0.1:%d\"}", port);
+    assert_int_equal(tu_count(trace, remap), 2);
+    assert_int_equal(tu_count(trace, "{\"t\":"), tu_count(trace, "}\n"));
+    if (!have("jq")) {
+        fprintf(stderr, "jq is not installed: its check skipped\n");
+        return;
+    }
+    /* docs/observe.md: every call that raised. */
+    const char *raised = sh("jq -c \"select(.call == \\\"raise\\\")\" %s", path("client.jsonl"));
+    assert_int_equal(tu_count(raised, "\n"), 2);
+    assert_int_equal(tu_count(raised, "\"code\":119"), 2);
+}
+
+/* A trace that cannot be written (a full disk) stops with one message; the program runs on. */
+static void test_full_disk_ends_the_trace(void **state)
+{
+    (void)state;
+    tu_proc server, client;
+    int port = start_server(&server, "tutorial_server", NULL);
+    char remap[80];
+    snprintf(remap, sizeof remap, "UPYSOCK_REMAP=*:6543=127.0.0.1:%d", port);
+    char *argv[] = {(char *)tu_example("tutorial_client"), NULL};
+    char *env[] = {remap, "UPYSOCK_TRACE=/dev/full", NULL};
+    assert_int_equal(tu_run(&client, argv, env, WAIT_MS), 0);
+    stop(&server);
+    assert_int_equal(tu_count(client.out, "upysock: trace stopped: No space left on device\n"), 1);
+    assert_int_equal(tu_count(client.out, "Data received: "), 2);
+}
+
+/* Both ends in this process: each segment and datagram is written once, in the connecting
+ * end's view. */
+static void test_both_ends_here_written_once(void **state)
+{
+    (void)state;
+    need_tshark();
+    assert_int_equal(upy_config_pcap(path("here.pcap")), 0);
+    int port;
+    usocket *listener = tu_usock_listener(2, &port);
+    usocket *c = tu_tcp();
+    usocket_addr to = {"192.168.0.10", port};
+    assert_int_equal(usocket_connect(c, &to), 0);
+    usocket *a = usocket_accept(listener, NULL);
+    assert_non_null(a);
+    assert_int_equal(usocket_send(c, "ping", 4), 4);
+    char buf[8];
+    assert_int_equal(usocket_recv(a, buf, sizeof buf), 4);
+    assert_int_equal(usocket_send(a, "pong!", 5), 5);
+    assert_int_equal(usocket_recv(c, buf, sizeof buf), 5);
+    usocket_release(c);
+    assert_int_equal(usocket_recv(a, buf, sizeof buf), 0);
+    usocket_release(a);
+    usocket_release(listener);
+
+    usocket *u1 = tu_udp(), *u2 = tu_udp();
+    usocket_addr any = {"", 0};
+    assert_int_equal(usocket_bind(u2, &any), 0);
+    usocket_addr u2_at = {"192.168.0.20", tu_usock_port(u2)};
+    assert_int_equal(usocket_sendto(u1, "datagram", 8, &u2_at), 8);
+    usocket_addr from;
+    assert_int_equal(usocket_recvfrom(u2, buf, sizeof buf, &from), 8);
+    usocket_release(u1);
+    usocket_release(u2);
+    assert_int_equal(upy_config_pcap(""), 0);
+
+    assert_clean_pcap(path("here.pcap"));
+    char conv_line[80];
+    snprintf(conv_line, sizeof conv_line, "<-> 192.168.0.10:%d ", port);
+    const char *conv = sh("tshark -r %s -q -z conv,tcp", path("here.pcap"));
+    assert_int_equal(tu_count(conv, conv_line), 1);
+    /* 3 handshake, 2 data, FIN + ACK each way */
+    assert_string_equal(sh("tshark -r %s -Y tcp | wc -l", path("here.pcap")), "9\n");
+    const char *follow = sh("tshark -r %s -q -z follow,tcp,ascii,0", path("here.pcap"));
+    assert_int_equal(tu_count(follow, "ping"), 1);
+    assert_int_equal(tu_count(follow, "pong!"), 1);
+    const char *udp = sh("tshark -r %s -Y udp -T fields -e ip.src -e ip.dst -e udp.dstport -e data.data",
+                         path("here.pcap"));
+    char expect[96];
+    snprintf(expect, sizeof expect, "192.168.0.249\t192.168.0.20\t%d\t646174616772616d\n", u2_at.port);
+    assert_string_equal(udp, expect);
+}
+
+/* A fault layer (the inner hooks, as fault injection installs them) resets every recv without
+ * asking the kernel: the observers record what the fault made of the call. */
+static ssize_t injected_reset(host_sock *s, void *buf, size_t len, int flags, host_addr *from, host_io_fn next)
+{
+    (void)s, (void)buf, (void)len, (void)flags, (void)from, (void)next;
+    return -UERRNO_ECONNRESET;
+}
+
+static void test_an_injected_reset_is_an_rst(void **state)
+{
+    (void)state;
+    need_tshark();
+    static const struct host_hooks fault = {.recv = injected_reset};
+    assert_int_equal(upy_config_pcap(path("fault.pcap")), 0);
+    assert_int_equal(upy_config_trace(path("fault.jsonl")), 0);
+    host_hooks_install(&fault);
+    int port, listener = tu_listener(&port);
+    usocket *c = tu_tcp();
+    usocket_addr to = {"192.168.0.40", port};
+    assert_int_equal(usocket_connect(c, &to), 0);
+    int peer = tu_accept(listener, WAIT_MS);
+    assert_true(peer >= 0);
+    char buf[8];
+    assert_int_equal(usocket_recv(c, buf, sizeof buf), -1);
+    assert_true(upy_exc_is_errno(UERRNO_ECONNRESET));
+    host_hooks_install(NULL);
+    assert_int_equal(upy_config_trace(""), 0);
+    assert_int_equal(upy_config_pcap(""), 0);
+    usocket_release(c);
+    close(peer);
+    close(listener);
+
+    assert_clean_pcap(path("fault.pcap"));
+    char rst[120];
+    snprintf(rst, sizeof rst, "192.168.0.40\t%d\n", port);
+    assert_string_equal(sh("tshark -r %s -Y \"tcp.flags.reset == 1\" -T fields -e ip.src -e tcp.srcport",
+                           path("fault.pcap")), rst);
+    /* the device errno, and no kernel errno: the kernel was not asked */
+    const char *trace = sh("cat %s", path("fault.jsonl"));
+    assert_non_null(strstr(trace, "\"call\":\"recv\""));
+    assert_non_null(strstr(trace, "\"len\":8,\"errno\":104}\n"));
+}
+
+/* Four threads sending at once: every line whole (one write(2) each), payload bytes escaped. */
+enum { SENDERS = 4, SENDS = 250 };
+
+static void *send_many(void *arg)
+{
+    usocket_addr *to = arg;
+    usocket *u = tu_udp();
+    static const char payload[] = "q\"\\\x00\xff";
+    for (int i = 0; i < SENDS; i++)
+        assert_int_equal(usocket_sendto(u, payload, sizeof payload - 1, to), (int)sizeof payload - 1);
+    usocket_release(u);
+    return NULL;
+}
+
+static void test_trace_lines_whole_under_threads(void **state)
+{
+    (void)state;
+    assert_int_equal(upy_config_trace(path("threads.jsonl")), 0);
+    assert_int_equal(upy_config_trace_data(8), 0);
+    int port, sink = tu_udp_peer(&port);
+    usocket_addr to = {"192.168.0.30", port};
+    pthread_t t[SENDERS];
+    for (int i = 0; i < SENDERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, send_many, &to), 0);
+    for (int i = 0; i < SENDERS; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(upy_config_trace(""), 0);
+    assert_int_equal(upy_config_trace_data(0), 0);
+    close(sink);
+
+    FILE *f = fopen(path("threads.jsonl"), "r");
+    assert_non_null(f);
+    char line[1200];
+    int sends = 0;
+    char expect[200];
+    snprintf(expect, sizeof expect, "\"len\":5,\"dev\":\"192.168.0.30:%d\",\"host\":\"127.0.0.1:%d\","
+             "\"result\":5,\"data\":\"q\\\"\\\\\\u0000\\u00ff\"}\n", port, port);
+    while (fgets(line, sizeof line, f)) {
+        assert_memory_equal(line, "{\"t\":", 5);
+        assert_string_equal(line + strlen(line) - 2, "}\n");
+        if (strstr(line, "\"call\":\"sendto\"")) {
+            assert_non_null(strstr(line, expect));
+            sends++;
+        }
+    }
+    fclose(f);
+    assert_int_equal(sends, SENDERS * SENDS);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    tu_clear_upysock_env();
+    unsetenv("SSLKEYLOGFILE");
+    snprintf(dir, sizeof dir, "%s/observe-XXXXXX", UPYSOCK_TEST_BIN_DIR);
+    assert_non_null(mkdtemp(dir));
+    snprintf(out_path, sizeof out_path, "%s/sh.out", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tutorials_1_and_2_in_tshark),
+        cmocka_unit_test(test_reset_is_an_rst),
+        cmocka_unit_test(test_refused_connect_is_syn_then_rst),
+        cmocka_unit_test(test_tutorial_3_decrypted_with_the_key_log),
+        cmocka_unit_test(test_trace_fields),
+        cmocka_unit_test(test_full_disk_ends_the_trace),
+        cmocka_unit_test(test_both_ends_here_written_once),
+        cmocka_unit_test(test_trace_lines_whole_under_threads),
+        cmocka_unit_test(test_an_injected_reset_is_an_rst),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
