@@ -375,27 +375,28 @@ static void test_fault_linkdown_fails_udp_sends_with_118(void **state)
     close(peer);
 }
 
+/* A TLS server that reads the client's first record, answers "pong" and closes cleanly. */
+static tu_tls_script pong_server(void)
+{
+    static const char *const replies[] = {"pong", NULL};
+    return (tu_tls_script){.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .read_first = true,
+                           .replies = replies, .end = TU_TLS_CLOSE_NOTIFY};
+}
+
 /* On a TLS socket the same RST is mbedTLS's NET_CONN_RESET. */
 static void test_fault_reset_on_a_tls_socket_raises_80(void **state)
 {
     (void)state;
-    static const char *const replies[] = {"pong", NULL};
-    tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .read_first = true,
-                        .replies = replies, .end = TU_TLS_CLOSE_NOTIFY};
-    int port;
-    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    usocket *plain = tu_tcp(), *ss = ussl_wrap_socket(plain, NULL);
-    assert_non_null(ss);
-    usocket_addr to = tu_loopback(port);
-    assert_int_equal(usocket_connect(ss, &to), 0);
+    tu_tls_script sc = pong_server();
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
     faults("reset dir=recv");
     char b[16];
-    assert_int_equal(usocket_send(ss, "ping", 4), 4);
-    assert_int_equal(usocket_recv(ss, b, sizeof b), -1);
+    assert_int_equal(usocket_send(p.ssl, "ping", 4), 4);
+    assert_int_equal(usocket_recv(p.ssl, b, sizeof b), -1);
     assert_oserror(UERRNO_MBEDTLS_ERR_NET_CONN_RESET);
     assert_int_equal(UERRNO_MBEDTLS_ERR_NET_CONN_RESET, -80);
-    usocket_release(ss);
-    usocket_release(plain);
+    tu_tls_pair_release(&p);
     tu_tls_peer_join(peer, NULL, 10000);
 }
 
@@ -462,23 +463,16 @@ static void test_fault_tls_alert_raises_the_mbedtls_code(void **state)
 static void test_fault_tls_fin_without_close_notify_raises_29312(void **state)
 {
     (void)state;
-    static const char *const replies[] = {"pong", NULL};
-    tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .read_first = true,
-                        .replies = replies, .end = TU_TLS_CLOSE_NOTIFY};
-    int port;
-    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    usocket *plain = tu_tcp(), *ss = ussl_wrap_socket(plain, NULL);
-    assert_non_null(ss);
-    usocket_addr to = tu_loopback(port);
-    assert_int_equal(usocket_connect(ss, &to), 0);
+    tu_tls_script sc = pong_server();
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
     faults("fin after=0");
     char b[16];
-    assert_int_equal(usocket_send(ss, "ping", 4), 4);
-    assert_int_equal(usocket_recv(ss, b, sizeof b), -1);
+    assert_int_equal(usocket_send(p.ssl, "ping", 4), 4);
+    assert_int_equal(usocket_recv(p.ssl, b, sizeof b), -1);
     assert_oserror(UERRNO_MBEDTLS_ERR_SSL_CONN_EOF);
     assert_int_equal(UERRNO_MBEDTLS_ERR_SSL_CONN_EOF, -29312);
-    usocket_release(ss);
-    usocket_release(plain);
+    tu_tls_pair_release(&p);
     tu_tls_peer_join(peer, NULL, 10000);
 }
 

@@ -44,17 +44,6 @@ static int setup(void **state)
 static const ussl_options server_side = {
     .server_side = true, .certfile = "/flash/cert/server.pem", .keyfile = "/flash/cert/server.key"};
 
-/* A plain socket and its SSL wrapper, released together. */
-struct pair {
-    usocket *plain, *ssl;
-};
-
-static void pair_release(struct pair *p)
-{
-    usocket_release(p->ssl);
-    usocket_release(p->plain);
-}
-
 /* --- close() from another thread ------------------------------------------------------------- */
 
 /* The call in bg blocks; close(s) from here wakes it with OSError(9), the header's rule for every
@@ -181,7 +170,7 @@ static void test_close_during_poll_is_never_reported(void **state)
 
 /* Wrap and connect in `mode`; the non-blocking mode's connect is the device's EINPROGRESS (a
  * plain socket made non-blocking before wrapping, §5.3), and its handshake is do_handshake's. */
-static void client_start(struct pair *p, int port, enum mode mode)
+static void client_start(tu_tls_pair *p, int port, enum mode mode)
 {
     p->plain = tu_tcp();
     if (mode == NONBLOCKING)
@@ -222,7 +211,7 @@ static void test_client_handshake_against_hostile_servers(void **state)
             tu_tls_script sc = {.start = client_cases[i].start};
             int port;
             tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-            struct pair p;
+            tu_tls_pair p;
             client_start(&p, port, mode);
             tu_bg bg = {.s = p.ssl, .arg = (void *)(intptr_t)port};
             tu_bg_start(&bg, client_call[mode]);
@@ -232,7 +221,7 @@ static void test_client_handshake_against_hostile_servers(void **state)
             /* A TLS failure in the timed connect closes the socket (the firmware's helper task);
              * the other paths leave it open (§5.4). */
             assert_int_equal(usocket_fileno(p.ssl) == -1, mode == TIMED);
-            pair_release(&p);
+            tu_tls_pair_release(&p);
             assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
         }
     }
@@ -247,12 +236,12 @@ static void test_client_handshake_against_a_silent_server(void **state)
         tu_tls_script sc = {.start = TU_TLS_SILENT};
         int port;
         tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-        struct pair p;
+        tu_tls_pair p;
         client_start(&p, port, mode);
         tu_bg bg = {.s = p.ssl, .arg = (void *)(intptr_t)port};
         tu_bg_start(&bg, client_call[mode]);
         assert_close_wakes(&bg, p.ssl, mode_names[mode]);
-        pair_release(&p);
+        tu_tls_pair_release(&p);
         assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
     }
 }
@@ -267,7 +256,7 @@ static void test_tutorial_era_nonblocking_handshake_against_hostile_servers(void
         tu_tls_script sc = {.start = client_cases[i].start};
         int port;
         tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-        struct pair p = {.plain = tu_tcp()};
+        tu_tls_pair p = {.plain = tu_tcp()};
         p.ssl = ussl_wrap_socket(p.plain, NULL);
         assert_non_null(p.ssl);
         assert_int_equal(usocket_setblocking(p.ssl, false), 0);
@@ -278,7 +267,7 @@ static void test_tutorial_era_nonblocking_handshake_against_hostile_servers(void
         assert_int_equal(ussl_do_handshake(p.ssl), -1);
         if (upy_exc_current()->code != client_cases[i].code)
             fail_msg("case %zu: %s", i, tu_exc_text());
-        pair_release(&p);
+        tu_tls_pair_release(&p);
         assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
     }
 }
@@ -364,7 +353,7 @@ static const struct {
 };
 
 /* An established SSL socket whose peer ends with `end`: our client, or our server. */
-static void established(struct pair *p, bool server, enum tu_tls_end end, tu_tls_peer **peer, usocket **listener)
+static void established(tu_tls_pair *p, bool server, enum tu_tls_end end, tu_tls_peer **peer, usocket **listener)
 {
     tu_tls_script sc = {.client = server, .end = end};
     if (server) {
@@ -385,9 +374,9 @@ static void established(struct pair *p, bool server, enum tu_tls_end end, tu_tls
         fail_msg("handshake: %s", tu_exc_text());
 }
 
-static void finish(struct pair *p, tu_tls_peer *peer, usocket *listener)
+static void finish(tu_tls_pair *p, tu_tls_peer *peer, usocket *listener)
 {
-    pair_release(p);
+    tu_tls_pair_release(p);
     usocket_release(listener);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
@@ -398,7 +387,7 @@ static void test_recv_from_hostile_peers(void **state)
     for (int server = 0; server <= 1; server++) {
         for (size_t i = 0; i < sizeof data_cases / sizeof data_cases[0]; i++) {
             for (enum mode mode = BLOCKING; mode <= NONBLOCKING; mode++) {
-                struct pair p;
+                tu_tls_pair p;
                 tu_tls_peer *peer;
                 usocket *listener;
                 established(&p, server, data_cases[i].end, &peer, &listener);
@@ -421,7 +410,7 @@ static void test_recv_from_a_stalled_peer(void **state)
     (void)state;
     for (int server = 0; server <= 1; server++) {
         for (enum mode mode = BLOCKING; mode <= NONBLOCKING; mode++) {
-            struct pair p;
+            tu_tls_pair p;
             tu_tls_peer *peer;
             usocket *listener;
             established(&p, server, TU_TLS_READ_UNTIL_CLOSE, &peer, &listener);

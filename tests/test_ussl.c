@@ -40,42 +40,6 @@ static tu_tls_script server(void)
     return (tu_tls_script){.cert = tu_cert("server.pem"), .key = tu_cert("server.key")};
 }
 
-/* A plain socket and its SSL wrapper, released together. */
-struct pair {
-    usocket *plain, *ssl;
-};
-
-static void pair_wrap(struct pair *p, const ussl_options *o)
-{
-    p->plain = tu_tcp();
-    p->ssl = ussl_wrap_socket(p->plain, o);
-    if (!p->ssl)
-        fail_msg("wrap_socket: %s", tu_exc_text());
-}
-
-/* Wrap, then connect through the SSL socket: connect's result. */
-static int pair_connect(struct pair *p, int port, const ussl_options *o)
-{
-    pair_wrap(p, o);
-    return usocket_connect(p->ssl, &(usocket_addr){"127.0.0.1", port});
-}
-
-/* A peer playing sc, and a client pair connected to it with options o (NULL: the defaults):
- * the peer. */
-static tu_tls_peer *connected_pair(const tu_tls_script *sc, const ussl_options *o, struct pair *p)
-{
-    int port;
-    tu_tls_peer *peer = tu_tls_peer_start(sc, &port);
-    assert_int_equal(pair_connect(p, port, o), 0);
-    return peer;
-}
-
-static void pair_release(struct pair *p)
-{
-    usocket_release(p->ssl);
-    usocket_release(p->plain);
-}
-
 static const ussl_options verified = {.cert_reqs = USSL_CERT_REQUIRED, .ca_certs = "/flash/cert/ca.pem"};
 
 static void test_module_constants_are_the_devices(void **state)
@@ -226,8 +190,8 @@ static void test_client_handshake_runs_in_connect(void **state)
     sc.read_first = true;
     sc.replies = pong;
     sc.end = TU_TLS_CLOSE_NOTIFY;
-    struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, &verified, &p);
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, &verified);
     assert_int_equal(ussl_do_handshake(p.ssl), 0); /* over already: returns at once */
     assert_int_equal(usocket_send_str(p.ssl, "ping"), 4);
     char buf[16];
@@ -241,7 +205,7 @@ static void test_client_handshake_runs_in_connect(void **state)
     assert_int_equal(r.version, TLS1_2_VERSION);
     assert_string_equal(r.sni, ""); /* no server_hostname, no SNI */
     assert_int_equal(r.received_len, 4);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
 }
 
 static void test_a_connected_socket_shakes_hands_in_wrap(void **state)
@@ -274,10 +238,10 @@ static int handshake_against(const char *cert, const ussl_options *o, tu_tls_rep
     tu_tls_script sc = {.cert = tu_cert(cert), .key = tu_cert("server.key")};
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    struct pair p;
-    int rc = pair_connect(&p, port, o);
+    tu_tls_pair p;
+    int rc = tu_tls_pair_connect(&p, port, o);
     upy_exc e = *upy_exc_current();
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, r, JOIN_MS));
     upy_raise(e.type, e.code, e.has_code ? NULL : e.message);
     return rc;
@@ -322,14 +286,14 @@ static void test_blocking_connect_keeps_the_socket_open_when_tls_fails(void **st
         int port;
         tu_tls_script sc = server();
         tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-        struct pair p;
-        pair_wrap(&p, &(ussl_options){.cert_reqs = USSL_CERT_REQUIRED, .ca_certs = "/flash/cert/other_ca.pem"});
+        tu_tls_pair p;
+        tu_tls_pair_wrap(&p, &(ussl_options){.cert_reqs = USSL_CERT_REQUIRED, .ca_certs = "/flash/cert/other_ca.pem"});
         assert_int_equal(usocket_settimeout(p.ssl, timeouts[i]), 0);
         usocket_addr to = tu_loopback(port);
         assert_int_equal(usocket_connect(p.ssl, &to), -1);
         assert_oserror(-9984);
         assert_true(usocket_fileno(p.ssl) >= 54); /* unlike the timed path */
-        pair_release(&p);
+        tu_tls_pair_release(&p);
         assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
     }
 }
@@ -359,13 +323,13 @@ static void test_optional_flags_are_rechecked_by_do_handshake(void **state)
     int port;
     tu_tls_script sc = server();
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    struct pair p;
-    assert_int_equal(pair_connect(&p, port, &(ussl_options){.cert_reqs = USSL_CERT_OPTIONAL,
+    tu_tls_pair p;
+    assert_int_equal(tu_tls_pair_connect(&p, port, &(ussl_options){.cert_reqs = USSL_CERT_OPTIONAL,
                                                             .ca_certs = "/flash/cert/other_ca.pem"}), -1);
     assert_oserror(8);
     assert_int_equal(ussl_do_handshake(p.ssl), -1);
     assert_oserror(8);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
 
@@ -444,13 +408,13 @@ static void test_fatal_alert_received(void **state)
     sc.ca = tu_cert("ca.pem");
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    struct pair p;
-    assert_int_equal(pair_connect(&p, port, &verified), -1);
+    tu_tls_pair p;
+    assert_int_equal(tu_tls_pair_connect(&p, port, &verified), -1);
     assert_oserror(-30592);
     assert_string_equal(tu_exc_text(), "OSError: [Errno -30592] MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE");
     /* The TCP connection stays (the device does not close on this path). */
     assert_true(usocket_fileno(p.ssl) >= 0);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     tu_tls_report r;
     assert_true(tu_tls_peer_join(peer, &r, JOIN_MS));
     assert_false(r.handshake_ok);
@@ -467,10 +431,10 @@ static void test_eof_and_reset_during_the_handshake(void **state)
         tu_tls_script sc = {.start = cases[i].start};
         int port;
         tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-        struct pair p;
-        assert_int_equal(pair_connect(&p, port, NULL), -1);
+        tu_tls_pair p;
+        assert_int_equal(tu_tls_pair_connect(&p, port, NULL), -1);
         assert_oserror(cases[i].code);
-        pair_release(&p);
+        tu_tls_pair_release(&p);
         assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
     }
 }
@@ -490,8 +454,8 @@ static void test_recv_ends(void **state)
         sc.end = cases[i].end;
         int port;
         tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-        struct pair p;
-        assert_int_equal(pair_connect(&p, port, NULL), 0);
+        tu_tls_pair p;
+        assert_int_equal(tu_tls_pair_connect(&p, port, NULL), 0);
         uselect_poller *poller = uselect_poll();
         assert_int_equal(uselect_poll_register(poller, p.ssl, USELECT_POLLIN), 0);
         assert_int_equal(usocket_send_str(p.ssl, "ping"), 4);
@@ -517,7 +481,7 @@ static void test_recv_ends(void **state)
             assert_int_equal(usocket_send_str(p.ssl, "again"), -1);
             assert_oserror(UERRNO_ECONNRESET);
         }
-        pair_release(&p);
+        tu_tls_pair_release(&p);
         assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
     }
 }
@@ -529,8 +493,8 @@ static void test_recv_returns_one_record_at_a_time(void **state)
     tu_tls_script sc = server();
     sc.replies = records;
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
-    struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
     char buf[100];
     assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 3);
     assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 4);
@@ -539,7 +503,7 @@ static void test_recv_returns_one_record_at_a_time(void **state)
     tu_tls_report r;
     assert_true(tu_tls_peer_join(peer, &r, JOIN_MS));
     assert_true(r.got_close_notify); /* close() sent close_notify */
-    pair_release(&p);
+    tu_tls_pair_release(&p);
 }
 
 static void test_recv_returns_a_whole_record_past_2048(void **state)
@@ -551,12 +515,12 @@ static void test_recv_returns_a_whole_record_past_2048(void **state)
     tu_tls_script sc = server();
     sc.replies = records;
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
-    struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
     static char buf[8192];
     assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 5000); /* plain sockets stop at 2048 */
     assert_memory_equal(buf, record, 5000);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
 
@@ -570,15 +534,15 @@ static void test_stream_calls_raise_mbedtls_codes(void **state)
     for (size_t i = 0; i < 2; i++) {
         tu_tls_script sc = server();
         sc.end = cases[i].end;
-        struct pair p;
-        tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
+        tu_tls_pair p;
+        tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
         assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS)); /* the peer is gone */
         char buf[8];
         assert_int_equal(usocket_read(p.ssl, buf, sizeof buf), -1);
         assert_oserror(cases[i].code);
         assert_int_equal(usocket_readline(p.ssl, buf, sizeof buf), -1);
         assert_oserror(cases[i].code);
-        pair_release(&p);
+        tu_tls_pair_release(&p);
     }
 }
 
@@ -587,8 +551,8 @@ static void test_io_on_a_closed_ssl_socket_is_ebadf(void **state)
     (void)state;
     tu_tls_script sc = server();
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
-    struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
     assert_int_equal(usocket_close(p.ssl), 0);
     /* The board raises an OSError whose number is unspecified (its TLS state is freed); the
      * library gives the 9 of every closed socket. */
@@ -603,7 +567,7 @@ static void test_io_on_a_closed_ssl_socket_is_ebadf(void **state)
     assert_oserror(UERRNO_EBADF);
     assert_int_equal(usocket_fileno(p.ssl), -1);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
-    pair_release(&p);
+    tu_tls_pair_release(&p);
 }
 
 static void test_send_is_one_record_and_write_loops(void **state)
@@ -611,13 +575,13 @@ static void test_send_is_one_record_and_write_loops(void **state)
     (void)state;
     tu_tls_script sc = server();
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
-    struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
     /* send is one mbedtls_ssl_write: at most one record of 16384 bytes. */
     static char big[20000];
     assert_int_equal(usocket_send(p.ssl, big, sizeof big), 16384);
     assert_int_equal(usocket_write(p.ssl, big, sizeof big), (ssize_t)sizeof big);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
 
@@ -641,8 +605,8 @@ static void test_close_from_another_thread_wakes_recv(void **state)
     (void)state;
     tu_tls_script sc = server();
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
-    struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
     struct blocked_recv b = {.s = p.ssl};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, recv_in_thread, &b), 0);
@@ -655,7 +619,7 @@ static void test_close_from_another_thread_wakes_recv(void **state)
     tu_tls_report r;
     assert_true(tu_tls_peer_join(peer, &r, JOIN_MS));
     assert_true(r.got_close_notify);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
 }
 
 static void test_send_while_another_thread_waits_in_recv(void **state)
@@ -665,8 +629,8 @@ static void test_send_while_another_thread_waits_in_recv(void **state)
     sc.read_first = true; /* answers only once our send arrived */
     sc.replies = pong;
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
-    struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
     struct blocked_recv b = {.s = p.ssl};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, recv_in_thread, &b), 0);
@@ -674,7 +638,7 @@ static void test_send_while_another_thread_waits_in_recv(void **state)
     assert_int_equal(usocket_send_str(p.ssl, "ping"), 4);
     pthread_join(t, NULL);
     assert_int_equal(b.n, 4);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
 
@@ -697,8 +661,8 @@ static void test_close_from_another_thread_aborts_a_handshake(void **state)
 {
     (void)state;
     int port, listener = tu_listener(&port);
-    struct pair p;
-    pair_wrap(&p, NULL);
+    tu_tls_pair p;
+    tu_tls_pair_wrap(&p, NULL);
     struct blocked_connect b = {.s = p.ssl, .port = port};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, connect_in_thread, &b), 0);
@@ -714,7 +678,7 @@ static void test_close_from_another_thread_aborts_a_handshake(void **state)
     assert_int_equal(b.rc, -1);
     assert_int_equal(b.exc.type, UPY_EXC_OSERROR);
     assert_int_equal(b.exc.code, UERRNO_EBADF);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     close(peer);
     close(listener);
 }
@@ -726,8 +690,8 @@ static void test_read_timeouts_on_r6(void **state)
     (void)state;
     tu_tls_script sc = server();
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
-    struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
     assert_int_equal(usocket_settimeout(p.ssl, 0.05), 0);
     char buf[8];
     uint64_t t0 = tu_now_ms();
@@ -737,7 +701,7 @@ static void test_read_timeouts_on_r6(void **state)
     /* The stream layer does not take SSL_TIMEOUT as would-block. */
     assert_int_equal(usocket_read(p.ssl, buf, sizeof buf), -1);
     assert_oserror(USSL_SSL_TIMEOUT);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
 
@@ -747,15 +711,15 @@ static void test_timed_connect_closes_the_socket_when_tls_fails(void **state)
     tu_tls_script sc = server();
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    struct pair p;
-    pair_wrap(&p, &(ussl_options){.cert_reqs = USSL_CERT_REQUIRED, .ca_certs = "/flash/cert/other_ca.pem"});
+    tu_tls_pair p;
+    tu_tls_pair_wrap(&p, &(ussl_options){.cert_reqs = USSL_CERT_REQUIRED, .ca_certs = "/flash/cert/other_ca.pem"});
     assert_int_equal(usocket_settimeout(p.ssl, 5.0), 0);
     usocket_addr to = tu_loopback(port);
     assert_int_equal(usocket_connect(p.ssl, &to), -1);
     assert_oserror(-9984);
     /* The firmware's timed path closes the socket; the plain path (above) does not. */
     assert_int_equal(usocket_fileno(p.ssl), -1);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
 
@@ -765,8 +729,8 @@ static void test_timed_connect_of_an_ssl_socket_has_no_timeout(void **state)
     tu_tls_script sc = {.start = TU_TLS_SILENT};
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    struct pair p;
-    pair_wrap(&p, NULL);
+    tu_tls_pair p;
+    tu_tls_pair_wrap(&p, NULL);
     /* Counted as read timeouts, 10 of these would end a handshake after 100 ms. */
     assert_int_equal(usocket_settimeout(p.ssl, 0.01), 0);
     struct blocked_connect b = {.s = p.ssl, .port = port};
@@ -780,7 +744,7 @@ static void test_timed_connect_of_an_ssl_socket_has_no_timeout(void **state)
     assert_int_equal(b.rc, -1);
     assert_int_equal(b.exc.type, UPY_EXC_OSERROR);
     assert_int_equal(b.exc.code, UERRNO_EBADF);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
 
@@ -793,7 +757,7 @@ static void test_nonblocking_plain_socket_connects_nonblocking_then_the_handshak
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    struct pair p = {.plain = tu_tcp()};
+    tu_tls_pair p = {.plain = tu_tcp()};
     assert_int_equal(usocket_setblocking(p.plain, false), 0);
     p.ssl = ussl_wrap_socket(p.plain, NULL);
     assert_non_null(p.ssl);
@@ -813,7 +777,7 @@ static void test_nonblocking_plain_socket_connects_nonblocking_then_the_handshak
     assert_false(returned_early);
     assert_int_equal(bg.result, 4);
     assert_memory_equal(buf, "pong", 4);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
 
@@ -824,15 +788,15 @@ static void test_setblocking_false_keeps_an_r6_ssl_socket_blocking(void **state)
     sc.replies = pong;
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    struct pair p;
-    pair_wrap(&p, &verified);
+    tu_tls_pair p;
+    tu_tls_pair_wrap(&p, &verified);
     assert_int_equal(usocket_setblocking(p.ssl, false), 0);
     /* No EINPROGRESS: a blocking TCP connect and the whole handshake (tutorial 3 on r6). */
     usocket_addr to = tu_loopback(port);
     assert_int_equal(usocket_connect(p.ssl, &to), 0);
     char buf[8];
     assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 4); /* waits for the record */
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
 
@@ -843,7 +807,7 @@ static void test_ssl_timeout_counts_read_timeouts_on_r6(void **state)
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
     /* The device's way to a non-blocking TCP connect: the plain socket, before wrapping. */
-    struct pair p = {.plain = tu_tcp()};
+    tu_tls_pair p = {.plain = tu_tcp()};
     assert_int_equal(usocket_setblocking(p.plain, false), 0);
     p.ssl = ussl_wrap_socket(p.plain, &(ussl_options){.timeout = 3});
     assert_non_null(p.ssl);
@@ -856,7 +820,7 @@ static void test_ssl_timeout_counts_read_timeouts_on_r6(void **state)
     assert_oserror(USSL_SSL_TIMEOUT);
     assert_string_equal(tu_exc_text(), "OSError: [Errno -26624] MBEDTLS_ERR_SSL_TIMEOUT");
     assert_true(tu_now_ms() - t0 >= 3 * 50);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
 
@@ -869,8 +833,8 @@ static void test_tutorial_era_profile_drives_the_handshake_from_do_handshake(voi
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    struct pair p;
-    pair_wrap(&p, &verified);
+    tu_tls_pair p;
+    tu_tls_pair_wrap(&p, &verified);
     assert_int_equal(usocket_setblocking(p.ssl, false), 0);
     usocket_addr to = tu_loopback(port);
     assert_int_equal(usocket_connect(p.ssl, &to), -1);
@@ -882,7 +846,7 @@ static void test_tutorial_era_profile_drives_the_handshake_from_do_handshake(voi
     uint64_t t0 = tu_now_ms();
     assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 0);
     assert_true(tu_now_ms() - t0 >= 1000);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     tu_tls_report r;
     assert_true(tu_tls_peer_join(peer, &r, JOIN_MS));
     assert_int_equal(r.received_len, 12);
@@ -896,8 +860,8 @@ static void test_tutorial_era_ssl_timeout_after_one_second_reads(void **state)
     tu_tls_script sc = {.start = TU_TLS_SILENT};
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    struct pair p;
-    pair_wrap(&p, &(ussl_options){.timeout = 1});
+    tu_tls_pair p;
+    tu_tls_pair_wrap(&p, &(ussl_options){.timeout = 1});
     assert_int_equal(usocket_setblocking(p.ssl, false), 0);
     usocket_addr to = tu_loopback(port);
     assert_int_equal(usocket_connect(p.ssl, &to), -1);
@@ -906,7 +870,7 @@ static void test_tutorial_era_ssl_timeout_after_one_second_reads(void **state)
     assert_int_equal(ussl_do_handshake(p.ssl), -1);
     assert_oserror(USSL_SSL_TIMEOUT);
     assert_true(tu_now_ms() - t0 >= 1000);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
 
@@ -920,10 +884,10 @@ static void test_tls_1_3_is_refused(void **state)
     sc.min_version = TLS1_3_VERSION;
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    struct pair p;
-    assert_int_equal(pair_connect(&p, port, NULL), -1);
+    tu_tls_pair p;
+    assert_int_equal(tu_tls_pair_connect(&p, port, NULL), -1);
     assert_oserror(-30592);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 
     /* A server that would take TLS 1.3 gets TLS 1.2 from us. */
@@ -1030,17 +994,17 @@ static void test_session_resumption(void **state)
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    struct pair first;
-    assert_int_equal(pair_connect(&first, port, &verified), 0);
+    tu_tls_pair first;
+    assert_int_equal(tu_tls_pair_connect(&first, port, &verified), 0);
     ussl_session *session = ussl_save_session(first.ssl);
     assert_non_null(session);
-    pair_release(&first);
+    tu_tls_pair_release(&first);
 
     ussl_options again = verified;
     again.saved_session = session;
-    struct pair second;
-    assert_int_equal(pair_connect(&second, port, &again), 0);
-    pair_release(&second);
+    tu_tls_pair second;
+    assert_int_equal(tu_tls_pair_connect(&second, port, &again), 0);
+    tu_tls_pair_release(&second);
     ussl_session_release(session);
 
     tu_tls_report r[2];
@@ -1080,8 +1044,8 @@ static void test_plaintext_inside_tls_does_not_make_poll_readable(void **state)
     tu_tls_script sc = server();
     sc.replies = record;
     sc.end = TU_TLS_READ_UNTIL_CLOSE;
-    struct pair p;
-    tu_tls_peer *peer = connected_pair(&sc, NULL, &p);
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
     uselect_poller *poller = uselect_poll();
     assert_non_null(poller);
     assert_int_equal(uselect_poll_register(poller, p.ssl, USELECT_POLLIN), 0);
@@ -1104,7 +1068,7 @@ static void test_plaintext_inside_tls_does_not_make_poll_readable(void **state)
     assert_int_equal(usocket_recv(p.ssl, rest, sizeof rest), 3);
     assert_int_equal(uselect_poll_poll(poller, 0, 0, ev, 2), 0);
     uselect_poll_free(poller);
-    pair_release(&p);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
 }
 

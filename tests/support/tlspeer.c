@@ -188,3 +188,31 @@ bool tu_tls_peer_join(tu_tls_peer *p, tu_tls_report *reports, int timeout_ms)
     free(p);
     return true;
 }
+
+void tu_tls_pair_wrap(tu_tls_pair *p, const ussl_options *o)
+{
+    p->plain = tu_tcp();
+    p->ssl = ussl_wrap_socket(p->plain, o);
+    if (!p->ssl)
+        fail_msg("wrap_socket: %s", tu_exc_text());
+}
+
+int tu_tls_pair_connect(tu_tls_pair *p, int port, const ussl_options *o)
+{
+    tu_tls_pair_wrap(p, o);
+    return usocket_connect(p->ssl, &(usocket_addr){"127.0.0.1", port});
+}
+
+tu_tls_peer *tu_tls_pair_connected(tu_tls_pair *p, const tu_tls_script *sc, const ussl_options *o)
+{
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(sc, &port);
+    assert_int_equal(tu_tls_pair_connect(p, port, o), 0);
+    return peer;
+}
+
+void tu_tls_pair_release(tu_tls_pair *p)
+{
+    usocket_release(p->ssl);
+    usocket_release(p->plain);
+}

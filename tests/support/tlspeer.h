@@ -80,4 +80,23 @@ bool tu_tls_peer_join(tu_tls_peer *p, tu_tls_report *reports, int timeout_ms);
 /* A certificate fixture file as a host path ("ca.pem" → "<build>/tests/flash/cert/ca.pem"). */
 const char *tu_cert(const char *name);
 
+/* --- the library's side: a plain socket and its SSL wrapper, released together ------------- */
+
+#include <upysock/ussl.h>
+
+typedef struct tu_tls_pair {
+    usocket *plain, *ssl;
+} tu_tls_pair;
+
+/* A new plain socket wrapped with options o (NULL: the defaults); the test fails if it cannot be. */
+void tu_tls_pair_wrap(tu_tls_pair *p, const ussl_options *o);
+
+/* Wrap, then connect through the SSL socket to 127.0.0.1:port: connect's result. */
+int tu_tls_pair_connect(tu_tls_pair *p, int port, const ussl_options *o);
+
+/* A peer playing sc, and a pair connected to it with options o (the handshake done): the peer. */
+tu_tls_peer *tu_tls_pair_connected(tu_tls_pair *p, const tu_tls_script *sc, const ussl_options *o);
+
+void tu_tls_pair_release(tu_tls_pair *p);
+
 #endif
