@@ -130,9 +130,16 @@ class Proc:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def open_sockets(self):
-        """How many socket descriptors the process holds."""
+        """How many socket descriptors the process holds (an fd closed while they are counted is
+        not one)."""
         fd_dir = f"/proc/{self.p.pid}/fd"
-        return sum(os.readlink(os.path.join(fd_dir, fd)).startswith("socket:") for fd in os.listdir(fd_dir))
+        count = 0
+        for fd in os.listdir(fd_dir):
+            try:
+                count += os.readlink(os.path.join(fd_dir, fd)).startswith("socket:")
+            except FileNotFoundError:
+                pass
+        return count
 
     def threads(self):
         return len(os.listdir(f"/proc/{self.p.pid}/task"))
