@@ -406,15 +406,26 @@ static void test_connect_takes_only_dotted_quads(void **state)
     usocket_release(s);
 }
 
+/* A non-blocking socket whose connect to a full listener (tu_blackhole: its SYNs go unanswered)
+ * stays in progress; *a is where it connects. Close *filler and *hole when done. */
+static usocket *pending_connect(usocket_addr *a, int *filler, int *hole)
+{
+    int port;
+    *hole = tu_blackhole(&port, filler);
+    usocket *s = tu_tcp();
+    assert_int_equal(usocket_setblocking(s, false), 0);
+    *a = at(port);
+    assert_int_equal(usocket_connect(s, a), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    return s;
+}
+
 static void test_nonblocking_connect_pending(void **state)
 {
     (void)state;
-    int port, filler, hole = tu_blackhole(&port, &filler);
-    usocket *s = tu_tcp();
-    assert_int_equal(usocket_setblocking(s, false), 0);
-    usocket_addr a = at(port);
-    assert_int_equal(usocket_connect(s, &a), -1);
-    assert_oserror(UERRNO_EINPROGRESS);
+    int filler, hole;
+    usocket_addr a;
+    usocket *s = pending_connect(&a, &filler, &hole);
     assert_int_equal(usocket_connect(s, &a), -1);
     assert_oserror(UERRNO_EALREADY);
     assert_int_equal(usocket_send(s, "x", 1), -1);
@@ -544,12 +555,9 @@ static void test_timed_connect_when_connected_is_eisconn_and_closes(void **state
 static void test_timed_connect_in_progress_is_ealready_and_closes(void **state)
 {
     (void)state;
-    int port, filler, hole = tu_blackhole(&port, &filler);
-    usocket *s = tu_tcp();
-    assert_int_equal(usocket_setblocking(s, false), 0);
-    usocket_addr a = at(port);
-    assert_int_equal(usocket_connect(s, &a), -1);
-    assert_oserror(UERRNO_EINPROGRESS);
+    int filler, hole;
+    usocket_addr a;
+    usocket *s = pending_connect(&a, &filler, &hole);
     timed_connect_again(s, a, UERRNO_EALREADY);
     close(filler);
     close(hole);
