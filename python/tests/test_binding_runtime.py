@@ -76,7 +76,8 @@ class Threads(DeviceTest):
         self.assertIn("f at 0x", text.splitlines()[0])
         self.assertTrue(text.endswith("ValueError: boom\n"), text)
 
-    def test_live_threads_names_a_running_thread(self):
+    def start_reader(self):
+        """A device thread named reader, blocked in recv(1) on a connection: its peer's end."""
         c, a = self.pair()
         started = threading.Event()
 
@@ -86,6 +87,10 @@ class Threads(DeviceTest):
 
         _thread.start_new_thread(reader, ())
         self.assertTrue(started.wait(JOIN))
+        return c
+
+    def test_live_threads_names_a_running_thread(self):
+        c = self.start_reader()
         self.assertEqual([name for _, name in u.live_threads()], ["reader"])
         self.assertEqual(u.activity(), 1)  # a recv may still end: running
         c.send(b"x")
@@ -94,15 +99,7 @@ class Threads(DeviceTest):
         self.assertEqual(u.live_threads(), [])
 
     def test_wait_threads_answers_false_when_a_thread_outlives_the_timeout(self):
-        c, a = self.pair()
-        started = threading.Event()
-
-        def reader():
-            started.set()
-            a.recv(1)
-
-        _thread.start_new_thread(reader, ())
-        self.assertTrue(started.wait(JOIN))
+        c = self.start_reader()
         self.assertFalse(u.wait_threads(0.05))
         c.send(b"x")
         self.assertTrue(u.wait_threads(JOIN))
