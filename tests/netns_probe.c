@@ -8,6 +8,8 @@
  *   syn_timeout    blocking connect to a listener whose SYNs are dropped, with one SYN retry
  *   no_route       blocking connect (UPYSOCK_NET=host) to an address no route leads to
  *   keepalive      blocking recv on a connection whose peer vanished, keepalive 1 s / 1 s / 1
+ *   fault_hang     blocking connect under `hang *:PORT` to a real listener, one SYN retry; prints
+ *                  each step of what the socket is afterwards, one line each
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +22,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <upysock/uselect.h>
 
 #include "testutil.h"
 
@@ -93,10 +97,60 @@ static int keepalive(void)
     return rc;
 }
 
+/* One step's outcome, as the tests compare it: the exception as the device prints it, or the
+ * value. */
+static void say(const char *step, long rc)
+{
+    char text[256];
+    if (rc < 0)
+        upy_exc_format(NULL, text, sizeof text);
+    else
+        snprintf(text, sizeof text, "%ld", rc);
+    printf("%s: %s\n", step, text);
+}
+
+/* The SYNs a hang rule swallows are retried until the kernel gives up (1 s + 2 s with one retry),
+ * and the socket is then what lwIP's err_tcp leaves after ERR_ABRT: open, its error fatal for
+ * every call, polled readable, writable and in error. The real listener never sees a SYN. */
+static int fault_hang(void)
+{
+    sysctl_net("/proc/sys/net/ipv4/tcp_syn_retries", "1");
+    int port;
+    usocket *l = tu_usock_listener(2, &port);
+    char rule[32];
+    snprintf(rule, sizeof rule, "hang *:%d", port);
+    if (upy_config_faults(rule) < 0)
+        return -1;
+    usocket *s = tu_tcp();
+    usocket_addr a = tu_loopback(port);
+    uint64_t t0 = tu_now_ms();
+    say("connect", usocket_connect(s, &a));
+    say("seconds", (long)((tu_now_ms() - t0) / 1000));
+    say("open", usocket_fileno(s) >= 0);
+    char b[4];
+    say("send", (long)usocket_send(s, "x", 1));
+    say("recv", (long)usocket_recv(s, b, sizeof b));
+    uselect_poller *p = uselect_poll();
+    uselect_event ev[1];
+    uselect_poll_register(p, s, USELECT_POLLIN | USELECT_POLLOUT | USELECT_POLLHUP);
+    say("poll", uselect_poll_poll(p, 0, 0, ev, 1) == 1 ? ev[0].revents : 0);
+    uselect_poll_free(p);
+    say("connect again", usocket_connect(s, &a));
+    usocket_setblocking(l, false);
+    usocket_addr from;
+    usocket *child = usocket_accept(l, &from);
+    say("accept", child ? 0 : -1);
+    if (child)
+        usocket_release(child);
+    usocket_release(s);
+    usocket_release(l);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: netns_probe syn_timeout|no_route|keepalive\n");
+        fprintf(stderr, "usage: netns_probe syn_timeout|no_route|keepalive|fault_hang\n");
         return 2;
     }
     if (unshare(CLONE_NEWNET) < 0) {
@@ -107,7 +161,8 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(void);
-    } cases[] = {{"syn_timeout", syn_timeout}, {"no_route", no_route}, {"keepalive", keepalive}};
+    } cases[] = {{"syn_timeout", syn_timeout}, {"no_route", no_route}, {"keepalive", keepalive},
+                   {"fault_hang", fault_hang}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (strcmp(argv[1], cases[i].name) != 0)
             continue;

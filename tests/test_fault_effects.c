@@ -154,6 +154,23 @@ static void test_fault_hang_non_blocking_connect_never_polls_ready(void **state)
     usocket_release(s);
 }
 
+/* The blocking path waits out the SYN retries (one, in the probe's namespace) and raises lwIP's
+ * ERR_ABRT; the socket stays open with that error fatal (err_tcp), and the real listener never
+ * saw a SYN. */
+static void test_fault_hang_blocking_connect_raises_113_after_the_syn_retries(void **state)
+{
+    (void)state;
+    assert_string_equal(tu_netns_probe("fault_hang"), "connect: OSError: [Errno 113] ECONNABORTED\n"
+                                                      "seconds: 3\n"
+                                                      "open: 1\n"
+                                                      "send: OSError: [Errno 113] ECONNABORTED\n"
+                                                      "recv: OSError: [Errno 113] ECONNABORTED\n"
+                                                      "poll: 21\n"
+                                                      "connect again: OSError: [Errno 128] ENOTCONN\n"
+                                                      "accept: OSError: [Errno 11] EAGAIN\n"
+                                                      "fault_hang: ok\n");
+}
+
 /* --- reset and FIN ------------------------------------------------------------------------------ */
 
 static void test_fault_reset_after_n_bytes_recv_raises_104_sticky_in_every_mode(void **state)
@@ -555,6 +572,7 @@ int main(void)
         T(test_fault_refuse_timed_connect_succeeds_then_recv_raises_104),
         T(test_fault_hang_timed_connect_times_out_and_closes),
         T(test_fault_hang_non_blocking_connect_never_polls_ready),
+        T(test_fault_hang_blocking_connect_raises_113_after_the_syn_retries),
         T(test_fault_reset_after_n_bytes_recv_raises_104_sticky_in_every_mode),
         T(test_fault_reset_after_n_bytes_sent_cuts_the_send),
         T(test_fault_fin_after_n_bytes_recv_reads_eof_in_every_mode),

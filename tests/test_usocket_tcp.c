@@ -598,36 +598,24 @@ static void test_timed_connect_keeps_the_timeout(void **state)
     close(listener);
 }
 
-/* Run one netns_probe case: its output line, or skip the test where namespaces are refused. */
-static const char *in_own_netns(const char *name)
-{
-    tu_skip_if_missing(name, tu_netns_missing());
-    static tu_proc p;
-    char *argv[] = {(char *)tu_test_bin("netns_probe"), (char *)name, NULL};
-    int status = tu_run(&p, argv, NULL, 20000);
-    tu_skip_if_missing("netns_probe", status == TU_SKIP_STATUS ? p.out : NULL);
-    assert_int_equal(status, 0);
-    return p.out;
-}
-
 static void test_blocking_connect_whose_syns_go_unanswered_is_econnaborted(void **state)
 {
     (void)state;
     /* lwIP gives up with ERR_ABRT after its SYN retries; Linux with ETIMEDOUT (after one retry
      * in the probe's namespace). */
-    assert_string_equal(in_own_netns("syn_timeout"), "syn_timeout: OSError: [Errno 113] ECONNABORTED\n");
+    assert_string_equal(tu_netns_probe("syn_timeout"), "syn_timeout: OSError: [Errno 113] ECONNABORTED\n");
 }
 
 static void test_blocking_connect_without_a_route_is_ehostunreach(void **state)
 {
     (void)state;
-    assert_string_equal(in_own_netns("no_route"), "no_route: OSError: [Errno 118] EHOSTUNREACH\n");
+    assert_string_equal(tu_netns_probe("no_route"), "no_route: OSError: [Errno 118] EHOSTUNREACH\n");
 }
 
 static void test_recv_after_keepalive_gives_up_is_econnaborted(void **state)
 {
     (void)state;
-    assert_string_equal(in_own_netns("keepalive"), "keepalive: OSError: [Errno 113] ECONNABORTED\n");
+    assert_string_equal(tu_netns_probe("keepalive"), "keepalive: OSError: [Errno 113] ECONNABORTED\n");
 }
 
 /* --- send ---------------------------------------------------------------------------------- */

@@ -324,6 +324,17 @@ int tu_run(tu_proc *p, char *const argv[], char *const env[], int timeout_ms)
     return WEXITSTATUS(p->status);
 }
 
+const char *tu_netns_probe(const char *name)
+{
+    tu_skip_if_missing(name, tu_netns_missing());
+    static tu_proc p;
+    char *argv[] = {(char *)tu_test_bin("netns_probe"), (char *)name, NULL};
+    int status = tu_run(&p, argv, NULL, 20000);
+    tu_skip_if_missing("netns_probe", status == TU_SKIP_STATUS ? p.out : NULL);
+    assert_int_equal(status, 0);
+    return p.out;
+}
+
 bool tu_read_until(int fd, char *buf, size_t size, size_t *len, const char *needle, int timeout_ms)
 {
     uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;

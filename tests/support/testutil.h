@@ -145,6 +145,10 @@ ssize_t tu_read_to_eof(int fd, char *buf, size_t size, int timeout_ms);
  * once), or NULL when it can. */
 const char *tu_netns_missing(void);
 
+/* Run one case of tests/netns_probe.c (a network namespace of its own) and return its output,
+ * or skip the calling test where namespaces are refused. The suite must depend on netns_probe. */
+const char *tu_netns_probe(const char *name);
+
 /* Why `program` cannot be run (no executable of that name on PATH), or NULL when it can. */
 const char *tu_program_missing(const char *program);
 
