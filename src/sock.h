@@ -147,10 +147,15 @@ void sock_poke(struct ucore *c, struct sock_watcher *w);
 void sock_unwatch(struct ucore *c, struct sock_watcher *w);
 
 /* Room left in the device's TCP send buffer of `sndbuf` bytes (TCP_SND_BUF): what the kernel holds
- * unacknowledged is what lwIP's pcb would still hold. One non-blocking send queues at most this. */
+ * unacknowledged is what lwIP's pcb would still hold. One non-blocking send queues at most this.
+ * A reset connection holds nothing (the kernel's count of a full buffer outlives the reset), so
+ * the send goes to the kernel and meets the reset's error, as lwIP's do_write meets the fatal
+ * last_err before it looks at the room (SEMANTICS §3.6). */
 static inline int sock_send_room(const struct ucore *c, int sndbuf)
 {
     int queued = host_unsent_bytes(&c->hs);
+    if (queued >= sndbuf && host_tcp_closed(&c->hs))
+        return sndbuf;
     return queued < 0 || queued >= sndbuf ? 0 : sndbuf - queued;
 }
 

@@ -9,6 +9,7 @@
 
 #include "testutil.h"
 #include "upysock/uerrno.h"
+#include "upysock/uselect.h"
 #include "upysock/usocket.h"
 
 /* Long enough to tell "blocks" from a 50 ms timeout firing, short enough to keep the suite fast. */
@@ -902,6 +903,34 @@ static void test_send_after_reset_is_econnreset(void **state)
     assert_oserror(UERRNO_ECONNRESET);
 }
 
+/* A peer's RST that finds our send buffer full (the peer stopped reading): lwIP's err_tcp makes
+ * the error fatal whatever was queued, so every call says 104 and poll reports HUP, sticky —
+ * never the 11 a full buffer gives while the connection lives. */
+static void test_reset_while_the_send_buffer_is_full_is_econnreset_not_eagain(void **state)
+{
+    tu_conn *t = *state;
+    usocket *s = t->s;
+    assert_int_equal(usocket_setblocking(s, false), 0);
+    tu_usock_fill(s, t->peer);
+    tu_conn_reset_peer(t);
+    assert_true(tu_usock_ready(s, POLLIN, 5000)); /* bounded: the kernel reports the RST as HUP/ERR */
+    char b[8];
+    for (int again = 0; again < 2; again++) {
+        assert_int_equal(usocket_send(s, "x", 1), -1);
+        assert_oserror(UERRNO_ECONNRESET);
+        assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+        assert_oserror(UERRNO_ECONNRESET);
+    }
+    uselect_poller *p = uselect_poll();
+    assert_int_equal(uselect_poll_register(p, s, USELECT_POLLIN | USELECT_POLLOUT | USELECT_POLLHUP), 0);
+    uselect_event ev[1];
+    for (int again = 0; again < 2; again++) {
+        assert_int_equal(uselect_poll_poll(p, 0, 0, ev, 1), 1);
+        assert_int_equal(ev[0].revents, USELECT_POLLIN | USELECT_POLLOUT | USELECT_POLLHUP); /* 21 */
+    }
+    uselect_poll_free(p);
+}
+
 static void test_recv_on_a_never_connected_socket(void **state)
 {
     (void)state;
@@ -1066,6 +1095,7 @@ int main(void)
         TU_CONN_TEST(test_recv_zero_is_empty_and_leaves_the_data_queued),
         TU_CONN_TEST(test_reset_is_econnreset_and_sticky),
         TU_CONN_TEST(test_send_after_reset_is_econnreset),
+        TU_CONN_TEST(test_reset_while_the_send_buffer_is_full_is_econnreset_not_eagain),
         T(test_recv_on_a_never_connected_socket),
         TU_CONN_TEST(test_close_wakes_a_blocked_recv),
         T(test_close_wakes_a_blocked_accept),

@@ -160,6 +160,9 @@ UPY_HOT_INLINE ssize_t host_recv(host_sock *s, void *buf, size_t len, int flags)
 ssize_t host_sendto(host_sock *s, const void *buf, size_t len, host_addr to);
 ssize_t host_recvfrom(host_sock *s, void *buf, size_t len, host_addr *from);
 int host_unsent_bytes(const host_sock *s);       /* bytes queued and not yet acknowledged */
+/* The TCP connection is CLOSED: reset (a RST came, or host_disconnect), or it never connected.
+ * Linux then has purged its write queue, but SIOCOUTQ (write_seq - snd_una) still counts it. */
+bool host_tcp_closed(const host_sock *s);
 int host_setsockopt_int(host_sock *s, host_opt opt, int value);
 int host_setsockopt_bytes(host_sock *s, host_opt opt, const void *value, size_t len);
 int host_resolve(const char *name, uint32_t *ip); /* real DNS (UPYSOCK_NET=host only) */

@@ -291,22 +291,17 @@ ssize_t host_recvfrom(host_sock *s, void *buf, size_t len, host_addr *from)
     return recv_seam(s, buf, len, 0, from);
 }
 
-/* A connection reset by fault injection (host_disconnect) is CLOSED with its send sequence moved
- * on, so SIOCOUTQ reports a window's worth queued where a received RST leaves none: ask the
- * state, only while hooks are installed (a cold path). */
-static bool closed_by_hook(int fd)
-{
-    struct tcp_info ti;
-    socklen_t len = sizeof ti;
-    return host_hooked() && getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_CLOSE;
-}
-
 int host_unsent_bytes(const host_sock *s)
 {
     int queued = 0;
-    if (ioctl(s->fd, SIOCOUTQ, &queued) < 0)
-        return fail();
-    return __builtin_expect(queued > 0, 0) && closed_by_hook(s->fd) ? 0 : queued;
+    return ioctl(s->fd, SIOCOUTQ, &queued) < 0 ? fail() : queued;
+}
+
+bool host_tcp_closed(const host_sock *s)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    return getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_CLOSE;
 }
 
 /* host_opt → Linux (level, name). */
