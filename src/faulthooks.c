@@ -18,6 +18,7 @@
 #include "host/tls.h"
 #include "internal.h"
 #include "upysock/uerrno.h"
+#include "vnet.h"
 
 #define CONNS 256 /* connections followed at once; beyond, a connection gets no reset/fin/eagain */
 #define E(x) (1u << FAULT_##x)
@@ -215,6 +216,19 @@ static void cut(struct conn *c, host_sock *s)
     }
 }
 
+/* An EAGAIN storm on a non-blocking call: a rule that fires starts one of r.count calls, and
+ * each of them finds nothing to move. Under lock. */
+static bool storm(struct conn *c, const struct fault_event *ev)
+{
+    struct fault_rule r;
+    if (c->eagain_left == 0 && fault_decide(ev, E(EAGAIN), &r))
+        c->eagain_left = r.count;
+    if (c->eagain_left == 0)
+        return false;
+    c->eagain_left--;
+    return true;
+}
+
 /* What one transfer may do before the kernel is asked: > 0 the bytes it may move (<= len),
  * 0 a FIN already read, < 0 a device errno to return. Under lock. */
 static ssize_t admit(struct conn *c, host_sock *s, enum fault_dir dir, size_t len, int flags, uint64_t *delay)
@@ -227,12 +241,8 @@ static ssize_t admit(struct conn *c, host_sock *s, enum fault_dir dir, size_t le
     struct fault_event ev = event_of(dir == FAULT_SEND ? FAULT_EV_SEND : FAULT_EV_RECV, s);
     ev.dir = dir;
     struct fault_rule r;
-    if (c->eagain_left == 0 && non_blocking && fault_decide(&ev, E(EAGAIN), &r))
-        c->eagain_left = r.count;
-    if (c->eagain_left > 0 && non_blocking) {
-        c->eagain_left--;
+    if (non_blocking && storm(c, &ev))
         return -UERRNO_EAGAIN;
-    }
     if (fault_decide(&ev, E(SHORT), &r) && (size_t)r.max < len)
         len = (size_t)r.max;
     if (!non_blocking && fault_decide(&ev, E(DELAY), &r))
@@ -278,14 +288,76 @@ static ssize_t swallow(host_sock *s, void *buf, size_t len, int flags, host_addr
     }
 }
 
+/* --- datagrams: no connection; each call is one event, at the datagram's far end -------------- */
+
+/* A datagram call's event: the far end is the destination named (send) or the source (recv). */
+static struct fault_event datagram_event(const host_sock *s, enum fault_dir dir, host_addr far)
+{
+    struct fault_event ev = event_of(dir == FAULT_SEND ? FAULT_EV_SEND : FAULT_EV_RECV, s);
+    ev.dir = dir;
+    ev.peer_ip = far.ip;
+    ev.peer_port = far.port;
+    return ev;
+}
+
+/* The device-side source of the datagram a receive would take next, left queued; {0, 0} when
+ * none is. */
+static host_addr next_source(host_sock *s, host_io_fn next)
+{
+    host_addr from = {0, 0};
+    char none;
+    return next(s, &none, 0, HOST_IO_DONTWAIT | HOST_IO_PEEK, &from) < 0 ? (host_addr){0, 0}
+                                                                          : vnet_map_in(from, NULL);
+}
+
+/* lwIP's UDP send never waits (lwip_sendto has no non-blocking case): what cannot leave is the
+ * Wi-Fi driver's full transmit queue, ERR_MEM (ENOMEM). A receive finds nothing queued. */
+static int datagram_storm(host_sock *s, enum fault_dir dir, host_io_fn next)
+{
+    struct fault_event ev = datagram_event(s, dir, dir == FAULT_SEND ? s->dev_peer : next_source(s, next));
+    pthread_mutex_lock(&lock);
+    struct conn *c = conn_of(s, true);
+    bool stormy = c && storm(c, &ev);
+    pthread_mutex_unlock(&lock);
+    return !stormy ? 0 : dir == FAULT_SEND ? -UERRNO_ENOMEM : -UERRNO_EAGAIN;
+}
+
+/* A short read of a datagram is a truncated datagram: lwIP copies what fits and drops the rest
+ * with its netbuf (lwip_recvfrom). Decided after the kernel's receive, which names the source. */
+static ssize_t truncated(const host_sock *s, ssize_t n, host_addr from)
+{
+    struct fault_event ev = datagram_event(s, FAULT_RECV, vnet_map_in(from, NULL));
+    struct fault_rule r;
+    return n > 0 && fault_decide(&ev, E(SHORT), &r) && r.max < n ? r.max : n;
+}
+
+/* A datagram goes whole or not at all, so sends are never short; the link matters to sends only
+ * (lwIP's ERR_RTE). */
+static ssize_t datagram(host_sock *s, void *buf, size_t len, int flags, host_addr *addr, host_io_fn next,
+                        enum fault_dir dir)
+{
+    if (dir == FAULT_SEND && link_down_now())
+        return -UERRNO_EHOSTUNREACH;
+    int rc = (flags & HOST_IO_DONTWAIT) || host_nonblocking(s) ? datagram_storm(s, dir, next) : 0;
+    if (rc < 0)
+        return rc;
+    if (dir == FAULT_SEND)
+        return next(s, buf, len, flags, addr);
+    host_addr from = {0, 0};
+    ssize_t n = next(s, buf, len, flags, &from);
+    if (addr)
+        *addr = from;
+    return truncated(s, n, from);
+}
+
 static ssize_t transfer(host_sock *s, void *buf, size_t len, int flags, host_addr *addr, host_io_fn next,
                         enum fault_dir dir)
 {
     if (inside)
         return next(s, buf, len, flags, addr);
     sweep_if_down();
-    if (s->type != STREAM) /* datagrams: only the link matters (lwIP's ERR_RTE on a send) */
-        return dir == FAULT_SEND && link_down_now() ? -UERRNO_EHOSTUNREACH : next(s, buf, len, flags, addr);
+    if (s->type != STREAM)
+        return datagram(s, buf, len, flags, addr, next, dir);
     uint64_t delay = 0;
     pthread_mutex_lock(&lock);
     struct conn *c = conn_of(s, true);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -287,6 +288,103 @@ static void test_fault_delay_holds_a_blocking_call(void **state)
     assert_true(tu_cpu_ms() - cpu0 < 100); /* slept, not spun */
     close(peer);
     usocket_release(s);
+}
+
+/* --- datagrams -------------------------------------------------------------------------------- */
+
+/* One datagram's text and source port, received on u. */
+static void assert_datagram(usocket *u, const char *text, int from_port)
+{
+    char b[16];
+    usocket_addr from;
+    assert_int_equal(usocket_recvfrom(u, b, sizeof b, &from), (ssize_t)strlen(text));
+    assert_memory_equal(b, text, strlen(text));
+    assert_int_equal(from.port, from_port);
+}
+
+/* A non-blocking UDP socket meets a storm as the board's calls meet nothing to move: recv b''
+ * and recvfrom OSError(11) on an empty queue, sendto OSError(12) (lwIP's UDP send never waits;
+ * a full Wi-Fi transmit queue is ERR_MEM). Poll reports the truth; blocking and timed calls are
+ * untouched. */
+static void test_fault_eagain_on_datagrams_recv_empty_recvfrom_11_sendto_12(void **state)
+{
+    (void)state;
+    int port, peer_port, peer = tu_udp_peer(&peer_port);
+    usocket *u = tu_usock_udp(&port);
+    usocket_addr to = tu_loopback(peer_port);
+    faults("eagain count=3");
+    set_mode(u, NON_BLOCKING);
+    tu_udp_sendto(peer, "abc", 3, port);
+    assert_true(tu_usock_ready(u, POLLIN, 5000));
+    char b[16];
+    assert_int_equal(usocket_recv(u, b, sizeof b), 0);
+    assert_int_equal(usocket_recvfrom(u, b, sizeof b, NULL), -1);
+    assert_oserror(UERRNO_EAGAIN);
+    assert_int_equal(usocket_sendto(u, "x", 1, &to), -1);
+    assert_oserror(UERRNO_ENOMEM);
+    assert_int_equal(poll_once(u, USELECT_POLLIN | USELECT_POLLOUT, 0), USELECT_POLLIN | USELECT_POLLOUT);
+    set_mode(u, BLOCKING);
+    assert_datagram(u, "abc", peer_port); /* the storm took nothing */
+    set_mode(u, TIMED);
+    assert_int_equal(usocket_sendto(u, "x", 1, &to), 1);
+    assert_int_equal(tu_read_exact(peer, b, 1, 2000), 1);
+    usocket_release(u);
+    close(peer);
+}
+
+/* lwIP copies what fits of a datagram and drops the rest with it: the next receive gets the next
+ * datagram, and poll sees nothing left. A send is never short: a datagram goes whole. */
+static void test_fault_short_truncates_each_datagram_in_every_mode(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        int port, peer_port, peer = tu_udp_peer(&peer_port);
+        usocket *u = tu_usock_udp(&port);
+        faults("short max=3");
+        set_mode(u, modes[i]);
+        tu_udp_sendto(peer, "abcdef", 6, port);
+        tu_udp_sendto(peer, "ghijkl", 6, port);
+        assert_true(tu_usock_ready(u, POLLIN, 5000));
+        assert_datagram(u, "abc", peer_port);
+        char b[16];
+        assert_int_equal(usocket_recv(u, b, sizeof b), 3);
+        assert_memory_equal(b, "ghi", 3);
+        assert_int_equal(poll_once(u, USELECT_POLLIN, 0), 0);
+        usocket_addr to = tu_loopback(peer_port);
+        assert_int_equal(usocket_sendto(u, "0123456789", 10, &to), 10);
+        assert_int_equal(recv(peer, b, sizeof b, 0), 10);
+        usocket_release(u);
+        close(peer);
+    }
+}
+
+/* An address selects a datagram by its far end, device side: the source of the one a receive
+ * would take, the destination a send names. */
+static void test_fault_datagram_rules_select_the_source_and_the_destination(void **state)
+{
+    (void)state;
+    int port, a_port, b_port, a = tu_udp_peer(&a_port), b = tu_udp_peer(&b_port);
+    usocket *u = tu_usock_udp(&port);
+    set_mode(u, NON_BLOCKING);
+    char rules[64];
+    snprintf(rules, sizeof rules, "eagain *:%d", a_port);
+    faults(rules);
+    tu_udp_sendto(b, "from b", 6, port);
+    tu_udp_sendto(a, "from a", 6, port);
+    assert_true(tu_usock_ready(u, POLLIN, 5000));
+    assert_datagram(u, "from b", b_port);
+    char buf[16];
+    assert_int_equal(usocket_recvfrom(u, buf, sizeof buf, NULL), -1); /* a's is next */
+    assert_oserror(UERRNO_EAGAIN);
+    usocket_addr to_a = tu_loopback(a_port), to_b = tu_loopback(b_port);
+    assert_int_equal(usocket_sendto(u, "x", 1, &to_b), 1);
+    assert_int_equal(usocket_sendto(u, "x", 1, &to_a), -1);
+    assert_oserror(UERRNO_ENOMEM);
+    faults("");
+    assert_datagram(u, "from a", a_port);
+    usocket_release(u);
+    close(a);
+    close(b);
 }
 
 /* --- DNS --------------------------------------------------------------------------------------- */
@@ -579,6 +677,9 @@ int main(void)
         T(test_fault_short_caps_each_send_and_recv),
         T(test_fault_eagain_storm_on_non_blocking_calls_only),
         T(test_fault_delay_holds_a_blocking_call),
+        T(test_fault_eagain_on_datagrams_recv_empty_recvfrom_11_sendto_12),
+        T(test_fault_short_truncates_each_datagram_in_every_mode),
+        T(test_fault_datagram_rules_select_the_source_and_the_destination),
         T(test_fault_dnsfail_raises_202_and_dnsslow_waits),
         T(test_fault_linkdown_aborts_connections_113_and_connects_get_118),
         T(test_fault_linkdown_wakes_a_blocked_recv_with_113),

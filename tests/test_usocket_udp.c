@@ -19,30 +19,13 @@ static int setup_pattern(void **state)
     return 0;
 }
 
-/* A UDP socket object bound to 127.0.0.1; its port in *port. */
-static usocket *bound_udp(int *port)
-{
-    usocket *u = tu_udp();
-    usocket_addr a = tu_loopback(0);
-    assert_int_equal(usocket_bind(u, &a), 0);
-    *port = tu_usock_port(u);
-    return u;
-}
-
-static void raw_sendto(int fd, const void *buf, size_t len, int port)
-{
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(sendto(fd, buf, len, 0, (struct sockaddr *)&to, sizeof to), (ssize_t)len);
-}
-
 static void test_recvfrom_reads_one_datagram_and_discards_its_rest(void **state)
 {
     (void)state;
     int port, sport, sender = tu_udp_peer(&sport);
-    usocket *u = bound_udp(&port);
-    raw_sendto(sender, big, sizeof big, port);
-    raw_sendto(sender, "second", 6, port);
+    usocket *u = tu_usock_udp(&port);
+    tu_udp_sendto(sender, big, sizeof big, port);
+    tu_udp_sendto(sender, "second", 6, port);
     char b[100];
     assert_int_equal(usocket_recvfrom(u, b, sizeof b, NULL), 100);
     assert_memory_equal(b, big, 100);
@@ -56,9 +39,9 @@ static void test_recvfrom_takes_at_most_2048(void **state)
 {
     (void)state;
     int port, sport, sender = tu_udp_peer(&sport);
-    usocket *u = bound_udp(&port);
-    raw_sendto(sender, big, sizeof big, port);
-    raw_sendto(sender, "next", 4, port);
+    usocket *u = tu_usock_udp(&port);
+    tu_udp_sendto(sender, big, sizeof big, port);
+    tu_udp_sendto(sender, "next", 4, port);
     static char b[4096];
     assert_int_equal(usocket_recvfrom(u, b, sizeof b, NULL), 2048);
     assert_memory_equal(b, big, 2048);
@@ -71,8 +54,8 @@ static void test_recvfrom_returns_the_source(void **state)
 {
     (void)state;
     int port, sport, sender = tu_udp_peer(&sport);
-    usocket *u = bound_udp(&port);
-    raw_sendto(sender, "hi", 2, port);
+    usocket *u = tu_usock_udp(&port);
+    tu_udp_sendto(sender, "hi", 2, port);
     usocket_addr from = {"x", -1};
     char b[8];
     assert_int_equal(usocket_recvfrom(u, b, sizeof b, &from), 2);
@@ -86,7 +69,7 @@ static void test_sendto_between_socket_objects(void **state)
 {
     (void)state;
     int port_a, port_b;
-    usocket *a = bound_udp(&port_a), *b = bound_udp(&port_b);
+    usocket *a = tu_usock_udp(&port_a), *b = tu_usock_udp(&port_b);
     usocket_addr to_b = tu_loopback(port_b);
     assert_int_equal(usocket_sendto(a, big, sizeof big, &to_b), (ssize_t)sizeof big);
     usocket_addr from;
@@ -103,7 +86,7 @@ static void test_nonblocking_recvfrom_is_eagain_while_recv_is_empty(void **state
 {
     (void)state;
     int port;
-    usocket *u = bound_udp(&port);
+    usocket *u = tu_usock_udp(&port);
     assert_int_equal(usocket_setblocking(u, false), 0);
     char b[8];
     assert_int_equal(usocket_recvfrom(u, b, sizeof b, NULL), -1);
@@ -116,7 +99,7 @@ static void test_timed_recvfrom_and_recv_are_timeouterror(void **state)
 {
     (void)state;
     int port;
-    usocket *u = bound_udp(&port);
+    usocket *u = tu_usock_udp(&port);
     assert_int_equal(usocket_settimeout(u, 0.05), 0);
     char b[8];
     uint64_t start = tu_now_ms();
@@ -162,9 +145,9 @@ static void test_recv_on_udp_drops_the_source(void **state)
 {
     (void)state;
     int port, sport, sender = tu_udp_peer(&sport);
-    usocket *u = bound_udp(&port);
-    raw_sendto(sender, big, sizeof big, port);
-    raw_sendto(sender, "tail", 4, port);
+    usocket *u = tu_usock_udp(&port);
+    tu_udp_sendto(sender, big, sizeof big, port);
+    tu_udp_sendto(sender, "tail", 4, port);
     static char b[4096];
     assert_int_equal(usocket_recv(u, b, sizeof b), 2048);
     assert_int_equal(usocket_recv(u, b, sizeof b), 4); /* recv is one datagram too */
@@ -177,9 +160,9 @@ static void test_recv_zero_on_udp_discards_a_datagram(void **state)
 {
     (void)state;
     int port, sport, sender = tu_udp_peer(&sport);
-    usocket *u = bound_udp(&port);
-    raw_sendto(sender, "first", 5, port);
-    raw_sendto(sender, "second", 6, port);
+    usocket *u = tu_usock_udp(&port);
+    tu_udp_sendto(sender, "first", 5, port);
+    tu_udp_sendto(sender, "second", 6, port);
     char b[8];
     assert_int_equal(usocket_recv(u, b, 0), 0);
     assert_int_equal(usocket_recv(u, b, sizeof b), 6);

@@ -91,7 +91,10 @@ struct host_waiter;
 /* One transfer: addr is NULL on a connected socket, the destination of a sendto, or where a
  * recvfrom puts the source. */
 typedef ssize_t (*host_io_fn)(host_sock *s, void *buf, size_t len, int flags, host_addr *addr);
-enum { HOST_IO_DONTWAIT = 1 }; /* send/recv flags: never wait, whatever the socket's mode */
+enum {
+    HOST_IO_DONTWAIT = 1, /* send/recv flags: never wait, whatever the socket's mode */
+    HOST_IO_PEEK = 2,     /* recv through a hook's next: look, leave the data queued */
+};
 struct host_hooks {
     int (*socket)(host_sock *s, int type, int (*next)(host_sock *, int));
     int (*connect)(host_sock *s, host_addr to, int (*next)(host_sock *, host_addr));

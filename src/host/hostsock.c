@@ -243,7 +243,8 @@ static ssize_t recv_kernel(host_sock *s, void *buf, size_t len, int flags, host_
     struct sockaddr_in sin = {0};
     socklen_t slen = sizeof sin;
     ssize_t n;
-    while ((n = recvfrom(s->fd, buf, len, flags & HOST_IO_DONTWAIT ? MSG_DONTWAIT : 0,
+    int how = (flags & HOST_IO_DONTWAIT ? MSG_DONTWAIT : 0) | (flags & HOST_IO_PEEK ? MSG_PEEK : 0);
+    while ((n = recvfrom(s->fd, buf, len, how,
                          from ? (struct sockaddr *)&sin : NULL, from ? &slen : NULL)) < 0 && errno == EINTR)
         ;
     if (n < 0)

@@ -528,6 +528,22 @@ int tu_udp_peer(int *port)
     return bound(SOCK_DGRAM, port);
 }
 
+usocket *tu_usock_udp(int *port)
+{
+    usocket *u = tu_udp();
+    usocket_addr a = tu_loopback(0);
+    assert_int_equal(usocket_bind(u, &a), 0);
+    *port = tu_usock_port(u);
+    return u;
+}
+
+void tu_udp_sendto(int fd, const void *buf, size_t len, int port)
+{
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(sendto(fd, buf, len, 0, (struct sockaddr *)&to, sizeof to), (ssize_t)len);
+}
+
 int tu_accept_queue(int fd)
 {
     struct tcp_info info;

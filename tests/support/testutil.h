@@ -227,6 +227,12 @@ usocket *tu_usock_listener(int backlog, int *port);
 /* A raw UDP socket bound to 127.0.0.1; its port in *port. */
 int tu_udp_peer(int *port);
 
+/* A UDP socket object bound to 127.0.0.1; its port in *port. */
+usocket *tu_usock_udp(int *port);
+
+/* One datagram from the raw socket fd to 127.0.0.1:port (the test fails if it is not sent). */
+void tu_udp_sendto(int fd, const void *buf, size_t len, int port);
+
 /* Established connections waiting in a listening kernel socket's accept queue. */
 int tu_accept_queue(int fd);
 
