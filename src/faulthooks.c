@@ -33,6 +33,7 @@ struct conn {
     bool eof;              /* the FIN came: every recv ends in 0 */
     int dead;              /* > 0: every transfer fails with this device errno (the link went down) */
     long eagain_left;
+    enum fault_dir eagain_dir; /* the storm's direction: the other one passes */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -216,14 +217,22 @@ static void cut(struct conn *c, host_sock *s)
     }
 }
 
-/* An EAGAIN storm on a non-blocking call: a rule that fires starts one of r.count calls, and
- * each of them finds nothing to move. Under lock. */
+/* A call that may not wait: by its flag, or by its socket's mode. */
+static bool non_blocking_call(const host_sock *s, int flags)
+{
+    return (flags & HOST_IO_DONTWAIT) || host_nonblocking(s);
+}
+
+/* An EAGAIN storm on a non-blocking call: a rule that fires starts one of r.count calls in its
+ * direction, and each of them finds nothing to move. Under lock. */
 static bool storm(struct conn *c, const struct fault_event *ev)
 {
     struct fault_rule r;
-    if (c->eagain_left == 0 && fault_decide(ev, E(EAGAIN), &r))
+    if (c->eagain_left == 0 && fault_decide(ev, E(EAGAIN), &r)) {
         c->eagain_left = r.count;
-    if (c->eagain_left == 0)
+        c->eagain_dir = r.dir;
+    }
+    if (c->eagain_left == 0 || (c->eagain_dir != FAULT_BOTH && c->eagain_dir != ev->dir))
         return false;
     c->eagain_left--;
     return true;
@@ -237,7 +246,7 @@ static ssize_t admit(struct conn *c, host_sock *s, enum fault_dir dir, size_t le
         return -c->dead;
     if (c->eof && dir == FAULT_RECV)
         return 0;
-    bool non_blocking = (flags & HOST_IO_DONTWAIT) || host_nonblocking(s);
+    bool non_blocking = non_blocking_call(s, flags);
     struct fault_event ev = event_of(dir == FAULT_SEND ? FAULT_EV_SEND : FAULT_EV_RECV, s);
     ev.dir = dir;
     struct fault_rule r;
@@ -278,7 +287,7 @@ static ssize_t moved(host_sock *s, enum fault_dir dir, ssize_t n)
  * read; a call that may not wait says so, one that may waits until the connection ends. */
 static ssize_t swallow(host_sock *s, void *buf, size_t len, int flags, host_addr *addr, host_io_fn next)
 {
-    bool may_wait = !(flags & HOST_IO_DONTWAIT) && !host_nonblocking(s);
+    bool may_wait = !non_blocking_call(s, flags);
     for (;;) {
         ssize_t n = next(s, buf, len, flags | HOST_IO_DONTWAIT, addr);
         if (n == -UERRNO_EAGAIN && may_wait)
@@ -338,7 +347,7 @@ static ssize_t datagram(host_sock *s, void *buf, size_t len, int flags, host_add
 {
     if (dir == FAULT_SEND && link_down_now())
         return -UERRNO_EHOSTUNREACH;
-    int rc = (flags & HOST_IO_DONTWAIT) || host_nonblocking(s) ? datagram_storm(s, dir, next) : 0;
+    int rc = non_blocking_call(s, flags) ? datagram_storm(s, dir, next) : 0;
     if (rc < 0)
         return rc;
     if (dir == FAULT_SEND)

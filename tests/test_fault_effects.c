@@ -276,6 +276,25 @@ static void test_fault_eagain_storm_on_non_blocking_calls_only(void **state)
     usocket_release(s);
 }
 
+/* A storm of sends leaves receives alone: the data waiting is read in the middle of it. */
+static void test_fault_eagain_storm_keeps_to_its_direction(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("eagain count=2 dir=send nth=1", NON_BLOCKING, &peer);
+    peer_send(peer, "abc");
+    arrived(s, 3);
+    assert_int_equal(usocket_send(s, "x", 1), -1);
+    assert_oserror(UERRNO_EAGAIN);
+    char b[16];
+    assert_int_equal(usocket_recv(s, b, sizeof b), 3);
+    assert_int_equal(usocket_send(s, "x", 1), -1);
+    assert_oserror(UERRNO_EAGAIN);
+    assert_int_equal(usocket_send(s, "x", 1), 1); /* the storm has passed */
+    close(peer);
+    usocket_release(s);
+}
+
 static void test_fault_delay_holds_a_blocking_call(void **state)
 {
     (void)state;
@@ -676,6 +695,7 @@ int main(void)
         T(test_fault_fin_after_n_bytes_recv_reads_eof_in_every_mode),
         T(test_fault_short_caps_each_send_and_recv),
         T(test_fault_eagain_storm_on_non_blocking_calls_only),
+        T(test_fault_eagain_storm_keeps_to_its_direction),
         T(test_fault_delay_holds_a_blocking_call),
         T(test_fault_eagain_on_datagrams_recv_empty_recvfrom_11_sendto_12),
         T(test_fault_short_truncates_each_datagram_in_every_mode),
