@@ -257,14 +257,40 @@ void observe_raised(const char *type, int code, const char *message)
     trace_end(&r, &trace);
 }
 
-void observe_poll(int timeout_ms, int result, const int pairs[][2], int n)
+void observe_poll(const char *call, unsigned poller, int timeout_ms, int result, const int pairs[][2], int n)
 {
     trace_rec r;
-    trace_begin(&r, "poll", NULL);
+    trace_begin(&r, call, NULL);
+    trace_int(&r, "poller", poller);
     trace_int(&r, "timeout_ms", timeout_ms);
     trace_result(&r, result, 0);
     if (result > 0)
         trace_pairs(&r, "revents", pairs, n);
+    trace_end(&r, &trace);
+}
+
+static void trace_arg(trace_rec *r, const observe_arg *a)
+{
+    switch (a->kind) {
+    case OBSERVE_INT: trace_int(r, a->key, a->num); break;
+    case OBSERVE_TEXT:
+        if (a->text)
+            trace_str(r, a->key, a->text);
+        break;
+    case OBSERVE_ADDR: trace_addr(r, a->key, a->addr); break;
+    }
+}
+
+void observe_call(const char *call, const host_sock *s, const observe_arg *args, int n, long long result, int err)
+{
+    trace_rec r;
+    trace_begin(&r, call, s);
+    for (int i = 0; i < n; i++)
+        trace_arg(&r, &args[i]);
+    if (err)
+        trace_int(&r, "errno", err);
+    else
+        trace_int(&r, "result", result);
     trace_end(&r, &trace);
 }
 

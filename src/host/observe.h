@@ -41,10 +41,22 @@ void observe_set_device_ip(uint32_t ip); /* the board's own address, host order 
 /* An exception raised at a public entry point (upy.c): a trace record of its own. */
 extern atomic_bool observe_tracing;
 void observe_raised(const char *type, int code, const char *message);
-/* A poll's outcome (uselect.c): result (events, or a negative device errno) and up to
- * OBSERVE_POLL_MAX (fileno, revents) pairs. */
+/* A poll's outcome (uselect.c): the call ("poll", "ipoll", "select"), the poll object's id,
+ * result (events, or a negative device errno) and up to OBSERVE_POLL_MAX (fileno, revents) pairs. */
 enum { OBSERVE_POLL_MAX = 32 };
-void observe_poll(int timeout_ms, int result, const int pairs[][2], int n);
+void observe_poll(const char *call, unsigned poller, int timeout_ms, int result, const int pairs[][2], int n);
+/* A public call that no seam hook records (usocket.c, uselect.c, ussl.c through upy.c): its
+ * name, the socket it acted on (NULL: none), its arguments, and its result: >= 0, or -1 with
+ * the device errno in err (0: the exception is not an OSError with an errno; the raise record
+ * after it says what it is). */
+typedef struct observe_arg {
+    const char *key;
+    enum { OBSERVE_INT, OBSERVE_TEXT, OBSERVE_ADDR } kind;
+    long long num;
+    const char *text; /* NULL: left out */
+    host_addr addr;
+} observe_arg;
+void observe_call(const char *call, const host_sock *s, const observe_arg *args, int n, long long result, int err);
 /* A virtual-LAN decision (vnet.c): "connect", "bind", ... device "a.b.c.d:p" → host. */
 void observe_vnet(const char *verb, const char *device, host_addr host);
 
