@@ -229,6 +229,10 @@ usocket *usocket_accept(usocket *s, usocket_addr *peer)
          * does; the Python-level timeout is copied, as the firmware copies the object's fields. */
         rc = sock_new(&hs, SOCK_CONNECTED, atomic_load_explicit(&s->timeout_ms, memory_order_relaxed),
                       profile()->accept_exhausted_errno, &child);
+        /* the kernel's accept went well: its record, now that the peer's device address is known */
+        UPY__TRACE_CALL("accept", &c->hs, rc, {"new_sock", .num = hs.id},
+                        {"new_fileno", .num = child ? child->core->hs.fileno : 0},
+                        {"dev", OBSERVE_ADDR, .addr = hs.dev_peer}, {"host", OBSERVE_ADDR, .addr = hs.peer});
     }
     finish(s, OP_ACCEPT, rc);
     return child;

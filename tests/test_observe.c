@@ -5,10 +5,13 @@
  * Tests that need tshark skip, saying so, when it is not installed.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -381,6 +384,61 @@ static void test_every_call_is_one_record(void **state)
     assert_int_equal(records(trace, "close", fl, ""), 2);
 }
 
+/* A peer that connected to the board appears under the address accept() returned, mapped back
+ * through the rules: in the trace's accept record (with the new socket's fileno) and in the
+ * pcap's conversation. */
+static void test_accept_shows_the_device_peer(void **state)
+{
+    (void)state;
+    assert_int_equal(upy_config_remap("192.168.0.77=127.0.0.5"), 0);
+    int port;
+    usocket *l = tu_usock_listener(2, &port);
+    int fl = usocket_fileno(l);
+    assert_int_equal(upy_config_trace(path("accept.jsonl")), 0);
+    assert_int_equal(upy_config_pcap(path("accept.pcap")), 0);
+    int k = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in at = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000005)};
+    socklen_t size = sizeof at;
+    assert_int_equal(bind(k, (struct sockaddr *)&at, sizeof at), 0);
+    assert_int_equal(getsockname(k, (struct sockaddr *)&at, &size), 0);
+    int kport = ntohs(at.sin_port);
+    at.sin_addr.s_addr = htonl(0x7f000001), at.sin_port = htons((uint16_t)port);
+    assert_int_equal(connect(k, (struct sockaddr *)&at, sizeof at), 0);
+    usocket_addr peer;
+    usocket *a = usocket_accept(l, &peer);
+    assert_non_null(a);
+    assert_string_equal(peer.ip, "192.168.0.77");
+    assert_int_equal(peer.port, kport);
+    assert_int_equal(usocket_send(a, "hi", 2), 2);
+    char buf[2];
+    assert_int_equal(tu_read_exact(k, buf, sizeof buf, WAIT_MS), 2);
+    int fa = usocket_fileno(a);
+    usocket_release(a);
+    usocket_release(l);
+    close(k);
+    assert_int_equal(upy_config_pcap(""), 0);
+    assert_int_equal(upy_config_trace(""), 0);
+    assert_int_equal(upy_config_remap(""), 0);
+
+    const char *trace = sh("cat %s", path("accept.jsonl"));
+    char fields[160];
+    snprintf(fields, sizeof fields, "\"new_fileno\":%d,\"dev\":\"192.168.0.77:%d\",\"host\":\"127.0.0.5:%d\","
+             "\"result\":0}", fa, kport, kport);
+    assert_one_call(trace, "accept", fl, fields);
+    if (!have("tshark")) {
+        fprintf(stderr, "tshark is not installed: the pcap's check skipped\n");
+        return;
+    }
+    assert_clean_pcap(path("accept.pcap"));
+    const char *conv = sh("tshark -r %s -q -z conv,tcp", path("accept.pcap"));
+    char peer_text[40];
+    snprintf(peer_text, sizeof peer_text, "192.168.0.77:%d ", kport);
+    assert_int_equal(tu_count(conv, peer_text), 1);
+    assert_null(strstr(conv, "127.0.0.5"));
+    assert_string_equal(sh("tshark -r %s -Y \"tcp.flags.syn == 1 && ip.src == 192.168.0.77\" | wc -l",
+                           path("accept.pcap")), "1\n");
+}
+
 /* A trace that cannot be written (a full disk) stops with one message; the program runs on. */
 static void test_full_disk_ends_the_trace(void **state)
 {
@@ -573,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_trace_lines_whole_under_threads),
         cmocka_unit_test(test_an_injected_reset_is_an_rst),
         cmocka_unit_test(test_every_call_is_one_record),
+        cmocka_unit_test(test_accept_shows_the_device_peer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -74,13 +74,11 @@ static int on_accept(host_sock *listener, host_sock *child, bool clear_timeouts,
     errno = 0;
     int rc = in && in->accept ? in->accept(listener, child, clear_timeouts, next) : next(listener, child, clear_timeouts);
     int kerr = errno;
-    if (obs_sink_on(&trace)) {
+    /* A failure only: an accepted socket's record is usocket.c's, written once the device knows
+     * the peer's device address and the new socket's fileno. */
+    if (obs_sink_on(&trace) && rc < 0) {
         trace_rec r;
         trace_begin(&r, "accept", listener);
-        if (rc == 0) {
-            trace_int(&r, "new_sock", child->id);
-            trace_addr(&r, "host", child->peer);
-        }
         trace_result(&r, rc, kernel_errno(rc, kerr));
         trace_end(&r, &trace);
     }
