@@ -7,7 +7,10 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,6 +442,74 @@ static void test_accept_shows_the_device_peer(void **state)
                            path("accept.pcap")), "1\n");
 }
 
+/* The trace replaced again and again while another thread writes records: every record is in
+ * exactly one of the files, whole, and none went to a descriptor the library had closed (each
+ * replacement is followed at once by an open that would reuse its number). */
+enum { SWITCHES = 40, RECORDS_MAX = 200000 };
+
+struct switch_writer {
+    usocket *s;
+    atomic_int written;
+    atomic_bool stop;
+};
+
+static void *write_records(void *arg)
+{
+    struct switch_writer *w = arg;
+    while (!atomic_load(&w->stop) && atomic_load(&w->written) < RECORDS_MAX) {
+        assert_true(usocket_fileno(w->s) >= 0); /* one record, no kernel call */
+        atomic_fetch_add(&w->written, 1);
+    }
+    return NULL;
+}
+
+static void test_trace_replaced_while_written(void **state)
+{
+    (void)state;
+    struct switch_writer w = {.s = tu_tcp()};
+    char name[64];
+    int probes[SWITCHES];
+    assert_int_equal(upy_config_trace(path("switch-0.jsonl")), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, write_records, &w), 0);
+    while (atomic_load(&w.written) == 0) /* bounded by the test's timeout */
+        sched_yield();
+    for (int i = 1; i < SWITCHES; i++) {
+        snprintf(name, sizeof name, "switch-%d.jsonl", i);
+        assert_int_equal(upy_config_trace(path(name)), 0);
+        snprintf(name, sizeof name, "probe-%d", i);
+        probes[i - 1] = open(path(name), O_RDWR | O_CREAT | O_TRUNC, 0600);
+        assert_true(probes[i - 1] >= 0);
+    }
+    atomic_store(&w.stop, true);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(upy_config_trace(""), 0);
+    probes[SWITCHES - 1] = open(path("probe-last"), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    usocket_release(w.s);
+
+    struct stat st;
+    for (int i = 0; i < SWITCHES; i++) {
+        assert_int_equal(fstat(probes[i], &st), 0);
+        assert_int_equal(st.st_size, 0);
+        close(probes[i]);
+    }
+    int lines = 0, written = atomic_load(&w.written);
+    char line[1200];
+    for (int i = 0; i < SWITCHES; i++) {
+        snprintf(name, sizeof name, "switch-%d.jsonl", i);
+        FILE *f = fopen(path(name), "r");
+        assert_non_null(f);
+        for (; fgets(line, sizeof line, f); lines++) {
+            assert_memory_equal(line, "{\"t\":", 5);
+            assert_non_null(strstr(line, "\"call\":\"fileno\","));
+            assert_string_equal(line + strlen(line) - 2, "}\n");
+        }
+        fclose(f);
+    }
+    assert_int_equal(lines, written);
+    fprintf(stderr, "%d records over %d files\n", lines, SWITCHES);
+}
+
 /* A trace that cannot be written (a full disk) stops with one message; the program runs on. */
 static void test_full_disk_ends_the_trace(void **state)
 {
@@ -632,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_an_injected_reset_is_an_rst),
         cmocka_unit_test(test_every_call_is_one_record),
         cmocka_unit_test(test_accept_shows_the_device_peer),
+        cmocka_unit_test(test_trace_replaced_while_written),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -12,8 +12,8 @@
 #include "observe.h"
 #include "upysock/uerrno.h"
 
-static obs_sink trace = {.fd = -1, .name = "trace"};
-static obs_sink keylog = {.fd = -1, .name = "keylog"};
+static obs_sink trace = OBS_SINK_INIT("trace");
+static obs_sink keylog = OBS_SINK_INIT("keylog");
 static atomic_size_t trace_data; /* payload bytes put in a send/recv record */
 atomic_bool observe_tracing;
 
@@ -209,7 +209,7 @@ static void reinstall(void)
 
 int observe_set_trace(const char *spec, char *err, size_t errsize)
 {
-    int rc = obs_sink_open(&trace, spec, true, false, err, errsize);
+    int rc = obs_sink_open(&trace, spec, true, false, NULL, 0, err, errsize);
     reinstall();
     return rc;
 }
@@ -235,7 +235,7 @@ int observe_set_pcap(const char *path, char *err, size_t errsize)
 
 int observe_set_keylog(const char *path, char *err, size_t errsize)
 {
-    return obs_sink_open(&keylog, path, false, true, err, errsize);
+    return obs_sink_open(&keylog, path, false, true, NULL, 0, err, errsize);
 }
 
 void observe_set_device_ip(uint32_t ip)
