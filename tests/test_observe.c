@@ -385,6 +385,10 @@ static void test_every_call_is_one_record(void **state)
     assert_int_equal(records(trace, "setblocking", ff, "\"timeout_ms\":0,\"result\":0}"), 1);
     /* close: the first is the seam's record, the second (already closed) the call's */
     assert_int_equal(records(trace, "close", fl, ""), 2);
+    char count[32]; /* every record valid JSON */
+    snprintf(count, sizeof count, "%s", sh("wc -l < %s", path("calls.jsonl")));
+    if (have("jq"))
+        assert_string_equal(sh("jq -c . %s | wc -l", path("calls.jsonl")), count);
 }
 
 /* A peer that connected to the board appears under the address accept() returned, mapped back
