@@ -305,17 +305,17 @@ static int poll_register(uselect_poller *p, usocket *obj, int mask)
     return rc;
 }
 
-/* register, modify, unregister: the trace's record. */
-static int trace_registration(const char *call, const uselect_poller *p, usocket *obj, int mask, int rc)
+/* register, modify, unregister (mask NULL): the trace's record. */
+static int trace_registration(const char *call, const uselect_poller *p, usocket *obj, const int *mask, int rc)
 {
     UPY__TRACE_CALL(call, obj && sock_is(obj) ? &obj->core->hs : NULL, rc, {"poller", .num = p->id},
-                    {"mask", mask < 0 ? OBSERVE_TEXT : OBSERVE_INT, .num = mask});
+                    {"mask", mask ? OBSERVE_INT : OBSERVE_NONE, .num = mask ? *mask : 0});
     return rc;
 }
 
 int uselect_poll_register(uselect_poller *p, usocket *obj, int mask)
 {
-    int rc = p ? trace_registration("register", p, obj, mask, poll_register(p, obj, mask)) : UPY__E_NULL_POLL;
+    int rc = p ? trace_registration("register", p, obj, &mask, poll_register(p, obj, mask)) : UPY__E_NULL_POLL;
     return rc < 0 ? upy__raise(rc) : 0;
 }
 
@@ -330,7 +330,7 @@ int uselect_poll_modify(uselect_poller *p, usocket *obj, int mask)
         sock_poke(obj->core, &e->watcher);
     }
     pthread_mutex_unlock(&p->lock);
-    int rc = trace_registration("modify", p, obj, mask, e ? 0 : -UERRNO_ENOENT);
+    int rc = trace_registration("modify", p, obj, &mask, e ? 0 : -UERRNO_ENOENT);
     return rc < 0 ? upy__raise(rc) : 0;
 }
 
@@ -343,7 +343,7 @@ int uselect_poll_unregister(uselect_poller *p, usocket *obj)
     if (e)
         drop_entry(p, e);
     pthread_mutex_unlock(&p->lock);
-    return trace_registration("unregister", p, obj, -1, 0);
+    return trace_registration("unregister", p, obj, NULL, 0);
 }
 
 /* --- waiting ------------------------------------------------------------------------------ */

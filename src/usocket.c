@@ -650,7 +650,8 @@ int usocket_setsockopt(usocket *s, int level, int opt, const void *value, size_t
         memcpy(&word, value, sizeof word);
     /* an int value is shown as one; any other (ip_mreq, a timeval) only by its length */
     UPY__TRACE_CALL("setsockopt", &c->hs, rc, {"level", .num = level}, {"opt", .num = opt},
-                    {"len", .num = (long long)len}, {"value", value && len == sizeof word ? OBSERVE_INT : OBSERVE_TEXT, .num = word});
+                    {"len", .num = (long long)len},
+                    {"value", value && len == sizeof word ? OBSERVE_INT : OBSERVE_NONE, .num = word});
     return rc < 0 ? upy__raise(rc) : 0;
 }
 
@@ -792,8 +793,8 @@ int usocket_getaddrinfo(const char *host, int port, usocket_addrinfo *out)
         rc = UPY__E_NULL_RESULT;
     if (rc == 0)
         rc = vnet_resolve(host, port, &addr);
-    UPY__TRACE_CALL("getaddrinfo", NULL, rc < 0 ? rc : 1, {"name", OBSERVE_TEXT, .text = host}, {"port", .num = port},
-                    {"ip", OBSERVE_TEXT, .text = rc == 0 ? addr.ip : NULL});
+    UPY__TRACE_CALL("getaddrinfo", NULL, rc < 0 ? rc : 1, {"name", OBSERVE_TEXT, .text = host},
+                    {"port", .num = port}, {"ip", OBSERVE_TEXT, .text = rc == 0 ? addr.ip : NULL});
     if (rc < 0)
         return upy__raise(rc);
     *out = (usocket_addrinfo){.family = USOCKET_AF_INET, .socktype = USOCKET_SOCK_STREAM, .sockaddr = addr};

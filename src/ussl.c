@@ -338,8 +338,8 @@ usocket *ussl_wrap_socket(usocket *sock, const ussl_options *opts)
         rc = handshake(t, c, read_timeout(t), -1);
     if (rc == 0 && !(wrapped = sock_wrap(sock, &tls_layer, t)))
         rc = UPY__E_MEMORY;
-    UPY__TRACE_CALL("wrap_socket", &c->hs, rc, {"server_side", .num = o->server_side},
-                    {"cert_reqs", .num = o->cert_reqs}, {"server_hostname", OBSERVE_TEXT, .text = o->server_hostname});
+    UPY__TRACE_CALL("wrap_socket", &c->hs, rc, {"server_side", .num = o->server_side}, {"cert_reqs", .num = o->cert_reqs},
+                    {"server_hostname", OBSERVE_TEXT, .text = o->server_hostname});
     if (rc < 0) {
         if (t)
             tls_sock_free(t);

@@ -276,6 +276,7 @@ static void trace_arg(trace_rec *r, const observe_arg *a)
             trace_str(r, a->key, a->text);
         break;
     case OBSERVE_ADDR: trace_addr(r, a->key, a->addr); break;
+    case OBSERVE_NONE: break;
     }
 }
 

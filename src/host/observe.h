@@ -63,7 +63,7 @@ void observe_poll(const char *call, unsigned poller, int timeout_ms, int result,
  * after it says what it is). */
 typedef struct observe_arg {
     const char *key;
-    enum { OBSERVE_INT, OBSERVE_TEXT, OBSERVE_ADDR } kind;
+    enum { OBSERVE_INT, OBSERVE_TEXT, OBSERVE_ADDR, OBSERVE_NONE /* left out */ } kind;
     long long num;
     const char *text; /* NULL: left out */
     host_addr addr;
