@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "host/host.h"
+#include "host/observe.h"
 #include "upysock/uerrno.h"
 #include "upysock/upy.h"
 
@@ -66,6 +67,18 @@ enum upy__code { UPY__E_BASE_ = -4 * UPY__OS_LIMIT, UPY__ERRORS(UPY__E_ENUM_) };
 
 /* The public entry point's end: the exception for code (< 0); returns -1. */
 int upy__raise(long code);
+
+/* The trace's record of a public call that no seam hook records (docs/observe.md): its name,
+ * the socket it acted on (NULL: none), its result or code, then its arguments as observe_arg
+ * initialisers. With tracing off this costs one relaxed load and a branch not taken. */
+#define UPY__TRACE_CALL(call, s, code, ...) \
+    do { \
+        if (__builtin_expect(atomic_load_explicit(&observe_tracing, memory_order_relaxed), 0)) { \
+            const observe_arg args_[] = {{.key = NULL}, __VA_ARGS__}; \
+            upy__trace_call(call, s, code, args_ + 1, (int)(sizeof args_ / sizeof *args_) - 1); \
+        } \
+    } while (0)
+void upy__trace_call(const char *call, const host_sock *s, long code, const observe_arg *args, int n);
 
 
 /* Fails with the first configuration error (ValueError naming the variable: set here, as its

@@ -86,22 +86,33 @@ static const struct {
     const char *message; /* NULL: an OSError with a code */
 } fixed[] = {UPY__ERRORS(UPY__ROW_)};
 
-int upy__raise(long code)
+/* The OSError code a library code raises (0 for the codes that raise something else). */
+static int oserror_code(long code)
 {
     if (code > -UPY__OS_LIMIT)
-        return upy_raise(UPY_EXC_OSERROR, (int)-code, NULL);
+        return (int)-code;
     if (code >= -2 * UPY__OS_LIMIT)
-        return upy_raise(UPY_EXC_OSERROR, (int)(code + UPY__OS_LIMIT), NULL);
+        return (int)(code + UPY__OS_LIMIT);
+    if (code == UPY__E_WOULD_BLOCK)
+        return UERRNO_EAGAIN;
+    return code == UPY__E_LAYER_TIMEOUT ? UERRNO_MBEDTLS_ERR_SSL_TIMEOUT : 0;
+}
+
+int upy__raise(long code)
+{
+    if (code >= -2 * UPY__OS_LIMIT || code == UPY__E_WOULD_BLOCK || code == UPY__E_LAYER_TIMEOUT)
+        return upy_raise(UPY_EXC_OSERROR, oserror_code(code), NULL);
+    if (code == UPY__E_RAISED)
+        return -1;
     size_t row = (size_t)(code - UPY__E_BASE_ - 1);
-    switch (code) {
-    case UPY__E_RAISED: return -1;
-    case UPY__E_WOULD_BLOCK: return upy_raise(UPY_EXC_OSERROR, UERRNO_EAGAIN, NULL);
-    case UPY__E_LAYER_TIMEOUT: return upy_raise(UPY_EXC_OSERROR, UERRNO_MBEDTLS_ERR_SSL_TIMEOUT, NULL);
-    default:
-        if (row >= sizeof fixed / sizeof fixed[0]) /* not a code: a bug, reported as lwIP's catch-all */
-            return upy_raise(UPY_EXC_OSERROR, UERRNO_EIO, NULL);
-        return upy_raise(fixed[row].type, 0, fixed[row].message);
-    }
+    if (row >= sizeof fixed / sizeof fixed[0]) /* not a code: a bug, reported as lwIP's catch-all */
+        return upy_raise(UPY_EXC_OSERROR, UERRNO_EIO, NULL);
+    return upy_raise(fixed[row].type, 0, fixed[row].message);
+}
+
+void upy__trace_call(const char *call, const host_sock *s, long code, const observe_arg *args, int n)
+{
+    observe_call(call, s, args, n, code < 0 ? -1 : code, code < 0 ? oserror_code(code) : 0);
 }
 
 /* Appends one repr unit to out (bounded), always advancing the logical length. */

@@ -79,6 +79,7 @@ struct uselect_poller {
     void *_Atomic data;          /* the caller's (uselect_poll_set_data) */
     atomic_size_t nstarved;      /* entries starved; changed under the lock */
     int recheck_ms;              /* how long a wait goes before starved entries are looked at */
+    unsigned id;                 /* 1, 2, ... in creation order: names the poll object in a trace */
 };
 
 static uint64_t key_of(const uselect_poller *p, const struct entry *e)
@@ -199,16 +200,19 @@ static void drop_entry(uselect_poller *p, struct entry *e)
 
 /* --- the poll object ---------------------------------------------------------------------- */
 
-uselect_poller *uselect_poll(void)
+/* A new poll object (poll() and select()'s own), or NULL with the code in *code. */
+static uselect_poller *poller_new(int *code)
 {
+    static atomic_uint last_id;
     uselect_poller *p = calloc(1, sizeof *p);
     if (p) {
+        p->id = atomic_fetch_add_explicit(&last_id, 1, memory_order_relaxed) + 1;
         p->nbuckets = 16;
         p->buckets = calloc(p->nbuckets, sizeof *p->buckets);
         p->reactor = p->buckets ? host_reactor_new() : -UERRNO_ENOMEM;
     }
-    if (!p || p->reactor < 0) {
-        upy__raise(p ? p->reactor : UPY__E_MEMORY);
+    *code = !p ? UPY__E_MEMORY : p->reactor < 0 ? p->reactor : 0;
+    if (*code < 0) {
         if (p)
             free(p->buckets), free(p);
         return NULL;
@@ -217,10 +221,18 @@ uselect_poller *uselect_poll(void)
     return p;
 }
 
-void uselect_poll_free(uselect_poller *p)
+uselect_poller *uselect_poll(void)
 {
+    int rc;
+    uselect_poller *p = poller_new(&rc);
+    UPY__TRACE_CALL("poll_new", NULL, rc, {"poller", .num = p ? p->id : 0});
     if (!p)
-        return;
+        upy__raise(rc);
+    return p;
+}
+
+static void poller_free(uselect_poller *p)
+{
     pthread_mutex_lock(&p->lock);
     for (size_t i = 0; i < p->nbuckets; i++)
         while (p->buckets[i])
@@ -230,6 +242,14 @@ void uselect_poll_free(uselect_poller *p)
     pthread_mutex_destroy(&p->lock);
     free(p->buckets), free(p->slots), free(p->generation), free(p->free_slots);
     free(p->ipoll_events), free(p);
+}
+
+void uselect_poll_free(uselect_poller *p)
+{
+    if (!p)
+        return;
+    UPY__TRACE_CALL("poll_free", NULL, 0, {"poller", .num = p->id});
+    poller_free(p);
 }
 
 int uselect_poll_set_data(uselect_poller *p, void *data)
@@ -285,9 +305,17 @@ static int poll_register(uselect_poller *p, usocket *obj, int mask)
     return rc;
 }
 
+/* register, modify, unregister (mask NULL): the trace's record. */
+static int trace_registration(const char *call, const uselect_poller *p, usocket *obj, const int *mask, int rc)
+{
+    UPY__TRACE_CALL(call, obj && sock_is(obj) ? &obj->core->hs : NULL, rc, {"poller", .num = p->id},
+                    {"mask", mask ? OBSERVE_INT : OBSERVE_NONE, .num = mask ? *mask : 0});
+    return rc;
+}
+
 int uselect_poll_register(uselect_poller *p, usocket *obj, int mask)
 {
-    int rc = p ? poll_register(p, obj, mask) : UPY__E_NULL_POLL;
+    int rc = p ? trace_registration("register", p, obj, &mask, poll_register(p, obj, mask)) : UPY__E_NULL_POLL;
     return rc < 0 ? upy__raise(rc) : 0;
 }
 
@@ -302,7 +330,8 @@ int uselect_poll_modify(uselect_poller *p, usocket *obj, int mask)
         sock_poke(obj->core, &e->watcher);
     }
     pthread_mutex_unlock(&p->lock);
-    return e ? 0 : upy__raise(-UERRNO_ENOENT);
+    int rc = trace_registration("modify", p, obj, &mask, e ? 0 : -UERRNO_ENOENT);
+    return rc < 0 ? upy__raise(rc) : 0;
 }
 
 int uselect_poll_unregister(uselect_poller *p, usocket *obj)
@@ -314,7 +343,7 @@ int uselect_poll_unregister(uselect_poller *p, usocket *obj)
     if (e)
         drop_entry(p, e);
     pthread_mutex_unlock(&p->lock);
-    return 0;
+    return trace_registration("unregister", p, obj, NULL, 0);
 }
 
 /* --- waiting ------------------------------------------------------------------------------ */
@@ -451,18 +480,18 @@ static bool nothing_can_fire(const void *arg)
 }
 
 /* What a poll returned, for the trace: (fileno, revents) pairs in the device's numbers. */
-static void trace_poll(int timeout_ms, const uselect_event *ev, int n)
+static void trace_poll(const char *call, const uselect_poller *p, int timeout_ms, const uselect_event *ev, int n)
 {
     int pairs[OBSERVE_POLL_MAX][2], k = 0;
     for (; k < n && k < OBSERVE_POLL_MAX; k++) {
         pairs[k][0] = sock_fileno(ev[k].obj->core);
         pairs[k][1] = ev[k].revents;
     }
-    observe_poll(timeout_ms, n, pairs, k);
+    observe_poll(call, p->id, timeout_ms, n, pairs, k);
 }
 
 /* poll's loop: kernel events that mean nothing to the device must not end the wait early. */
-static int wait_events(uselect_poller *p, int timeout_ms, bool oneshot, uselect_event *out, int max)
+static int wait_events(uselect_poller *p, const char *call, int timeout_ms, bool oneshot, uselect_event *out, int max)
 {
     host_deadline d = host_deadline_in_ms(timeout_ms);
     if (timeout_ms < 0)
@@ -473,7 +502,7 @@ static int wait_events(uselect_poller *p, int timeout_ms, bool oneshot, uselect_
     if (timeout_ms < 0)
         thread_wait_end();
     if (__builtin_expect(atomic_load_explicit(&observe_tracing, memory_order_relaxed), 0))
-        trace_poll(timeout_ms, out, n);
+        trace_poll(call, p, timeout_ms, out, n);
     return n;
 }
 
@@ -485,7 +514,7 @@ int uselect_poll_poll(uselect_poller *p, int timeout_ms, int flags, uselect_even
         return upy__raise(UPY__E_INVALID_ARGS);
     if (max == 0)
         return 0;
-    int n = wait_events(p, timeout_ms, flags & USELECT_FLAG_ONESHOT, events, max);
+    int n = wait_events(p, "poll", timeout_ms, flags & USELECT_FLAG_ONESHOT, events, max);
     return n < 0 ? upy__raise(n) : n;
 }
 
@@ -502,7 +531,7 @@ int uselect_poll_ipoll(uselect_poller *p, int timeout_ms, int flags)
     if (!buf)
         return upy__raise(UPY__E_MEMORY);
     p->ipoll_count = p->ipoll_next = 0;
-    int n = wait_events(p, timeout_ms, false, p->ipoll_events, room);
+    int n = wait_events(p, "ipoll", timeout_ms, false, p->ipoll_events, room);
     if (n < 0)
         return upy__raise(n);
     p->ipoll_count = n;
@@ -565,17 +594,19 @@ int uselect_select(usocket **rlist, int *nr, usocket **wlist, int *nw, usocket *
     if (!nr || !nw || !nx || *nr < 0 || *nw < 0 || *nx < 0 || (*nr && !rlist) || (*nw && !wlist) ||
         (*nx && !xlist) || isnan(timeout_s))
         return upy__raise(UPY__E_NOT_LIST);
-    uselect_poller *p = uselect_poll();
+    int rc;
+    uselect_poller *p = poller_new(&rc);
     if (!p)
-        return -1;
-    int total = *nr + *nw + *nx, rc;
+        return upy__raise(rc);
+    int total = *nr + *nw + *nx;
     uselect_event *ev = malloc((size_t)(total ? total : 1) * sizeof *ev);
     if (!ev)
         rc = UPY__E_MEMORY;
     else if ((rc = merge(p, rlist, *nr, USELECT_POLLIN)) == 0 && (rc = merge(p, wlist, *nw, USELECT_POLLOUT)) == 0 &&
              (rc = merge(p, xlist, *nx, USELECT_POLLERR | USELECT_POLLHUP)) == 0) {
         double ms = timeout_s * 1000.0;
-        rc = wait_events(p, timeout_s < 0 ? -1 : ms >= INT32_MAX ? INT32_MAX : (int)ms, false, ev, total ? total : 1);
+        int timeout_ms = timeout_s < 0 ? -1 : ms >= INT32_MAX ? INT32_MAX : (int)ms;
+        rc = wait_events(p, "select", timeout_ms, false, ev, total ? total : 1);
         if (rc >= 0) {
             *nr = keep(rlist, *nr, ev, rc, USELECT_POLLIN);
             *nw = keep(wlist, *nw, ev, rc, USELECT_POLLOUT);
@@ -584,6 +615,6 @@ int uselect_select(usocket **rlist, int *nr, usocket **wlist, int *nw, usocket *
         }
     }
     free(ev);
-    uselect_poll_free(p);
+    poller_free(p);
     return rc < 0 ? upy__raise(rc) : rc;
 }

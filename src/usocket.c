@@ -91,6 +91,15 @@ static ssize_t io_error(struct ucore *c, int err)
     return lwip_err(err);
 }
 
+/* A send or recv the device answers without asking the kernel (not connected, the device's send
+ * buffer full, send(b'')): the seam sees nothing, so this is the call's trace record. Cold
+ * paths only: the hot ones are recorded by the seam. */
+static ssize_t answered_here(const char *call, struct ucore *c, size_t len, ssize_t code)
+{
+    UPY__TRACE_CALL(call, &c->hs, code, {"len", .num = (long long)len});
+    return code;
+}
+
 /* --- socket, close, bind, listen, accept ------------------------------------------------- */
 
 usocket *usocket_socket(int af, int type, int proto)
@@ -119,6 +128,7 @@ usocket *usocket_socket(int af, int type, int proto)
      * place it matters, which keeps a syscall out of every client's socket(). */
     if (rc == 0 && type == USOCKET_SOCK_DGRAM)
         host_setsockopt_int(&s->core->hs, HOST_OPT_REUSEADDR, 1);
+    UPY__TRACE_CALL("socket", s ? &s->core->hs : NULL, rc, {"af", .num = af}, {"type", .num = type});
     if (rc < 0)
         upy__raise(rc);
     return s;
@@ -135,7 +145,8 @@ void usocket_release(usocket *s)
 {
     /* The last reference to a wrapped object drops one of the plain object it wraps. */
     while (sock_is(s) && sock_drop(s)) {
-        usocket_close(s); /* the finaliser: __del__ is close */
+        if (!sock_closed(s->core))
+            usocket_close(s); /* the finaliser: __del__ is close */
         s = sock_free(s);
     }
 }
@@ -145,8 +156,10 @@ int usocket_close(usocket *s)
     struct ucore *c = sock_core(s);
     if (!c)
         return -1;
-    if (sock_closed(c))
+    if (sock_closed(c)) {
+        UPY__TRACE_CALL("close", &c->hs, 0); /* the first close is the seam's record */
         return 0;
+    }
     if (s->layer && s->layer->closing)
         s->layer->closing(s);
     sock_close(c);
@@ -171,7 +184,9 @@ int usocket_bind(usocket *s, const usocket_addr *addr)
         vnet_log("bind", addr, h);
     }
     sock_leave(c);
-    return rc < 0 ? upy__raise(lwip_err(-rc)) : 0;
+    rc = rc < 0 ? lwip_err(-rc) : 0;
+    UPY__TRACE_CALL("bind", &c->hs, rc, {"dev", OBSERVE_ADDR, .addr = dev}, {"host", OBSERVE_ADDR, .addr = h});
+    return rc < 0 ? upy__raise(rc) : 0;
 }
 
 int usocket_listen(usocket *s, int backlog)
@@ -191,7 +206,9 @@ int usocket_listen(usocket *s, int backlog)
             vnet_log("listen", &c->local, bound);
     }
     sock_leave(c);
-    return rc < 0 ? upy__raise(lwip_err(-rc)) : 0;
+    rc = rc < 0 ? lwip_err(-rc) : 0;
+    UPY__TRACE_CALL("listen", &c->hs, rc, {"backlog", .num = backlog});
+    return rc < 0 ? upy__raise(rc) : 0;
 }
 
 usocket *usocket_accept(usocket *s, usocket_addr *peer)
@@ -212,6 +229,10 @@ usocket *usocket_accept(usocket *s, usocket_addr *peer)
          * does; the Python-level timeout is copied, as the firmware copies the object's fields. */
         rc = sock_new(&hs, SOCK_CONNECTED, atomic_load_explicit(&s->timeout_ms, memory_order_relaxed),
                       profile()->accept_exhausted_errno, &child);
+        /* the kernel's accept went well: its record, now that the peer's device address is known */
+        UPY__TRACE_CALL("accept", &c->hs, rc, {"new_sock", .num = hs.id},
+                        {"new_fileno", .num = child ? child->core->hs.fileno : 0},
+                        {"dev", OBSERVE_ADDR, .addr = hs.dev_peer}, {"host", OBSERVE_ADDR, .addr = hs.peer});
     }
     finish(s, OP_ACCEPT, rc);
     return child;
@@ -264,8 +285,12 @@ static int connect_timed(struct ucore *c, host_addr to, int timeout_ms, bool mov
 /* A connect on a socket that is not fresh: lwIP answers at once. */
 static int connect_not_fresh(struct ucore *c, int prior, host_addr to)
 {
-    if (prior != SOCK_DATAGRAM)
-        return connect_again(c, prior);
+    if (prior != SOCK_DATAGRAM) {
+        int rc = connect_again(c, prior); /* no kernel call, so no seam record: this one */
+        UPY__TRACE_CALL("connect", &c->hs, rc, {"dev", OBSERVE_ADDR, .addr = c->hs.dev_peer},
+                        {"host", OBSERVE_ADDR, .addr = to});
+        return rc;
+    }
     int rc = host_connect(&c->hs, to);
     return rc < 0 ? lwip_err(-rc) : 0;
 }
@@ -344,14 +369,14 @@ UPY_HOT_INLINE ssize_t plain_send(struct ucore *c, const void *buf, size_t len)
 {
     int state = sock_state(c), rc;
     if (state != SOCK_CONNECTED && state != SOCK_DATAGRAM && (rc = send_blocked(c, state)) < 0)
-        return rc;
+        return answered_here("send", c, len, rc);
     int mode = atomic_load_explicit(&c->kernel_mode, memory_order_relaxed);
     /* The profile only for a non-blocking stream: a blocking send touches nothing it need not. */
     int sndbuf = mode == 0 && c->hs.type == USOCKET_SOCK_STREAM ? profile()->tcp_sndbuf : 0;
     if (sndbuf > 0) {
         size_t room = (size_t)sock_send_room(c, sndbuf);
         if (room == 0)
-            return UPY__E_WOULD_BLOCK;
+            return answered_here("send", c, len, UPY__E_WOULD_BLOCK);
         len = len < room ? len : room;
     }
     size_t sent = 0;
@@ -380,7 +405,9 @@ ssize_t usocket_send(usocket *s, const void *buf, size_t len)
     if (!buf && len)
         n = UPY__E_NEED_BUFFER;
     else if (len == 0) /* no lwIP call: the stale errno, read as socket_send reads errors */
-        n = task_errno == UERRNO_EAGAIN && atomic_load(&s->timeout_ms) > 0 ? UPY__E_TIMEOUT : UPY__OS(task_errno);
+        n = answered_here("send", c, 0,
+                          task_errno == UERRNO_EAGAIN && atomic_load(&s->timeout_ms) > 0 ? UPY__E_TIMEOUT
+                                                                                        : UPY__OS(task_errno));
     else
         n = send_some(s, c, buf, len);
     sock_leave(c);
@@ -412,9 +439,11 @@ ssize_t usocket_sendto(usocket *s, const void *buf, size_t len, const usocket_ad
         c->hs.dev_peer = dev; /* the destination as named: the send hook's device address */
     if (!buf && len)
         n = UPY__E_NEED_BUFFER;
-    else if (len > 0 && c->hs.type == USOCKET_SOCK_STREAM)
+    else if (len == 0)
+        n = answered_here("sendto", c, 0, 0);
+    else if (c->hs.type == USOCKET_SOCK_STREAM)
         n = send_some(s, c, buf, len); /* lwIP ignores the address on TCP */
-    else if (len > 0 && (n = host_sendto(&c->hs, buf, len, dest)) < 0)
+    else if ((n = host_sendto(&c->hs, buf, len, dest)) < 0)
         n = io_error(c, (int)-n);
     sock_leave(c);
     return finish(s, OP_SEND, n);
@@ -492,7 +521,7 @@ UPY_HOT_INLINE ssize_t plain_recv(usocket *s, struct ucore *c, void *buf, size_t
     if (state != SOCK_CONNECTED && state != SOCK_DATAGRAM) {
         int rc = recv_blocked(s, c, state);
         if (rc != 1)
-            return rc;
+            return answered_here(from ? "recvfrom" : "recv", c, len, rc);
     }
     len = capped(len);
     ssize_t n = from ? host_recvfrom(&c->hs, buf, len, from) : host_recv(&c->hs, buf, len, 0);
@@ -615,7 +644,15 @@ int usocket_setsockopt(usocket *s, int level, int opt, const void *value, size_t
         return -1;
     int rc = set_option(c, level, opt, value, len);
     sock_leave(c);
-    return rc < 0 ? upy__raise(lwip_err(-rc)) : 0;
+    rc = rc < 0 ? lwip_err(-rc) : 0;
+    int32_t word = 0;
+    if (value && len == sizeof word)
+        memcpy(&word, value, sizeof word);
+    /* an int value is shown as one; any other (ip_mreq, a timeval) only by its length */
+    UPY__TRACE_CALL("setsockopt", &c->hs, rc, {"level", .num = level}, {"opt", .num = opt},
+                    {"len", .num = (long long)len},
+                    {"value", value && len == sizeof word ? OBSERVE_INT : OBSERVE_NONE, .num = word});
+    return rc < 0 ? upy__raise(rc) : 0;
 }
 
 int usocket_setsockopt_int(usocket *s, int level, int opt, int value)
@@ -624,7 +661,7 @@ int usocket_setsockopt_int(usocket *s, int level, int opt, int value)
 }
 
 /* The Python-level timeout and, for a plain socket, the fd's mode. */
-static int set_timeout_ms(usocket *s, int ms)
+static int set_timeout_ms(usocket *s, const char *call, int ms)
 {
     struct ucore *c = sock_enter(s);
     if (!c)
@@ -633,6 +670,7 @@ static int set_timeout_ms(usocket *s, int ms)
     if (rc == 0)
         atomic_store_explicit(&s->timeout_ms, ms, memory_order_relaxed);
     sock_leave(c);
+    UPY__TRACE_CALL(call, &c->hs, rc, {"timeout_ms", .num = ms});
     return rc < 0 ? upy__raise(rc) : 0;
 }
 
@@ -642,30 +680,34 @@ int usocket_settimeout(usocket *s, double seconds)
         return upy__raise(UPY__E_TIMEOUT_NAN);
     /* int(1000 * float(value)): a positive value under 1 ms becomes 0, non-blocking. */
     double ms = seconds * 1000.0;
-    return set_timeout_ms(s, seconds < 0 ? -1 : ms >= INT_MAX ? INT_MAX : (int)ms);
+    return set_timeout_ms(s, "settimeout", seconds < 0 ? -1 : ms >= INT_MAX ? INT_MAX : (int)ms);
 }
 
 int usocket_setblocking(usocket *s, bool flag)
 {
-    return set_timeout_ms(s, flag ? -1 : 0);
+    return set_timeout_ms(s, "setblocking", flag ? -1 : 0);
 }
 
 usocket *usocket_makefile(usocket *s, const char *mode)
 {
-    if (!sock_core(s))
+    struct ucore *c = sock_core(s);
+    if (!c)
         return NULL;
     /* The firmware checks the mode only when one is given (NULL: no argument). */
-    if (mode && strcmp(mode, "rb") != 0 && strcmp(mode, "wb") != 0) {
-        upy__raise(UPY__E_INVALID_ARG_VALUE);
-        return NULL;
-    }
-    return s;
+    int rc = mode && strcmp(mode, "rb") != 0 && strcmp(mode, "wb") != 0 ? UPY__E_INVALID_ARG_VALUE : 0;
+    UPY__TRACE_CALL("makefile", &c->hs, rc, {"mode", OBSERVE_TEXT, .text = mode});
+    return rc < 0 ? (upy__raise(rc), NULL) : s;
 }
 
 int usocket_fileno(usocket *s)
 {
     struct ucore *c = sock_core(s);
-    return c ? sock_fileno(c) : -1;
+    if (!c)
+        return -1;
+    int fileno = sock_fileno(c);
+    /* -1 for a closed socket is a result, not a failure: the device returns it, raising nothing */
+    UPY__TRACE_CALL("fileno", &c->hs, fileno < 0 ? UPY__E_RAISED : fileno);
+    return fileno;
 }
 
 int usocket_set_data(usocket *s, void *data)
@@ -749,7 +791,11 @@ int usocket_getaddrinfo(const char *host, int port, usocket_addrinfo *out)
     int rc = config_ready();
     if (rc == 0 && !out)
         rc = UPY__E_NULL_RESULT;
-    if (rc < 0 || (rc = vnet_resolve(host, port, &addr)) < 0)
+    if (rc == 0)
+        rc = vnet_resolve(host, port, &addr);
+    UPY__TRACE_CALL("getaddrinfo", NULL, rc < 0 ? rc : 1, {"name", OBSERVE_TEXT, .text = host},
+                    {"port", .num = port}, {"ip", OBSERVE_TEXT, .text = rc == 0 ? addr.ip : NULL});
+    if (rc < 0)
         return upy__raise(rc);
     *out = (usocket_addrinfo){.family = USOCKET_AF_INET, .socktype = USOCKET_SOCK_STREAM, .sockaddr = addr};
     return 1;

@@ -338,6 +338,8 @@ usocket *ussl_wrap_socket(usocket *sock, const ussl_options *opts)
         rc = handshake(t, c, read_timeout(t), -1);
     if (rc == 0 && !(wrapped = sock_wrap(sock, &tls_layer, t)))
         rc = UPY__E_MEMORY;
+    UPY__TRACE_CALL("wrap_socket", &c->hs, rc, {"server_side", .num = o->server_side}, {"cert_reqs", .num = o->cert_reqs},
+                    {"server_hostname", OBSERVE_TEXT, .text = o->server_hostname});
     if (rc < 0) {
         if (t)
             tls_sock_free(t);
@@ -362,6 +364,7 @@ int ussl_do_handshake(usocket *sock)
     else
         rc = handshake(sock->layer_ctx, c, read_timeout(sock->layer_ctx), 0);
     sock_leave(c);
+    UPY__TRACE_CALL("do_handshake", &c->hs, rc);
     return rc < 0 ? upy__raise(rc) : 0;
 }
 
@@ -371,8 +374,9 @@ ussl_session *ussl_save_session(usocket *sock)
     if (!c)
         return NULL;
     ussl_session *saved = NULL;
+    int rc = 0;
     if (sock->layer != &tls_layer) {
-        upy__raise(-UERRNO_EINVAL);
+        rc = -UERRNO_EINVAL;
     } else {
         struct tls_sock *t = sock->layer_ctx;
         pthread_mutex_lock(&t->lock);
@@ -380,13 +384,16 @@ ussl_session *ussl_save_session(usocket *sock)
         tls_session *s = !t->server && tls_version(t->conn) ? tls_session_get(t->conn) : NULL;
         pthread_mutex_unlock(&t->lock);
         if (!s)
-            upy__raise(UPY__OS(UERRNO_MBEDTLS_ERR_SSL_BAD_INPUT_DATA));
+            rc = UPY__OS(UERRNO_MBEDTLS_ERR_SSL_BAD_INPUT_DATA);
         else if (!(saved = malloc(sizeof *saved)))
-            tls_session_release(s), upy__raise(UPY__E_MEMORY);
+            tls_session_release(s), rc = UPY__E_MEMORY;
         else
             *saved = (ussl_session){SESSION_MAGIC, s};
     }
     sock_leave(c);
+    UPY__TRACE_CALL("save_session", &c->hs, rc);
+    if (rc < 0)
+        upy__raise(rc);
     return saved;
 }
 

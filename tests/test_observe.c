@@ -5,10 +5,16 @@
  * Tests that need tshark skip, saying so, when it is not installed.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +23,9 @@
 #include "testutil.h"
 #include "upysock/uerrno.h"
 #include "upysock/upy_config.h"
+#include "upysock/uselect.h"
+#include "upysock/ussl.h"
+#include "upysock/usocket.h"
 
 #define WAIT_MS 10000
 #define FLASH UPYSOCK_TEST_BIN_DIR "/flash"
@@ -241,7 +250,7 @@ static void test_trace_fields(void **state)
     assert_non_null(strstr(trace, "\"len\":12,\"result\":12,\"data\":\"Data to send\"}"));
     assert_int_equal(tu_count(trace, "\"call\":\"close\""), 2);
     /* The poll thread's first poll: the first socket (fileno 54) writable, POLLOUT being 4. */
-    assert_non_null(strstr(trace, "\"call\":\"poll\",\"timeout_ms\":-1,\"result\":"));
+    assert_non_null(strstr(trace, "\"call\":\"poll\",\"poller\":1,\"timeout_ms\":-1,\"result\":"));
     assert_non_null(strstr(trace, ",\"revents\":[[54,4]"));
     /* The virtual LAN's decision: the rule that moved the tutorial's address. */
     char remap[160];
@@ -257,6 +266,252 @@ static void test_trace_fields(void **state)
     const char *raised = sh("jq -c \"select(.call == \\\"raise\\\")\" %s", path("client.jsonl"));
     assert_int_equal(tu_count(raised, "\n"), 2);
     assert_int_equal(tu_count(raised, "\"code\":119"), 2);
+}
+
+/* How many records of `trace` are of `call`, on the socket whose fileno is `fileno` (-1: on no
+ * socket, -2: on any or none), with `fields` in them. */
+static int records(const char *trace, const char *call, int fileno, const char *fields)
+{
+    char name[64], socket[64], line[1200];
+    snprintf(name, sizeof name, "\"call\":\"%s\",", call);
+    snprintf(socket, sizeof socket, "\"fileno\":%d,\"kfd\":", fileno);
+    int n = 0;
+    for (const char *at = trace; *at; at = strchr(at, '\n') + 1) {
+        snprintf(line, sizeof line, "%.*s", (int)(strchr(at, '\n') - at), at);
+        bool on = fileno == -1 ? !strstr(line, "\"fileno\":") : fileno == -2 || strstr(line, socket);
+        n += strstr(line, name) && strstr(line, fields) && on;
+    }
+    return n;
+}
+
+/* `call` has exactly one record, and it is the one described. */
+static void assert_one_call(const char *trace, const char *call, int fileno, const char *fields)
+{
+    if (records(trace, call, -2, "") != 1 || records(trace, call, fileno, fields) != 1)
+        fail_msg("%s: %d records, %d on fileno %d with %s", call, records(trace, call, -2, ""),
+                 records(trace, call, fileno, fields), fileno, fields);
+}
+
+/* Every public call on a socket, poll object or TLS layer that no seam hook records is one
+ * record of its own, named after the call, in the device's numbers (docs/observe.md). */
+static void test_every_call_is_one_record(void **state)
+{
+    (void)state;
+    assert_int_equal(upy_config_trace(path("calls.jsonl")), 0);
+    usocket *l = usocket_socket(USOCKET_AF_INET, USOCKET_SOCK_STREAM, 0);
+    assert_non_null(l);
+    int fl = usocket_fileno(l);
+    usocket_addr any = {"", 0};
+    assert_int_equal(usocket_bind(l, &any), 0);
+    assert_int_equal(usocket_listen(l, 3), 0);
+    assert_int_equal(usocket_settimeout(l, 2.5), 0);
+    assert_int_equal(usocket_setblocking(l, true), 0);
+    assert_int_equal(usocket_setsockopt_int(l, USOCKET_SOL_SOCKET, USOCKET_SO_KEEPALIVE, 1), 0);
+    assert_ptr_equal(usocket_makefile(l, "rb"), l);
+    usocket_addrinfo ai;
+    assert_int_equal(usocket_getaddrinfo("localhost", 80, &ai), 1);
+
+    uselect_poller *p = uselect_poll();
+    assert_non_null(p);
+    uselect_event ev[2];
+    assert_int_equal(uselect_poll_register(p, l, USELECT_POLLIN), 0);
+    assert_int_equal(uselect_poll_modify(p, l, USELECT_POLLIN | USELECT_POLLOUT), 0);
+    assert_int_equal(uselect_poll_poll(p, 0, 0, ev, 2), 0);
+    assert_int_equal(uselect_poll_unregister(p, l), 0);
+    uselect_poll_free(p);
+
+    /* lwIP's answers without the kernel: a second connect, recv on a socket never connected */
+    usocket *c = tu_tcp();
+    usocket_addr to = {"127.0.0.1", tu_usock_port(l)};
+    assert_int_equal(usocket_connect(c, &to), 0);
+    assert_int_equal(usocket_connect(c, &to), -1);
+    int fc = usocket_fileno(c);
+    usocket *fresh = tu_tcp();
+    assert_int_equal(usocket_setblocking(fresh, false), 0);
+    char buf[8];
+    assert_int_equal(usocket_recv(fresh, buf, sizeof buf), 0);
+    int ff = usocket_fileno(fresh);
+
+    usocket *raw = tu_tcp();
+    usocket *tls = ussl_wrap_socket(raw, NULL);
+    assert_non_null(tls);
+    assert_int_equal(ussl_do_handshake(tls), -1);
+    assert_null(ussl_save_session(tls));
+    int ft = usocket_fileno(tls);
+    usocket *u = tu_udp();
+    assert_int_equal(usocket_sendto(u, "", 0, &to), 0);
+    int fu = usocket_fileno(u);
+    assert_int_equal(usocket_close(l), 0);
+    assert_int_equal(usocket_close(l), 0);
+    assert_int_equal(upy_config_trace(""), 0);
+    usocket_release(l), usocket_release(c), usocket_release(fresh), usocket_release(tls), usocket_release(raw);
+    usocket_release(u);
+
+    const char *trace = sh("cat %s", path("calls.jsonl"));
+    assert_int_equal(records(trace, "socket", -2, ""), 5);
+    assert_int_equal(records(trace, "socket", fl, "\"af\":2,\"type\":1,\"result\":0}"), 1);
+    assert_int_equal(records(trace, "socket", fu, "\"af\":2,\"type\":2,\"result\":0}"), 1);
+    assert_one_call(trace, "bind", fl, "\"dev\":\"0.0.0.0:0\",\"host\":\"127.0.0.1:0\",\"result\":0}");
+    assert_one_call(trace, "listen", fl, "\"backlog\":3,\"result\":0}");
+    assert_one_call(trace, "settimeout", fl, "\"timeout_ms\":2500,\"result\":0}");
+    assert_one_call(trace, "setsockopt", fl, "\"level\":4095,\"opt\":8,\"len\":4,\"value\":1,\"result\":0}");
+    assert_one_call(trace, "makefile", fl, "\"mode\":\"rb\",\"result\":0}");
+    assert_one_call(trace, "getaddrinfo", -1, "\"name\":\"localhost\",\"port\":80,\"ip\":\"127.0.0.1\",\"result\":1}");
+    assert_one_call(trace, "poll_new", -1, "\"poller\":");
+    assert_one_call(trace, "register", fl, ",\"mask\":1,\"result\":0}");
+    assert_one_call(trace, "modify", fl, ",\"mask\":5,\"result\":0}");
+    assert_one_call(trace, "poll", -1, ",\"timeout_ms\":0,\"result\":0}");
+    assert_one_call(trace, "unregister", fl, "\"poller\":");
+    assert_one_call(trace, "poll_free", -1, "\"poller\":");
+    /* the first connect is the seam's record, the second lwIP's EISCONN (127) */
+    assert_int_equal(records(trace, "connect", -2, ""), 2);
+    assert_int_equal(records(trace, "connect", fc, "\"host\":\"127.0.0.1:"), 2);
+    assert_int_equal(records(trace, "connect", fc, "\"errno\":127}"), 1);
+    assert_one_call(trace, "recv", ff, "\"len\":8,\"errno\":11}");
+    assert_one_call(trace, "wrap_socket", ft, "\"server_side\":0,\"cert_reqs\":0,\"result\":0}");
+    assert_one_call(trace, "do_handshake", ft, "\"errno\":-78}");
+    assert_one_call(trace, "save_session", ft, "\"errno\":-28928}");
+    assert_one_call(trace, "sendto", fu, "\"len\":0,\"result\":0}");
+    /* fileno() on each socket once (54.. on the board); setblocking on l and on fresh */
+    assert_int_equal(records(trace, "fileno", -2, ""), 5);
+    int fds[] = {fl, fc, ff, ft, fu};
+    for (int i = 0; i < 5; i++) {
+        char result[32];
+        snprintf(result, sizeof result, "\"result\":%d}", fds[i]);
+        assert_int_equal(records(trace, "fileno", fds[i], result), 1);
+    }
+    assert_int_equal(records(trace, "setblocking", -2, ""), 2);
+    assert_int_equal(records(trace, "setblocking", fl, "\"timeout_ms\":-1,\"result\":0}"), 1);
+    assert_int_equal(records(trace, "setblocking", ff, "\"timeout_ms\":0,\"result\":0}"), 1);
+    /* close: the first is the seam's record, the second (already closed) the call's */
+    assert_int_equal(records(trace, "close", fl, ""), 2);
+    char count[32]; /* every record valid JSON */
+    snprintf(count, sizeof count, "%s", sh("wc -l < %s", path("calls.jsonl")));
+    if (have("jq"))
+        assert_string_equal(sh("jq -c . %s | wc -l", path("calls.jsonl")), count);
+}
+
+/* A peer that connected to the board appears under the address accept() returned, mapped back
+ * through the rules: in the trace's accept record (with the new socket's fileno) and in the
+ * pcap's conversation. */
+static void test_accept_shows_the_device_peer(void **state)
+{
+    (void)state;
+    assert_int_equal(upy_config_remap("192.168.0.77=127.0.0.5"), 0);
+    int port;
+    usocket *l = tu_usock_listener(2, &port);
+    int fl = usocket_fileno(l);
+    assert_int_equal(upy_config_trace(path("accept.jsonl")), 0);
+    assert_int_equal(upy_config_pcap(path("accept.pcap")), 0);
+    int k = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in at = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000005)};
+    socklen_t size = sizeof at;
+    assert_int_equal(bind(k, (struct sockaddr *)&at, sizeof at), 0);
+    assert_int_equal(getsockname(k, (struct sockaddr *)&at, &size), 0);
+    int kport = ntohs(at.sin_port);
+    at.sin_addr.s_addr = htonl(0x7f000001), at.sin_port = htons((uint16_t)port);
+    assert_int_equal(connect(k, (struct sockaddr *)&at, sizeof at), 0);
+    usocket_addr peer;
+    usocket *a = usocket_accept(l, &peer);
+    assert_non_null(a);
+    assert_string_equal(peer.ip, "192.168.0.77");
+    assert_int_equal(peer.port, kport);
+    assert_int_equal(usocket_send(a, "hi", 2), 2);
+    char buf[2];
+    assert_int_equal(tu_read_exact(k, buf, sizeof buf, WAIT_MS), 2);
+    int fa = usocket_fileno(a);
+    usocket_release(a);
+    usocket_release(l);
+    close(k);
+    assert_int_equal(upy_config_pcap(""), 0);
+    assert_int_equal(upy_config_trace(""), 0);
+    assert_int_equal(upy_config_remap(""), 0);
+
+    const char *trace = sh("cat %s", path("accept.jsonl"));
+    char fields[160];
+    snprintf(fields, sizeof fields, "\"new_fileno\":%d,\"dev\":\"192.168.0.77:%d\",\"host\":\"127.0.0.5:%d\","
+             "\"result\":0}", fa, kport, kport);
+    assert_one_call(trace, "accept", fl, fields);
+    if (!have("tshark")) {
+        fprintf(stderr, "tshark is not installed: the pcap's check skipped\n");
+        return;
+    }
+    assert_clean_pcap(path("accept.pcap"));
+    const char *conv = sh("tshark -r %s -q -z conv,tcp", path("accept.pcap"));
+    char peer_text[40];
+    snprintf(peer_text, sizeof peer_text, "192.168.0.77:%d ", kport);
+    assert_int_equal(tu_count(conv, peer_text), 1);
+    assert_null(strstr(conv, "127.0.0.5"));
+    assert_string_equal(sh("tshark -r %s -Y \"tcp.flags.syn == 1 && ip.src == 192.168.0.77\" | wc -l",
+                           path("accept.pcap")), "1\n");
+}
+
+/* The trace replaced again and again while another thread writes records: every record is in
+ * exactly one of the files, whole, and none went to a descriptor the library had closed (each
+ * replacement is followed at once by an open that would reuse its number). */
+enum { SWITCHES = 40, RECORDS_MAX = 200000 };
+
+struct switch_writer {
+    usocket *s;
+    atomic_int written;
+    atomic_bool stop;
+};
+
+static void *write_records(void *arg)
+{
+    struct switch_writer *w = arg;
+    while (!atomic_load(&w->stop) && atomic_load(&w->written) < RECORDS_MAX) {
+        assert_true(usocket_fileno(w->s) >= 0); /* one record, no kernel call */
+        atomic_fetch_add(&w->written, 1);
+    }
+    return NULL;
+}
+
+static void test_trace_replaced_while_written(void **state)
+{
+    (void)state;
+    struct switch_writer w = {.s = tu_tcp()};
+    char name[64];
+    int probes[SWITCHES];
+    assert_int_equal(upy_config_trace(path("switch-0.jsonl")), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, write_records, &w), 0);
+    while (atomic_load(&w.written) == 0) /* bounded by the test's timeout */
+        sched_yield();
+    for (int i = 1; i < SWITCHES; i++) {
+        snprintf(name, sizeof name, "switch-%d.jsonl", i);
+        assert_int_equal(upy_config_trace(path(name)), 0);
+        snprintf(name, sizeof name, "probe-%d", i);
+        probes[i - 1] = open(path(name), O_RDWR | O_CREAT | O_TRUNC, 0600);
+        assert_true(probes[i - 1] >= 0);
+    }
+    atomic_store(&w.stop, true);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(upy_config_trace(""), 0);
+    probes[SWITCHES - 1] = open(path("probe-last"), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    usocket_release(w.s);
+
+    struct stat st;
+    for (int i = 0; i < SWITCHES; i++) {
+        assert_int_equal(fstat(probes[i], &st), 0);
+        assert_int_equal(st.st_size, 0);
+        close(probes[i]);
+    }
+    int lines = 0, written = atomic_load(&w.written);
+    char line[1200];
+    for (int i = 0; i < SWITCHES; i++) {
+        snprintf(name, sizeof name, "switch-%d.jsonl", i);
+        FILE *f = fopen(path(name), "r");
+        assert_non_null(f);
+        for (; fgets(line, sizeof line, f); lines++) {
+            assert_memory_equal(line, "{\"t\":", 5);
+            assert_non_null(strstr(line, "\"call\":\"fileno\","));
+            assert_string_equal(line + strlen(line) - 2, "}\n");
+        }
+        fclose(f);
+    }
+    assert_int_equal(lines, written);
+    fprintf(stderr, "%d records over %d files\n", lines, SWITCHES);
 }
 
 /* A trace that cannot be written (a full disk) stops with one message; the program runs on. */
@@ -450,6 +705,9 @@ int main(void)
         cmocka_unit_test(test_both_ends_here_written_once),
         cmocka_unit_test(test_trace_lines_whole_under_threads),
         cmocka_unit_test(test_an_injected_reset_is_an_rst),
+        cmocka_unit_test(test_every_call_is_one_record),
+        cmocka_unit_test(test_accept_shows_the_device_peer),
+        cmocka_unit_test(test_trace_replaced_while_written),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,9 +1,12 @@
 /*
  * The observers' outputs. Each record is one write(2): with O_APPEND the kernel places it whole,
- * so threads need no lock between them and a killed program leaves whole records behind.
+ * so threads need no lock between them and a killed program leaves whole records behind. An
+ * output replaced while others write (upy_config_trace, ...) is closed only after their writes
+ * (observe.h, obs_sink).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +30,50 @@ static int open_spec(const char *spec, bool std_ok, bool append, bool *owned)
     return open(spec, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (append ? 0 : O_TRUNC), 0644);
 }
 
-int obs_sink_open(obs_sink *s, const char *spec, bool std_ok, bool append, char *err, size_t errsize)
+/* The one message of a sink that stops (a full disk), instead of failing the call watched. */
+static void stopped(const obs_sink *s, ssize_t n)
+{
+    char line[160];
+    snprintf(line, sizeof line, "upysock: %s stopped: %s\n", s->name,
+             n < 0 ? strerror(errno) : "short write (disk full?)");
+    host_write_line(2, line);
+}
+
+static ssize_t write_once(int fd, const void *rec, size_t len)
+{
+    ssize_t n;
+    while ((n = write(fd, rec, len)) < 0 && errno == EINTR)
+        ;
+    return n;
+}
+
+/* Until no write is in flight on a slot: each one in flight is one write(2) away from done. */
+static void drain(atomic_uint *writers)
+{
+    while (atomic_load(writers) != 0)
+        sched_yield();
+}
+
+/* fd (closed when retired if owned) becomes what writers use; the descriptor it replaces is
+ * closed once the last write on it is over. */
+static void publish(obs_sink *s, int fd, bool owned)
+{
+    pthread_mutex_lock(&s->replacing);
+    int old = atomic_load(&s->active), next = !old;
+    drain(&s->writers[next]); /* writers that saw the slot before the last replacement, leaving */
+    atomic_store(&s->fd[next], fd);
+    s->owned[next] = owned ? fd : -1;
+    atomic_store(&s->active, next);
+    drain(&s->writers[old]);
+    atomic_store(&s->fd[old], -1);
+    if (s->owned[old] >= 0)
+        close(s->owned[old]);
+    s->owned[old] = -1;
+    pthread_mutex_unlock(&s->replacing);
+}
+
+int obs_sink_open(obs_sink *s, const char *spec, bool std_ok, bool append, const void *head, size_t headlen,
+                  char *err, size_t errsize)
 {
     bool owned = false;
     errno = 0;
@@ -36,27 +82,40 @@ int obs_sink_open(obs_sink *s, const char *spec, bool std_ok, bool append, char 
         snprintf(err, errsize, "cannot write to '%s'%s%s", spec, errno ? ": " : "", errno ? strerror(errno) : "");
         return -1;
     }
-    int old = atomic_exchange(&s->fd, fd);
-    if (old >= 0 && s->owned)
-        close(old);
-    s->owned = owned;
+    ssize_t n = fd >= 0 && headlen ? write_once(fd, head, headlen) : (ssize_t)headlen;
+    if (n != (ssize_t)headlen) { /* as a failed record: the output stops, the program goes on */
+        stopped(s, n);
+        if (owned)
+            close(fd);
+        fd = -1;
+    }
+    publish(s, fd, owned);
     return 0;
+}
+
+/* The slot to write on, counted in it: a replacement waits for this write before it closes the
+ * slot's descriptor. */
+static int enter(obs_sink *s)
+{
+    for (;;) {
+        int at = atomic_load(&s->active);
+        atomic_fetch_add(&s->writers[at], 1);
+        if (atomic_load(&s->active) == at) /* else a replacement came between: it may not wait */
+            return at;
+        atomic_fetch_sub(&s->writers[at], 1);
+    }
 }
 
 void obs_sink_write(obs_sink *s, const void *rec, size_t len)
 {
-    int fd = atomic_load_explicit(&s->fd, memory_order_relaxed);
-    if (fd < 0)
+    if (!obs_sink_on(s))
         return;
     int saved = errno; /* the watched call's errno is the caller's business */
-    ssize_t n;
-    while ((n = write(fd, rec, len)) < 0 && errno == EINTR)
-        ;
-    if (n != (ssize_t)len && atomic_compare_exchange_strong(&s->fd, &fd, -1)) {
-        char line[160];
-        snprintf(line, sizeof line, "upysock: %s stopped: %s\n", s->name,
-                 n < 0 ? strerror(errno) : "short write (disk full?)");
-        host_write_line(2, line);
-    }
+    int at = enter(s);
+    int fd = atomic_load(&s->fd[at]);
+    ssize_t n = fd >= 0 ? write_once(fd, rec, len) : (ssize_t)len;
+    if (n != (ssize_t)len && atomic_compare_exchange_strong(&s->fd[at], &fd, -1))
+        stopped(s, n); /* the descriptor stays open until the slot is retired: others may be on it */
+    atomic_fetch_sub(&s->writers[at], 1);
     errno = saved;
 }

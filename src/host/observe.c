@@ -12,8 +12,8 @@
 #include "observe.h"
 #include "upysock/uerrno.h"
 
-static obs_sink trace = {.fd = -1, .name = "trace"};
-static obs_sink keylog = {.fd = -1, .name = "keylog"};
+static obs_sink trace = OBS_SINK_INIT("trace");
+static obs_sink keylog = OBS_SINK_INIT("keylog");
 static atomic_size_t trace_data; /* payload bytes put in a send/recv record */
 atomic_bool observe_tracing;
 
@@ -74,13 +74,11 @@ static int on_accept(host_sock *listener, host_sock *child, bool clear_timeouts,
     errno = 0;
     int rc = in && in->accept ? in->accept(listener, child, clear_timeouts, next) : next(listener, child, clear_timeouts);
     int kerr = errno;
-    if (obs_sink_on(&trace)) {
+    /* A failure only: an accepted socket's record is usocket.c's, written once the device knows
+     * the peer's device address and the new socket's fileno. */
+    if (obs_sink_on(&trace) && rc < 0) {
         trace_rec r;
         trace_begin(&r, "accept", listener);
-        if (rc == 0) {
-            trace_int(&r, "new_sock", child->id);
-            trace_addr(&r, "host", child->peer);
-        }
         trace_result(&r, rc, kernel_errno(rc, kerr));
         trace_end(&r, &trace);
     }
@@ -211,7 +209,7 @@ static void reinstall(void)
 
 int observe_set_trace(const char *spec, char *err, size_t errsize)
 {
-    int rc = obs_sink_open(&trace, spec, true, false, err, errsize);
+    int rc = obs_sink_open(&trace, spec, true, false, NULL, 0, err, errsize);
     reinstall();
     return rc;
 }
@@ -237,7 +235,7 @@ int observe_set_pcap(const char *path, char *err, size_t errsize)
 
 int observe_set_keylog(const char *path, char *err, size_t errsize)
 {
-    return obs_sink_open(&keylog, path, false, true, err, errsize);
+    return obs_sink_open(&keylog, path, false, true, NULL, 0, err, errsize);
 }
 
 void observe_set_device_ip(uint32_t ip)
@@ -257,14 +255,41 @@ void observe_raised(const char *type, int code, const char *message)
     trace_end(&r, &trace);
 }
 
-void observe_poll(int timeout_ms, int result, const int pairs[][2], int n)
+void observe_poll(const char *call, unsigned poller, int timeout_ms, int result, const int pairs[][2], int n)
 {
     trace_rec r;
-    trace_begin(&r, "poll", NULL);
+    trace_begin(&r, call, NULL);
+    trace_int(&r, "poller", poller);
     trace_int(&r, "timeout_ms", timeout_ms);
     trace_result(&r, result, 0);
     if (result > 0)
         trace_pairs(&r, "revents", pairs, n);
+    trace_end(&r, &trace);
+}
+
+static void trace_arg(trace_rec *r, const observe_arg *a)
+{
+    switch (a->kind) {
+    case OBSERVE_INT: trace_int(r, a->key, a->num); break;
+    case OBSERVE_TEXT:
+        if (a->text)
+            trace_str(r, a->key, a->text);
+        break;
+    case OBSERVE_ADDR: trace_addr(r, a->key, a->addr); break;
+    case OBSERVE_NONE: break;
+    }
+}
+
+void observe_call(const char *call, const host_sock *s, const observe_arg *args, int n, long long result, int err)
+{
+    trace_rec r;
+    trace_begin(&r, call, s);
+    for (int i = 0; i < n; i++)
+        trace_arg(&r, &args[i]);
+    if (err)
+        trace_int(&r, "errno", err);
+    else
+        trace_int(&r, "result", result);
     trace_end(&r, &trace);
 }
 

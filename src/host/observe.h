@@ -7,6 +7,7 @@
 #ifndef UPYSOCK_OBSERVE_H
 #define UPYSOCK_OBSERVE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,21 +15,32 @@
 
 #include "host.h"
 
-/* A sink (obs_sink.c): one output file or descriptor. */
+/* A sink (obs_sink.c): one output file or descriptor, replaceable while other threads write.
+ * Two slots: writers use the active one and count themselves in it; a replacement fills the
+ * other, makes it active, and closes the old descriptor only when no write on it is in flight,
+ * so no record ever goes to a closed descriptor, or to a file that reused its number. */
 typedef struct obs_sink {
-    atomic_int fd;    /* -1: off */
-    bool owned;       /* we opened it: close it when replaced */
-    const char *name; /* "trace", "pcap", "keylog": for the one message when it fails */
+    atomic_int active;        /* the slot writers use */
+    atomic_int fd[2];         /* -1: off, or stopped by a failed write */
+    atomic_uint writers[2];   /* writes in flight on each slot */
+    int owned[2];             /* the descriptor to close when the slot is retired, -1: not ours */
+    pthread_mutex_t replacing; /* one replacement at a time; guards owned */
+    const char *name;         /* "trace", "pcap", "keylog": for the one message when it fails */
 } obs_sink;
+#define OBS_SINK_INIT(label) \
+    {.fd = {-1, -1}, .owned = {-1, -1}, .replacing = PTHREAD_MUTEX_INITIALIZER, .name = (label)}
 
 /* Open spec for s: "" (off), "stderr", "fd:N" (when std_ok), or a path (truncated, or appended
- * to with append). 0, or -1 with err filled. */
-int obs_sink_open(obs_sink *s, const char *spec, bool std_ok, bool append, char *err, size_t errsize);
+ * to with append), with head (headlen bytes, e.g. a file header) written before any record.
+ * 0, or -1 with err filled. */
+int obs_sink_open(obs_sink *s, const char *spec, bool std_ok, bool append, const void *head, size_t headlen,
+                  char *err, size_t errsize);
 /* One record, one write(2); a short or failed write ends the sink with one message on stderr. */
 void obs_sink_write(obs_sink *s, const void *rec, size_t len);
 static inline bool obs_sink_on(obs_sink *s)
 {
-    return atomic_load_explicit(&s->fd, memory_order_relaxed) >= 0;
+    int at = atomic_load_explicit(&s->active, memory_order_relaxed);
+    return atomic_load_explicit(&s->fd[at], memory_order_relaxed) >= 0;
 }
 
 /* The settings (observe.c), applied by config.c: 0, or -1 with err filled. */
@@ -41,10 +53,22 @@ void observe_set_device_ip(uint32_t ip); /* the board's own address, host order 
 /* An exception raised at a public entry point (upy.c): a trace record of its own. */
 extern atomic_bool observe_tracing;
 void observe_raised(const char *type, int code, const char *message);
-/* A poll's outcome (uselect.c): result (events, or a negative device errno) and up to
- * OBSERVE_POLL_MAX (fileno, revents) pairs. */
+/* A poll's outcome (uselect.c): the call ("poll", "ipoll", "select"), the poll object's id,
+ * result (events, or a negative device errno) and up to OBSERVE_POLL_MAX (fileno, revents) pairs. */
 enum { OBSERVE_POLL_MAX = 32 };
-void observe_poll(int timeout_ms, int result, const int pairs[][2], int n);
+void observe_poll(const char *call, unsigned poller, int timeout_ms, int result, const int pairs[][2], int n);
+/* A public call that no seam hook records (usocket.c, uselect.c, ussl.c through upy.c): its
+ * name, the socket it acted on (NULL: none), its arguments, and its result: >= 0, or -1 with
+ * the device errno in err (0: the exception is not an OSError with an errno; the raise record
+ * after it says what it is). */
+typedef struct observe_arg {
+    const char *key;
+    enum { OBSERVE_INT, OBSERVE_TEXT, OBSERVE_ADDR, OBSERVE_NONE /* left out */ } kind;
+    long long num;
+    const char *text; /* NULL: left out */
+    host_addr addr;
+} observe_arg;
+void observe_call(const char *call, const host_sock *s, const observe_arg *args, int n, long long result, int err);
 /* A virtual-LAN decision (vnet.c): "connect", "bind", ... device "a.b.c.d:p" → host. */
 void observe_vnet(const char *verb, const char *device, host_addr host);
 

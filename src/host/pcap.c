@@ -28,7 +28,7 @@ struct conv {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static obs_sink sink = {.fd = -1, .name = "pcap"};
+static obs_sink sink = OBS_SINK_INIT("pcap");
 static struct conv convs[CONVS];
 static unsigned conv_count;
 static struct name {
@@ -46,16 +46,13 @@ static void put_le32(uint8_t *p, uint32_t v)
 
 int pcap_open(const char *path, char *err, size_t errsize)
 {
-    if (obs_sink_open(&sink, path, false, false, err, errsize) < 0)
-        return -1;
     /* Classic pcap, microseconds, LINKTYPE_RAW (101): the frames are bare IPv4. */
     uint8_t head[24] = {0};
     put_le32(head, 0xa1b2c3d4);
     head[4] = 2, head[6] = 4;
     put_le32(head + 16, 65535);
     put_le32(head + 20, 101);
-    obs_sink_write(&sink, head, sizeof head);
-    return 0;
+    return obs_sink_open(&sink, path, false, false, head, sizeof head, err, errsize);
 }
 
 bool pcap_on(void)
