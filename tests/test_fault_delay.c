@@ -332,6 +332,23 @@ static void test_fault_delay_with_reset_raises_104(void **state)
     usocket_release(s);
 }
 
+/* A FIN cut of a delayed connection: the bytes up to the cut come late, then b''. */
+static void test_fault_delay_with_fin_reads_the_bytes_late_then_eof(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("delay *:%d delay=200ms dir=recv; fin after=3", &peer);
+    uint64_t t0 = tu_now_ms();
+    peer_send(peer, "hello");
+    char b[8];
+    assert_int_equal(usocket_recv(s, b, sizeof b), 3);
+    assert_true(tu_now_ms() - t0 >= LATENCY_MS);
+    assert_memory_equal(b, "hel", 3);
+    assert_int_equal(usocket_recv(s, b, sizeof b), 0);
+    close(peer);
+    usocket_release(s);
+}
+
 /* The Wi-Fi drop aborts a delayed connection like any other (113). */
 static void test_fault_delay_with_linkdown_aborts_113(void **state)
 {
@@ -397,6 +414,7 @@ int main(void)
         T(test_fault_delay_refused_connect_is_the_boards),
         T(test_fault_delay_non_blocking_connect_carries_bytes),
         T(test_fault_delay_with_reset_raises_104),
+        T(test_fault_delay_with_fin_reads_the_bytes_late_then_eof),
         T(test_fault_delay_with_linkdown_aborts_113),
         T(test_fault_delay_tls_handshake_completes),
     };
