@@ -4,7 +4,8 @@
  * can make the real condition the kernel makes it, so every later call and poll sees what the
  * board's lwIP reports without the library knowing: a refused connect is a connect to a port
  * that refuses, a reset is the kernel's own RST state (host_disconnect), a FIN is a shut
- * receive side. docs/faults.md has each effect with the board's result and its source.
+ * receive side, a slow link is a delay line the connection's bytes cross (host/wire.c).
+ * docs/faults.md has each effect with the board's result and its source.
  *
  * Per connection (by host_sock id): its reset/fin rule, chosen at its first transfer, the bytes
  * counted toward it, and what it fails with for good. Only with rules installed does any of
@@ -181,6 +182,17 @@ static bool delay_of(const host_sock *s, struct host_wire_spec *spec)
     return any;
 }
 
+/* An accepted connection's delay, decided with the device-side addresses usocket.c gives it once
+ * it is back: 0, or the error that lost it. */
+static int delay_accepted(const host_sock *listener, host_sock *child)
+{
+    struct host_wire_spec spec;
+    host_sock seen = *child;
+    seen.dev_local = listener->dev_local;
+    seen.dev_peer = vnet_map_in(child->peer, NULL);
+    return delay_of(&seen, &spec) ? host_wire_accept(child, &spec) : 0;
+}
+
 /* --- the hooks --------------------------------------------------------------------------------- */
 
 static int on_connect(host_sock *s, host_addr to, int (*next)(host_sock *, host_addr))
@@ -223,13 +235,8 @@ static int on_accept(host_sock *l, host_sock *child, bool clear, int (*next)(hos
     if (!inside && fault_decide(&ev, E(EXHAUST), &r))
         return -profile()->accept_exhausted_errno; /* the connection stays queued, as in lwIP's mbox */
     int rc = next(l, child, clear);
-    struct host_wire_spec spec;
-    /* The device-side addresses usocket.c gives the child once it is back. */
-    host_sock seen = *child;
-    seen.dev_local = l->dev_local;
-    seen.dev_peer = vnet_map_in(child->peer, NULL);
-    if (rc == 0 && delay_of(&seen, &spec))
-        rc = host_wire_accept(child, &spec);
+    if (rc == 0)
+        rc = delay_accepted(l, child);
     if (rc == 0)
         follow(child);
     return rc;
