@@ -136,6 +136,27 @@ static void test_fault_delay_send_reaches_the_peer_after_the_latency_in_every_mo
     }
 }
 
+/* Jitter never reorders: each byte comes at least the latency late, all in the order sent. */
+static void test_fault_delay_jitter_keeps_the_order(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("delay *:%d delay=100ms jitter=100ms dir=recv", &peer);
+    uint64_t t0 = tu_now_ms();
+    char sent[21] = "abcdefghijklmnopqrst", got[21] = {0};
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(send(peer, &sent[i], 1, 0), 1);
+    for (int n = 0; n < 20;) {
+        ssize_t k = usocket_recv(s, got + n, (size_t)(20 - n));
+        assert_true(k > 0);
+        assert_true(tu_now_ms() - t0 >= 100);
+        n += (int)k;
+    }
+    assert_string_equal(got, sent);
+    close(peer);
+    usocket_release(s);
+}
+
 /* A server's accepted connection is delayed too (a rule with the server's port selects them when
  * it was bound to one: this one binds port 0). */
 static void test_fault_delay_on_an_accepted_connection(void **state)
@@ -405,6 +426,7 @@ int main(void)
         T(test_fault_delay_recv_bytes_are_unseen_by_recv_and_poll_until_due),
         T(test_fault_delay_recv_blocking_waits_and_timed_times_out),
         T(test_fault_delay_send_reaches_the_peer_after_the_latency_in_every_mode),
+        T(test_fault_delay_jitter_keeps_the_order),
         T(test_fault_delay_on_an_accepted_connection),
         T(test_fault_delay_rate_caps_the_bandwidth_without_spinning),
         T(test_fault_delay_full_capped_link_would_block_and_times_out),
