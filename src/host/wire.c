@@ -355,14 +355,16 @@ static int wire_socket(size_t window)
     return fd;
 }
 
-/* A listener for one pair: its address in *at. */
-static int pair_listener(host_addr *at)
+/* A listener for one pair: its address in *at. Its buffers are the far end's before the handshake,
+ * which fixes the window the near end is offered (set after it, Linux keeps the larger one). */
+static int pair_listener(host_addr *at, size_t window)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof sin;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return fail();
+    tighten(fd, window);
     if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0 || listen(fd, 1) < 0 ||
         getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
         int rc = fail();
@@ -374,15 +376,13 @@ static int pair_listener(host_addr *at)
 }
 
 /* The far end of the pair, once the near end's connect reached the listener (which goes). */
-static int take_far(int listener, size_t window)
+static int take_far(int listener)
 {
     struct pollfd p = {listener, POLLIN, 0};
     int n = poll(&p, 1, PAIR_MS);
     int far = n == 1 ? accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK) : -1;
     int rc = far >= 0 ? far : n == 0 ? -host_errno_to_device(ETIMEDOUT) : fail();
     close(listener);
-    if (far >= 0)
-        tighten(far, window);
     return rc;
 }
 
@@ -409,7 +409,7 @@ int host_wire_connect(host_sock *s, host_addr to, const struct host_wire_spec *s
     if (rc == 0 && !host_nonblocking(s))
         rc = connected(real); /* a blocking connect reports the real one's outcome */
     host_addr at;
-    int listener = rc < 0 ? rc : pair_listener(&at);
+    int listener = rc < 0 ? rc : pair_listener(&at, (size_t)spec->window);
     if (listener < 0) {
         close(real);
         return listener;
@@ -417,7 +417,7 @@ int host_wire_connect(host_sock *s, host_addr to, const struct host_wire_spec *s
     rc = next(s, at);
     s->peer = to; /* the host side's peer is the real one */
     near_buffer(s->fd, (size_t)spec->window);
-    int far = rc == 0 || rc == -host_errno_to_device(EINPROGRESS) ? take_far(listener, (size_t)spec->window)
+    int far = rc == 0 || rc == -host_errno_to_device(EINPROGRESS) ? take_far(listener)
                                                                   : (close(listener), rc);
     int added = far < 0 ? far : add_link(real, far, true, spec);
     if (added < 0) {
@@ -432,14 +432,14 @@ int host_wire_connect(host_sock *s, host_addr to, const struct host_wire_spec *s
 int host_wire_accept(host_sock *child, const struct host_wire_spec *spec)
 {
     host_addr at;
-    int listener = pair_listener(&at), near = -1, far = -1;
+    int listener = pair_listener(&at, (size_t)spec->window), near = -1, far = -1;
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(at.port), .sin_addr.s_addr = htonl(at.ip)};
     int rc = listener;
     if (listener >= 0) {
         near = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         near_buffer(near, (size_t)spec->window);
         rc = near < 0 || connect(near, (struct sockaddr *)&sin, sizeof sin) < 0 ? fail() : 0;
-        far = rc < 0 ? (close(listener), rc) : take_far(listener, (size_t)spec->window);
+        far = rc < 0 ? (close(listener), rc) : take_far(listener);
     }
     if (far >= 0) {
         tighten(child->fd, (size_t)spec->window);
