@@ -74,6 +74,10 @@ static bool selects(const struct fault_rule *r, const struct fault_event *ev, ui
         return false;
     if (r->dir != FAULT_BOTH && (ev->kind == FAULT_EV_SEND || ev->kind == FAULT_EV_RECV) && r->dir != ev->dir)
         return false;
+    /* A connection is one event for each delay rule: asked first for either direction, then for
+     * what a recv-only rule adds. */
+    if (ev->kind == FAULT_EV_LINK && (ev->dir == FAULT_RECV) != (r->dir == FAULT_RECV))
+        return false;
     if (r->effect == FAULT_EXHAUST && (r->on == FAULT_ON_ACCEPT) != (ev->kind == FAULT_EV_ACCEPT))
         return false;
     return in_window(r, now);
@@ -85,9 +89,10 @@ static const unsigned kind_effects[] = {
     [FAULT_EV_SOCKET] = E(EXHAUST),
     [FAULT_EV_CONNECT] = E(REFUSE) | E(HANG),
     [FAULT_EV_ACCEPT] = E(EXHAUST),
+    [FAULT_EV_LINK] = E(DELAY),
     [FAULT_EV_TRANSFER] = E(RESET) | E(FIN) | E(TLS_STALL),
-    [FAULT_EV_SEND] = E(DELAY) | E(SHORT) | E(EAGAIN),
-    [FAULT_EV_RECV] = E(DELAY) | E(SHORT) | E(EAGAIN),
+    [FAULT_EV_SEND] = E(SHORT) | E(EAGAIN),
+    [FAULT_EV_RECV] = E(SHORT) | E(EAGAIN),
     [FAULT_EV_RESOLVE] = E(DNSFAIL) | E(DNSSLOW),
     [FAULT_EV_HANDSHAKE] = E(TLS_ALERT),
 };
@@ -138,10 +143,4 @@ bool fault_link_down(uint64_t now, uint64_t *end_us, uint64_t *next_us)
     }
     pthread_rwlock_unlock(&lock);
     return down;
-}
-
-uint64_t fault_delay_us(const struct fault_rule *r, size_t n)
-{
-    uint64_t us = r->delay_us + (r->jitter_us ? (r->draw & 0xffffffffu) % (r->jitter_us + 1) : 0);
-    return us + (r->rate ? (uint64_t)n * 1000000 / (uint64_t)r->rate : 0);
 }

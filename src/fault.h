@@ -19,6 +19,8 @@ enum fault_kind {
     FAULT_EV_SOCKET,    /* socket() */
     FAULT_EV_CONNECT,   /* a connect begins */
     FAULT_EV_ACCEPT,    /* accept() */
+    FAULT_EV_LINK,      /* a connection is made (connect or accept): picks its delay rules; dir SEND
+                           asks for a rule of either direction or both, RECV for a recv-only one */
     FAULT_EV_TRANSFER,  /* a connection's first transfer: picks its reset/fin and stall rules */
     FAULT_EV_SEND,
     FAULT_EV_RECV,
@@ -31,7 +33,7 @@ struct fault_event {
     uint32_t local_ip, peer_ip; /* device side, host byte order; 0 unknown */
     int local_port, peer_port;  /* 0 unknown */
     const char *host;           /* RESOLVE */
-    enum fault_dir dir;         /* SEND, RECV, TRANSFER (the direction the first transfer goes) */
+    enum fault_dir dir;         /* SEND, RECV, LINK */
 };
 
 /* Set while rules are installed: the hooks are installed exactly then. */
@@ -48,9 +50,6 @@ bool fault_decide(const struct fault_event *ev, unsigned effects, struct fault_r
 /* Whether a linkdown window is open now; *end_us gets its end (monotonic µs), and *next_us the
  * start of the next one still ahead (UINT64_MAX: none). */
 bool fault_link_down(uint64_t now_us, uint64_t *end_us, uint64_t *next_us);
-
-/* A delay's length for this transfer of n bytes: latency + jitter (from r->draw) + n / rate. */
-uint64_t fault_delay_us(const struct fault_rule *r, size_t n);
 
 /* The seeded draw for a (rule, count) pair: what every probabilistic choice uses. */
 uint64_t fault_draw(uint64_t seed, int rule, uint64_t n);

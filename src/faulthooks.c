@@ -4,7 +4,8 @@
  * can make the real condition the kernel makes it, so every later call and poll sees what the
  * board's lwIP reports without the library knowing: a refused connect is a connect to a port
  * that refuses, a reset is the kernel's own RST state (host_disconnect), a FIN is a shut
- * receive side. docs/faults.md has each effect with the board's result and its source.
+ * receive side, a slow link is a delay line the connection's bytes cross (host/wire.c).
+ * docs/faults.md has each effect with the board's result and its source.
  *
  * Per connection (by host_sock id): its reset/fin rule, chosen at its first transfer, the bytes
  * counted toward it, and what it fails with for good. Only with rules installed does any of
@@ -16,6 +17,7 @@
 #include "fault.h"
 #include "host/host.h"
 #include "host/tls.h"
+#include "host/wire.h"
 #include "internal.h"
 #include "upysock/uerrno.h"
 #include "vnet.h"
@@ -23,6 +25,9 @@
 #define CONNS 256 /* connections followed at once; beyond, a connection gets no reset/fin/eagain */
 #define E(x) (1u << FAULT_##x)
 #define STREAM 1 /* host_sock.type */
+/* The board's TCP window, both ways: TCP_WND and TCP_SND_BUF are 5744 (4 x MSS 1436; FW
+ * esp32/sdkconfig.h, docs/firmware-notes.md): what a delayed connection holds in flight. */
+#define BOARD_TCP_WINDOW 5744
 
 struct conn {
     host_sock hs;          /* a copy: the fd, for the link-down sweep */
@@ -146,6 +151,49 @@ static void make_sinks(void)
     inside = false;
 }
 
+/* --- delay: the connection goes through a delay line (host/wire.c) ------------------------------- */
+
+static void set_way(struct host_wire_spec *spec, int way, const struct fault_rule *r)
+{
+    spec->way[way] = (struct host_wire_way){.latency_us = r->delay_us, .jitter_us = r->jitter_us, .rate = r->rate};
+    spec->seed ^= r->draw;
+}
+
+/* The connection's delay rules: the first that fires for either direction (or both), then the
+ * first recv-only one. False when none fires: the connection is not wired. */
+static bool delay_of(const host_sock *s, struct host_wire_spec *spec)
+{
+    struct fault_event ev = event_of(FAULT_EV_LINK, s);
+    struct fault_rule r;
+    bool any = false;
+    *spec = (struct host_wire_spec){.window = BOARD_TCP_WINDOW, .chunk = profile()->tcp_mss, .draw = fault_draw};
+    ev.dir = FAULT_SEND;
+    if (fault_decide(&ev, E(DELAY), &r)) {
+        any = true;
+        if (r.dir != FAULT_RECV)
+            set_way(spec, HOST_WIRE_OUT, &r);
+        if (r.dir == FAULT_BOTH)
+            set_way(spec, HOST_WIRE_IN, &r);
+    }
+    ev.dir = FAULT_RECV;
+    if (fault_decide(&ev, E(DELAY), &r)) {
+        any = true;
+        set_way(spec, HOST_WIRE_IN, &r);
+    }
+    return any;
+}
+
+/* An accepted connection's delay, decided with the device-side addresses usocket.c gives it once
+ * it is back: 0, or the error that lost it. */
+static int delay_accepted(const host_sock *listener, host_sock *child)
+{
+    struct host_wire_spec spec;
+    host_sock seen = *child;
+    seen.dev_local = listener->dev_local;
+    seen.dev_peer = vnet_map_in(child->peer, NULL);
+    return delay_of(&seen, &spec) ? host_wire_accept(child, &spec) : 0;
+}
+
 /* --- the hooks --------------------------------------------------------------------------------- */
 
 static int on_connect(host_sock *s, host_addr to, int (*next)(host_sock *, host_addr))
@@ -157,11 +205,16 @@ static int on_connect(host_sock *s, host_addr to, int (*next)(host_sock *, host_
         return -UERRNO_EHOSTUNREACH; /* no netif, no route: lwIP's ERR_RTE */
     struct fault_event ev = event_of(FAULT_EV_CONNECT, s);
     struct fault_rule r;
+    struct host_wire_spec spec;
+    int rc;
     if (fault_decide(&ev, E(REFUSE) | E(HANG), &r)) {
         pthread_once(&sinks_once, make_sinks);
-        to = r.effect == FAULT_REFUSE ? refusing : silent;
+        rc = next(s, r.effect == FAULT_REFUSE ? refusing : silent);
+    } else if (delay_of(s, &spec)) {
+        rc = host_wire_connect(s, to, &spec, next);
+    } else {
+        rc = next(s, to);
     }
-    int rc = next(s, to);
     if (rc == 0 || rc == -UERRNO_EINPROGRESS)
         follow(s);
     return rc;
@@ -183,6 +236,8 @@ static int on_accept(host_sock *l, host_sock *child, bool clear, int (*next)(hos
     if (!inside && fault_decide(&ev, E(EXHAUST), &r))
         return -profile()->accept_exhausted_errno; /* the connection stays queued, as in lwIP's mbox */
     int rc = next(l, child, clear);
+    if (rc == 0)
+        rc = delay_accepted(l, child);
     if (rc == 0)
         follow(child);
     return rc;
@@ -240,7 +295,7 @@ static bool storm(struct conn *c, const struct fault_event *ev)
 
 /* What one transfer may do before the kernel is asked: > 0 the bytes it may move (<= len),
  * 0 a FIN already read, < 0 a device errno to return. Under lock. */
-static ssize_t admit(struct conn *c, host_sock *s, enum fault_dir dir, size_t len, int flags, uint64_t *delay)
+static ssize_t admit(struct conn *c, host_sock *s, enum fault_dir dir, size_t len, int flags)
 {
     if (c->dead)
         return -c->dead;
@@ -254,8 +309,6 @@ static ssize_t admit(struct conn *c, host_sock *s, enum fault_dir dir, size_t le
         return -UERRNO_EAGAIN;
     if (fault_decide(&ev, E(SHORT), &r) && (size_t)r.max < len)
         len = (size_t)r.max;
-    if (!non_blocking && fault_decide(&ev, E(DELAY), &r))
-        *delay = fault_delay_us(&r, len);
     if (counts(c, dir)) {
         long left = c->rule.after - c->moved;
         if (left <= 0) {
@@ -367,20 +420,17 @@ static ssize_t transfer(host_sock *s, void *buf, size_t len, int flags, host_add
     sweep_if_down();
     if (s->type != STREAM)
         return datagram(s, buf, len, flags, addr, next, dir);
-    uint64_t delay = 0;
     pthread_mutex_lock(&lock);
     struct conn *c = conn_of(s, true);
     if (c && !c->decided)
         decide_connection(c, s);
     bool stalled = c && c->stalled && dir == FAULT_RECV;
-    ssize_t allowed = c && !stalled ? admit(c, s, dir, len, flags, &delay) : (ssize_t)len;
+    ssize_t allowed = c && !stalled ? admit(c, s, dir, len, flags) : (ssize_t)len;
     pthread_mutex_unlock(&lock);
     if (stalled)
         return swallow(s, buf, len, flags, addr, next);
     if (allowed <= 0 && len > 0)
         return allowed;
-    if (delay)
-        host_sleep_us(delay);
     return moved(s, dir, next(s, buf, (size_t)allowed, flags, addr));
 }
 

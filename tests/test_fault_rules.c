@@ -222,26 +222,32 @@ static void test_fault_engine_same_seed_same_outcomes(void **state)
     assert_string_equal(a, c);
 }
 
-static void test_fault_engine_delay_adds_latency_jitter_and_rate(void **state)
+/* A delay rule decides once per connection (a LINK event), never per transfer: asked for either
+ * direction first, a dir=send or both rule answers; asked for recv, only a recv-only rule does. */
+static void test_fault_engine_delay_is_decided_per_connection_and_direction(void **state)
 {
     (void)state;
-    assert_int_equal(upy_config_faults("delay delay=20ms jitter=5ms rate=1000"), 0);
+    assert_int_equal(upy_config_faults("delay delay=20ms jitter=5ms rate=1000 dir=send; delay delay=7ms dir=recv"), 0);
     struct fault_rule r;
     struct fault_event send = {.kind = FAULT_EV_SEND, .dir = FAULT_SEND};
-    assert_true(fault_decide(&send, ALL, &r));
-    r.draw = 5000;
-    assert_int_equal(fault_delay_us(&r, 500), 20000 + 5000 + 500000);
-    r.draw = 5001;
-    assert_int_equal(fault_delay_us(&r, 0), 20000);
-    uint64_t first = 0;
-    for (int i = 0; i < 2; i++) { /* the jitter is the seed's: the same on every run */
-        assert_int_equal(upy_config_faults("seed=5; delay delay=20ms jitter=5ms"), 0);
-        assert_true(fault_decide(&send, ALL, &r));
-        if (i == 0)
-            first = fault_delay_us(&r, 0);
-        assert_int_equal(fault_delay_us(&r, 0), first);
-        assert_true(first >= 20000 && first <= 25000);
-    }
+    assert_false(fault_decide(&send, ALL, &r));
+    struct fault_event link = {.kind = FAULT_EV_LINK, .dir = FAULT_SEND};
+    assert_true(fault_decide(&link, ALL, &r));
+    assert_int_equal(r.dir, FAULT_SEND);
+    assert_int_equal(r.delay_us, 20000);
+    assert_int_equal(r.jitter_us, 5000);
+    assert_int_equal(r.rate, 1000);
+    link.dir = FAULT_RECV;
+    assert_true(fault_decide(&link, ALL, &r));
+    assert_int_equal(r.delay_us, 7000);
+    assert_int_equal(upy_config_faults("delay delay=1s nth=2"), 0);
+    link.dir = FAULT_SEND;
+    assert_false(fault_decide(&link, ALL, &r)); /* the first connection */
+    link.dir = FAULT_RECV;
+    assert_false(fault_decide(&link, ALL, &r)); /* a both-ways rule is not asked twice */
+    link.dir = FAULT_SEND;
+    assert_true(fault_decide(&link, ALL, &r)); /* the second */
+    assert_int_equal(r.dir, FAULT_BOTH);
 }
 
 /* Fuzz-style: random strings over the grammar's alphabet and its words never crash the parser, and
@@ -297,7 +303,7 @@ int main(void)
         T(test_fault_engine_selects_by_address_port_host_and_direction),
         T(test_fault_engine_windows_count_from_the_rules_installation),
         T(test_fault_engine_same_seed_same_outcomes),
-        T(test_fault_engine_delay_adds_latency_jitter_and_rate),
+        T(test_fault_engine_delay_is_decided_per_connection_and_direction),
         T(test_fault_rules_parser_survives_random_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

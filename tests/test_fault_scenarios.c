@@ -54,6 +54,23 @@ static void test_fault_tutorial2_client_with_server_resetting_after_one_byte(voi
     assert_true(tu_proc_stop(&server, SIGTERM, WAIT_MS));
 }
 
+/* Tutorial 2 over a slow link (80 ms each way, up to 20 ms more): the same run, with the data, only
+ * later. */
+static void test_fault_tutorial2_client_over_a_slow_link(void **state)
+{
+    (void)state;
+    tu_proc server, client;
+    int port = start_server(&server, "tutorial_server", "UPYSOCK_FAULTS=");
+    uint64_t t0 = tu_now_ms();
+    run_client(&client, "tutorial_client", port, "UPYSOCK_FAULTS=delay *:6543 delay=80ms jitter=20ms");
+    assert_true(tu_now_ms() - t0 >= 160); /* a request and its answer, each way at least once */
+    assert_int_equal(WEXITSTATUS(client.status), 0);
+    assert_int_equal(tu_count(client.out, "Data received: "), 2);
+    assert_non_null(strstr(client.out, "Data received: b'0'\n"));
+    assert_non_null(strstr(client.out, "Data received: b'1'\n"));
+    assert_true(tu_proc_stop(&server, SIGTERM, WAIT_MS));
+}
+
 /* Tutorial 1: the first client resets in the middle of its request. That client's thread gets
  * the board's error from recv; the accept loop goes on and serves the next client. */
 static void test_fault_tutorial1_server_with_a_client_resetting_mid_request(void **state)
@@ -95,6 +112,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fault_tutorial2_client_with_server_resetting_after_one_byte),
+        cmocka_unit_test(test_fault_tutorial2_client_over_a_slow_link),
         cmocka_unit_test(test_fault_tutorial1_server_with_a_client_resetting_mid_request),
         cmocka_unit_test(test_fault_tutorial3_tls_client_against_a_handshake_alert),
     };

@@ -249,14 +249,10 @@ static ssize_t recv_kernel(host_sock *s, void *buf, size_t len, int flags, host_
         ;
     if (n < 0)
         return fail();
-    if (from) {
-        /* A stream socket does not say who sent: that is its peer. */
-        if (slen == 0 || sin.sin_family != AF_INET) {
-            slen = sizeof sin;
-            getpeername(s->fd, (struct sockaddr *)&sin, &slen);
-        }
-        *from = from_sockaddr(&sin);
-    }
+    /* A stream socket does not say who sent: that is its peer, as connect or accept recorded it
+     * (the kernel's peer may be a fault's delay line, host/wire.c). */
+    if (from)
+        *from = slen == 0 || sin.sin_family != AF_INET ? s->peer : from_sockaddr(&sin);
     return n;
 }
 

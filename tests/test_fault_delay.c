@@ -1,0 +1,444 @@
+/* The `delay` effect: the bytes are held in flight (docs/faults.md). What the peer sends becomes
+ * readable, and pollable, for the device only after the latency and no faster than the rate; what
+ * the device sends reaches the peer as late; a full capped link makes the device's send block,
+ * time out or would-block. Timing is asserted as lower bounds only: a slow machine may add, never
+ * take away. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <upysock/uerrno.h>
+#include <upysock/uselect.h>
+#include <upysock/usocket.h>
+#include <upysock/ussl.h>
+
+#include "testutil.h"
+#include "tlspeer.h"
+
+#define IN_OUT_HUP (USELECT_POLLIN | USELECT_POLLOUT | USELECT_POLLHUP)
+#define LATENCY_MS 200
+#define WAIT_MS 5000
+
+enum mode { BLOCKING, TIMED, NON_BLOCKING };
+
+static void set_mode(usocket *s, enum mode m)
+{
+    if (m == TIMED)
+        assert_int_equal(usocket_settimeout(s, 0.05), 0);
+    else
+        assert_int_equal(usocket_setblocking(s, m == BLOCKING), 0);
+}
+
+/* The rules with the peer's port in them (one %d). */
+static void faults(const char *rules, int port)
+{
+    char text[256];
+    snprintf(text, sizeof text, rules, port);
+    if (upy_config_faults(text) < 0)
+        fail_msg("rules '%s' rejected: %s", text, tu_exc_text());
+}
+
+/* A blocking socket connected, under the rules, to a raw kernel peer: its fd in *peer. */
+static usocket *connected(const char *rules, int *peer)
+{
+    int port, listener = tu_listener(&port);
+    faults(rules, port);
+    usocket *s = tu_tcp();
+    usocket_addr a = tu_loopback(port);
+    assert_int_equal(usocket_connect(s, &a), 0);
+    *peer = tu_accept(listener, WAIT_MS);
+    assert_true(*peer >= 0);
+    close(listener);
+    return s;
+}
+
+static int poll_once(usocket *s, int mask, int timeout_ms)
+{
+    uselect_poller *p = uselect_poll();
+    assert_int_equal(uselect_poll_register(p, s, mask), 0);
+    uselect_event ev[1];
+    int n = uselect_poll_poll(p, timeout_ms, 0, ev, 1);
+    uselect_poll_free(p);
+    assert_true(n >= 0);
+    return n ? ev[0].revents : 0;
+}
+
+static void peer_send(int peer, const char *text)
+{
+    assert_int_equal(send(peer, text, strlen(text), 0), (ssize_t)strlen(text));
+}
+
+/* --- latency -------------------------------------------------------------------------------------- */
+
+/* The peer's bytes are in flight for the latency: a non-blocking recv finds nothing (b''), poll
+ * reports nothing, then POLLIN once they are due, and they read whole. */
+static void test_fault_delay_recv_bytes_are_unseen_by_recv_and_poll_until_due(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("delay *:%d delay=200ms dir=recv", &peer);
+    set_mode(s, NON_BLOCKING);
+    uint64_t t0 = tu_now_ms();
+    peer_send(peer, "hello");
+    char b[16];
+    assert_int_equal(usocket_recv(s, b, sizeof b), 0); /* the board's non-blocking recv: b'' */
+    assert_int_equal(poll_once(s, USELECT_POLLIN, 0), 0);
+    assert_int_equal(poll_once(s, USELECT_POLLIN, WAIT_MS), USELECT_POLLIN);
+    assert_true(tu_now_ms() - t0 >= LATENCY_MS);
+    assert_int_equal(usocket_recv(s, b, sizeof b), 5);
+    assert_memory_equal(b, "hello", 5);
+    close(peer);
+    usocket_release(s);
+}
+
+/* A blocking recv waits for the bytes' due time; a timed one that ends first is the board's
+ * TimeoutError. */
+static void test_fault_delay_recv_blocking_waits_and_timed_times_out(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("delay *:%d delay=200ms dir=recv", &peer);
+    set_mode(s, TIMED);
+    uint64_t t0 = tu_now_ms();
+    peer_send(peer, "abc");
+    char b[16];
+    assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+    assert_int_equal(upy_exc_current()->type, UPY_EXC_TIMEOUTERROR);
+    set_mode(s, BLOCKING);
+    assert_int_equal(usocket_recv(s, b, sizeof b), 3);
+    assert_true(tu_now_ms() - t0 >= LATENCY_MS);
+    close(peer);
+    usocket_release(s);
+}
+
+/* What the device sends reaches the peer after the latency, in every mode; the send itself
+ * returns at once (the bytes are in flight, not held in the call). */
+static void test_fault_delay_send_reaches_the_peer_after_the_latency_in_every_mode(void **state)
+{
+    (void)state;
+    for (enum mode m = BLOCKING; m <= NON_BLOCKING; m++) {
+        int peer;
+        usocket *s = connected("delay *:%d delay=200ms dir=send", &peer);
+        set_mode(s, m);
+        uint64_t t0 = tu_now_ms();
+        assert_int_equal(usocket_send(s, "ping", 4), 4);
+        assert_false(tu_readable(peer, 0));
+        char b[8];
+        assert_int_equal(tu_read_exact(peer, b, 4, WAIT_MS), 4);
+        assert_true(tu_now_ms() - t0 >= LATENCY_MS);
+        assert_memory_equal(b, "ping", 4);
+        close(peer);
+        usocket_release(s);
+    }
+}
+
+/* Jitter never reorders: each byte comes at least the latency late, all in the order sent. */
+static void test_fault_delay_jitter_keeps_the_order(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("delay *:%d delay=100ms jitter=100ms dir=recv", &peer);
+    uint64_t t0 = tu_now_ms();
+    char sent[21] = "abcdefghijklmnopqrst", got[21] = {0};
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(send(peer, &sent[i], 1, 0), 1);
+    for (int n = 0; n < 20;) {
+        ssize_t k = usocket_recv(s, got + n, (size_t)(20 - n));
+        assert_true(k > 0);
+        assert_true(tu_now_ms() - t0 >= 100);
+        n += (int)k;
+    }
+    assert_string_equal(got, sent);
+    close(peer);
+    usocket_release(s);
+}
+
+/* A server's accepted connection is delayed too (a rule with the server's port selects them when
+ * it was bound to one: this one binds port 0). */
+static void test_fault_delay_on_an_accepted_connection(void **state)
+{
+    (void)state;
+    int port;
+    usocket *l = tu_usock_listener(2, &port);
+    faults("delay delay=200ms dir=recv", port);
+    int client = tu_connect(port);
+    usocket *s = usocket_accept(l, NULL);
+    assert_non_null(s);
+    uint64_t t0 = tu_now_ms();
+    peer_send(client, "hi");
+    assert_int_equal(poll_once(s, USELECT_POLLIN, 0), 0);
+    assert_int_equal(poll_once(s, USELECT_POLLIN, WAIT_MS), USELECT_POLLIN);
+    assert_true(tu_now_ms() - t0 >= LATENCY_MS);
+    char b[4];
+    assert_int_equal(usocket_recv(s, b, sizeof b), 2);
+    close(client);
+    usocket_release(s);
+    usocket_release(l);
+}
+
+/* --- the bandwidth cap --------------------------------------------------------------------------------- */
+
+/* 40000 bytes at 40000 bytes/s take a second to reach the peer (less one segment, which may be
+ * on its way when the clock starts), and the line waits, it does not spin. */
+static void test_fault_delay_rate_caps_the_bandwidth_without_spinning(void **state)
+{
+    (void)state;
+    enum { N = 40000, RATE = 40000, SEGMENT = 1436 };
+    static char data[N], got[N];
+    memset(data, 'r', sizeof data);
+    int peer;
+    usocket *s = connected("delay *:%d rate=40000 dir=send", &peer);
+    uint64_t t0 = tu_now_ms(), cpu0 = tu_cpu_ms();
+    assert_int_equal(usocket_send(s, data, N), N); /* a blocking send queues everything */
+    assert_int_equal(tu_read_exact(peer, got, N, 10000), N);
+    assert_true(tu_now_ms() - t0 >= (uint64_t)(N - SEGMENT) * 1000 / RATE);
+    assert_true(tu_cpu_ms() - cpu0 < 500);
+    assert_memory_equal(got, data, N);
+    close(peer);
+    usocket_release(s);
+}
+
+/* When the capped link is full, a non-blocking send is the board's OSError(11) and a timed one
+ * its TimeoutError, although the peer reads everything that arrives. */
+static void test_fault_delay_full_capped_link_would_block_and_times_out(void **state)
+{
+    (void)state;
+    static char chunk[1000];
+    for (enum mode m = TIMED; m <= NON_BLOCKING; m++) {
+        int peer;
+        usocket *s = connected("delay *:%d rate=1000 dir=send", &peer);
+        set_mode(s, m);
+        int sends = 0;
+        while (usocket_send(s, chunk, sizeof chunk) > 0 && sends < 200)
+            sends++;
+        assert_true(sends < 40); /* the board holds 11.5 kB (send buffer + window); the line a few more */
+        if (m == TIMED)
+            assert_int_equal(upy_exc_current()->type, UPY_EXC_TIMEOUTERROR);
+        else
+            assert_oserror(UERRNO_EAGAIN);
+        close(peer);
+        usocket_release(s);
+    }
+}
+
+/* --- ends of the connection ------------------------------------------------------------------------- */
+
+/* The peer's FIN comes after its bytes, late: the bytes, then b''. */
+static void test_fault_delay_peer_fin_arrives_after_the_latency(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("delay *:%d delay=200ms dir=recv", &peer);
+    uint64_t t0 = tu_now_ms();
+    peer_send(peer, "x");
+    close(peer);
+    assert_int_equal(poll_once(s, USELECT_POLLIN, 0), 0);
+    char b[4];
+    assert_int_equal(usocket_recv(s, b, sizeof b), 1);
+    assert_true(tu_now_ms() - t0 >= LATENCY_MS);
+    assert_int_equal(usocket_recv(s, b, sizeof b), 0);
+    usocket_release(s);
+}
+
+/* The peer's RST comes late too, and then is the board's reset: OSError(104), HUP sticky. */
+static void test_fault_delay_peer_reset_arrives_after_the_latency_as_104(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("delay *:%d delay=200ms dir=recv", &peer);
+    uint64_t t0 = tu_now_ms();
+    tu_reset(peer);
+    assert_int_equal(poll_once(s, USELECT_POLLIN, 0), 0);
+    assert_int_equal(poll_once(s, USELECT_POLLIN, WAIT_MS), USELECT_POLLIN);
+    assert_true(tu_now_ms() - t0 >= LATENCY_MS);
+    assert_int_equal(poll_once(s, IN_OUT_HUP, 0), IN_OUT_HUP);
+    char b[4];
+    assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    assert_int_equal(poll_once(s, IN_OUT_HUP, 0), IN_OUT_HUP); /* sticky */
+    assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    usocket_release(s);
+}
+
+/* The device's close reaches the peer as its FIN, after what it sent, late. */
+static void test_fault_delay_device_close_reaches_the_peer_late(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("delay *:%d delay=200ms dir=send", &peer);
+    uint64_t t0 = tu_now_ms();
+    assert_int_equal(usocket_send(s, "bye", 3), 3);
+    usocket_close(s);
+    char b[8];
+    assert_int_equal(tu_read_exact(peer, b, sizeof b, WAIT_MS), 3); /* then EOF */
+    assert_true(tu_now_ms() - t0 >= LATENCY_MS);
+    close(peer);
+    usocket_release(s);
+}
+
+/* --- connect ------------------------------------------------------------------------------------------ */
+
+/* A refused delayed connect is the board's: blocking 104 at once; non-blocking 119, then the
+ * reset (poll IN|OUT|HUP, recv 104). */
+static void test_fault_delay_refused_connect_is_the_boards(void **state)
+{
+    (void)state;
+    int port = tu_closed_port();
+    faults("delay *:%d delay=100ms", port);
+    usocket_addr a = tu_loopback(port);
+    usocket *s = tu_tcp();
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    usocket_release(s);
+    s = tu_tcp();
+    set_mode(s, NON_BLOCKING);
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    /* It may look connected at first (faults.md); then the reset comes. */
+    assert_int_equal(poll_once(s, USELECT_POLLIN | USELECT_POLLHUP, WAIT_MS), USELECT_POLLIN | USELECT_POLLHUP);
+    assert_int_equal(poll_once(s, IN_OUT_HUP, 0), IN_OUT_HUP);
+    char b[4];
+    assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    usocket_release(s);
+}
+
+/* A non-blocking delayed connect polls writable and carries bytes both ways. */
+static void test_fault_delay_non_blocking_connect_carries_bytes(void **state)
+{
+    (void)state;
+    int port, listener = tu_listener(&port);
+    faults("delay *:%d delay=50ms", port);
+    usocket *s = tu_tcp();
+    set_mode(s, NON_BLOCKING);
+    usocket_addr a = tu_loopback(port);
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    assert_int_equal(poll_once(s, USELECT_POLLOUT, WAIT_MS), USELECT_POLLOUT);
+    int peer = tu_accept(listener, WAIT_MS);
+    assert_true(peer >= 0);
+    assert_int_equal(usocket_send(s, "up", 2), 2);
+    char b[4];
+    assert_int_equal(tu_read_exact(peer, b, 2, WAIT_MS), 2);
+    peer_send(peer, "down");
+    assert_int_equal(poll_once(s, USELECT_POLLIN, WAIT_MS), USELECT_POLLIN);
+    assert_int_equal(usocket_recv(s, b, sizeof b), 4);
+    close(peer);
+    close(listener);
+    usocket_release(s);
+}
+
+/* --- with the other effects ------------------------------------------------------------------------- */
+
+/* A reset of a delayed connection is the board's at once; the peer hears the RST after the
+ * latency. */
+static void test_fault_delay_with_reset_raises_104(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("delay *:%d delay=100ms; reset after=0 dir=recv", &peer);
+    char b[4];
+    assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    assert_int_equal(poll_once(s, IN_OUT_HUP, 0), IN_OUT_HUP);
+    assert_true(tu_readable(peer, WAIT_MS));
+    assert_int_equal(recv(peer, b, sizeof b, 0), -1);
+    assert_int_equal(errno, ECONNRESET);
+    close(peer);
+    usocket_release(s);
+}
+
+/* A FIN cut of a delayed connection: the bytes up to the cut come late, then b''. */
+static void test_fault_delay_with_fin_reads_the_bytes_late_then_eof(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("delay *:%d delay=200ms dir=recv; fin after=3", &peer);
+    uint64_t t0 = tu_now_ms();
+    peer_send(peer, "hello");
+    char b[8];
+    assert_int_equal(usocket_recv(s, b, sizeof b), 3);
+    assert_true(tu_now_ms() - t0 >= LATENCY_MS);
+    assert_memory_equal(b, "hel", 3);
+    assert_int_equal(usocket_recv(s, b, sizeof b), 0);
+    close(peer);
+    usocket_release(s);
+}
+
+/* The Wi-Fi drop aborts a delayed connection like any other (113). */
+static void test_fault_delay_with_linkdown_aborts_113(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("delay *:%d delay=100ms; linkdown at=300ms for=10s", &peer);
+    char b[4];
+    assert_int_equal(usocket_recv(s, b, sizeof b), -1); /* blocked until the drop */
+    assert_oserror(UERRNO_ECONNABORTED);
+    assert_int_equal(poll_once(s, IN_OUT_HUP, 0), IN_OUT_HUP);
+    close(peer);
+    usocket_release(s);
+}
+
+static tu_tls_script pong_server(void)
+{
+    static const char *const replies[] = {"pong", NULL};
+    return (tu_tls_script){.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .read_first = true,
+                           .replies = replies, .end = TU_TLS_CLOSE_NOTIFY};
+}
+
+/* A TLS handshake over a slow link completes, and its records arrive. */
+static void test_fault_delay_tls_handshake_completes(void **state)
+{
+    (void)state;
+    assert_int_equal(upy_config_faults("delay delay=50ms jitter=20ms rate=20000"), 0);
+    tu_tls_script sc = pong_server();
+    tu_tls_pair p;
+    uint64_t t0 = tu_now_ms();
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
+    assert_true(tu_now_ms() - t0 >= 100); /* at least one round trip of the handshake */
+    char b[8];
+    assert_int_equal(usocket_send(p.ssl, "ping", 4), 4);
+    assert_int_equal(usocket_recv(p.ssl, b, sizeof b), 4);
+    assert_memory_equal(b, "pong", 4);
+    tu_tls_report r;
+    tu_tls_pair_release(&p);
+    assert_true(tu_tls_peer_join(peer, &r, 10000));
+    assert_true(r.handshake_ok);
+}
+
+static int clear(void **state)
+{
+    (void)state;
+    return upy_config_faults("");
+}
+
+#define T(fn) cmocka_unit_test_teardown(fn, clear)
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        T(test_fault_delay_recv_bytes_are_unseen_by_recv_and_poll_until_due),
+        T(test_fault_delay_recv_blocking_waits_and_timed_times_out),
+        T(test_fault_delay_send_reaches_the_peer_after_the_latency_in_every_mode),
+        T(test_fault_delay_jitter_keeps_the_order),
+        T(test_fault_delay_on_an_accepted_connection),
+        T(test_fault_delay_rate_caps_the_bandwidth_without_spinning),
+        T(test_fault_delay_full_capped_link_would_block_and_times_out),
+        T(test_fault_delay_peer_fin_arrives_after_the_latency),
+        T(test_fault_delay_peer_reset_arrives_after_the_latency_as_104),
+        T(test_fault_delay_device_close_reaches_the_peer_late),
+        T(test_fault_delay_refused_connect_is_the_boards),
+        T(test_fault_delay_non_blocking_connect_carries_bytes),
+        T(test_fault_delay_with_reset_raises_104),
+        T(test_fault_delay_with_fin_reads_the_bytes_late_then_eof),
+        T(test_fault_delay_with_linkdown_aborts_113),
+        T(test_fault_delay_tls_handshake_completes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
