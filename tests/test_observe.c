@@ -371,7 +371,10 @@ static void test_every_call_is_one_record(void **state)
     assert_one_call(trace, "wrap_socket", ft, "\"server_side\":0,\"cert_reqs\":0,\"result\":0}");
     assert_one_call(trace, "do_handshake", ft, "\"errno\":-78}");
     assert_one_call(trace, "save_session", ft, "\"errno\":-28928}");
-    assert_one_call(trace, "sendto", fu, "\"len\":0,\"result\":0}");
+    char nothing[120]; /* sendto(b'', addr): lwIP's answer, with both addresses */
+    snprintf(nothing, sizeof nothing, "\"len\":0,\"dev\":\"127.0.0.1:%d\",\"host\":\"127.0.0.1:%d\",\"result\":0}",
+             to.port, to.port);
+    assert_one_call(trace, "sendto", fu, nothing);
     /* fileno() on each socket once (54.. on the board); setblocking on l and on fresh */
     assert_int_equal(records(trace, "fileno", -2, ""), 5);
     int fds[] = {fl, fc, ff, ft, fu};
@@ -444,6 +447,83 @@ static void test_accept_shows_the_device_peer(void **state)
     assert_null(strstr(conv, "127.0.0.5"));
     assert_string_equal(sh("tshark -r %s -Y \"tcp.flags.syn == 1 && ip.src == 192.168.0.77\" | wc -l",
                            path("accept.pcap")), "1\n");
+}
+
+/* A kernel UDP socket at 127.0.0.<host>, on an ephemeral port (*port). */
+static int udp_at(int host, int *port)
+{
+    int k = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in at = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)host)};
+    socklen_t size = sizeof at;
+    assert_int_equal(bind(k, (struct sockaddr *)&at, sizeof at), 0);
+    assert_int_equal(getsockname(k, (struct sockaddr *)&at, &size), 0);
+    *port = ntohs(at.sin_port);
+    return k;
+}
+
+/* Datagrams in device terms: sendto names the destination as the program did and as it was
+ * mapped; recvfrom names the source as it returns it (mapped back through the rules) and as
+ * the kernel gave it; one record per call, a failed recvfrom with the kernel's errno; a
+ * connected UDP socket's connect has both addresses, its recv and send (which return none)
+ * none, as on a TCP socket. */
+static void test_datagrams_show_device_and_host_addresses(void **state)
+{
+    (void)state;
+    assert_int_equal(upy_config_remap("192.168.0.60=127.0.0.6"), 0);
+    int kport;
+    int k = udp_at(6, &kport);
+    int uport;
+    usocket *u = tu_usock_udp(&uport);
+    usocket *c = tu_udp();
+    int fu = usocket_fileno(u), fc = usocket_fileno(c);
+    assert_int_equal(upy_config_trace(path("udp.jsonl")), 0);
+    assert_int_equal(upy_config_trace_data(8), 0);
+    usocket_addr peer = {"192.168.0.60", kport}, from;
+    assert_int_equal(usocket_sendto(u, "ping", 4, &peer), 4);
+    char buf[8];
+    assert_true(tu_readable(k, WAIT_MS));
+    assert_int_equal(recv(k, buf, sizeof buf, 0), 4);
+    tu_udp_sendto(k, "pong!", 5, uport);
+    assert_true(tu_usock_ready(u, POLLIN, WAIT_MS));
+    assert_int_equal(usocket_recvfrom(u, buf, sizeof buf, &from), 5);
+    assert_string_equal(from.ip, "192.168.0.60");
+    assert_int_equal(from.port, kport);
+    assert_int_equal(usocket_settimeout(u, 0), 0);
+    assert_int_equal(usocket_recvfrom(u, buf, sizeof buf, &from), -1);
+    assert_true(upy_exc_is_errno(UERRNO_EAGAIN));
+
+    assert_int_equal(usocket_connect(c, &peer), 0);
+    assert_int_equal(usocket_send(c, "abc", 3), 3);
+    struct sockaddr_in src;
+    socklen_t size = sizeof src;
+    assert_true(tu_readable(k, WAIT_MS));
+    assert_int_equal(recvfrom(k, buf, sizeof buf, 0, (struct sockaddr *)&src, &size), 3);
+    tu_udp_sendto(k, "xyz", 3, ntohs(src.sin_port));
+    assert_true(tu_usock_ready(c, POLLIN, WAIT_MS));
+    assert_int_equal(usocket_recv(c, buf, sizeof buf), 3);
+    assert_int_equal(upy_config_trace(""), 0);
+    assert_int_equal(upy_config_trace_data(0), 0);
+    assert_int_equal(upy_config_remap(""), 0);
+    usocket_release(u);
+    usocket_release(c);
+    close(k);
+
+    const char *trace = sh("cat %s", path("udp.jsonl"));
+    char fields[200];
+    snprintf(fields, sizeof fields, "\"len\":4,\"dev\":\"192.168.0.60:%d\",\"host\":\"127.0.0.6:%d\",\"result\":4,"
+             "\"data\":\"ping\"}", kport, kport);
+    assert_one_call(trace, "sendto", fu, fields);
+    assert_int_equal(records(trace, "recvfrom", -2, ""), 2);
+    snprintf(fields, sizeof fields, "\"len\":8,\"dev\":\"192.168.0.60:%d\",\"host\":\"127.0.0.6:%d\",\"result\":5,"
+             "\"data\":\"pong!\"}", kport, kport);
+    assert_int_equal(records(trace, "recvfrom", fu, fields), 1);
+    assert_int_equal(records(trace, "recvfrom", fu, "\"len\":8,\"errno\":11,\"kernel_errno\":11,"
+                                                    "\"kernel_error\":\"EAGAIN\"}"), 1);
+    snprintf(fields, sizeof fields, "\"dev\":\"192.168.0.60:%d\",\"host\":\"127.0.0.6:%d\",\"result\":0}", kport,
+             kport);
+    assert_one_call(trace, "connect", fc, fields);
+    assert_one_call(trace, "send", fc, "\"len\":3,\"result\":3,\"data\":\"abc\"}");
+    assert_one_call(trace, "recv", fc, "\"len\":8,\"result\":3,\"data\":\"xyz\"}");
 }
 
 /* The trace replaced again and again while another thread writes records: every record is in
@@ -707,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_an_injected_reset_is_an_rst),
         cmocka_unit_test(test_every_call_is_one_record),
         cmocka_unit_test(test_accept_shows_the_device_peer),
+        cmocka_unit_test(test_datagrams_show_device_and_host_addresses),
         cmocka_unit_test(test_trace_replaced_while_written),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

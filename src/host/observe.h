@@ -60,10 +60,11 @@ void observe_poll(const char *call, unsigned poller, int timeout_ms, int result,
 /* A public call that no seam hook records (usocket.c, uselect.c, ussl.c through upy.c): its
  * name, the socket it acted on (NULL: none), its arguments, and its result: >= 0, or -1 with
  * the device errno in err (0: the exception is not an OSError with an errno; the raise record
- * after it says what it is). */
+ * after it says what it is). An OBSERVE_DATA argument (num bytes at text: the payload moved)
+ * comes after the result, cut to UPYSOCK_TRACE_DATA's count, as in the seam's records. */
 typedef struct observe_arg {
     const char *key;
-    enum { OBSERVE_INT, OBSERVE_TEXT, OBSERVE_ADDR, OBSERVE_NONE /* left out */ } kind;
+    enum { OBSERVE_INT, OBSERVE_TEXT, OBSERVE_ADDR, OBSERVE_DATA, OBSERVE_NONE /* left out */ } kind;
     long long num;
     const char *text; /* NULL: left out */
     host_addr addr;
