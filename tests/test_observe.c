@@ -526,6 +526,62 @@ static void test_datagrams_show_device_and_host_addresses(void **state)
     assert_one_call(trace, "recv", fc, "\"len\":8,\"result\":3,\"data\":\"xyz\"}");
 }
 
+/* Every kind of getaddrinfo (a name a rule maps, "localhost", a dotted quad, a name the sandbox
+ * does not resolve, a name an injected dnsfail fails): one `getaddrinfo` record each, beside the
+ * virtual LAN's decision and, for a name (not a number), the seam's `resolve`, all saying the
+ * same thing: the address it stands for, or EAI_FAIL (202) and no address at all. */
+static void test_every_lookup_is_coherent(void **state)
+{
+    (void)state;
+    assert_int_equal(upy_config_remap("broker.local:1883=127.0.0.7:2883, mqtt.local=127.0.0.8"), 0);
+    assert_int_equal(upy_config_faults("dnsfail host=mqtt.local"), 0);
+    assert_int_equal(upy_config_trace(path("resolve.jsonl")), 0);
+    usocket_addrinfo ai;
+    assert_int_equal(usocket_getaddrinfo("broker.local", 1883, &ai), 1);
+    assert_string_equal(ai.sockaddr.ip, "127.0.0.7");
+    assert_int_equal(ai.sockaddr.port, 2883);
+    assert_int_equal(usocket_getaddrinfo("localhost", 80, &ai), 1);
+    assert_int_equal(usocket_getaddrinfo("10.1.2.3", 8080, &ai), 1);
+    assert_int_equal(usocket_getaddrinfo("example.com", 443, &ai), -1);
+    assert_true(upy_exc_is_errno(UERRNO_EAI_FAIL));
+    assert_int_equal(usocket_getaddrinfo("mqtt.local", 1883, &ai), -1);
+    assert_true(upy_exc_is_errno(UERRNO_EAI_FAIL));
+    assert_int_equal(upy_config_trace(""), 0);
+    assert_int_equal(upy_config_faults(""), 0);
+    assert_int_equal(upy_config_remap(""), 0);
+
+    const char *trace = sh("cat %s", path("resolve.jsonl"));
+    static const char *const expect[][2] = {
+        {"resolve", "\"name\":\"broker.local\",\"ip\":\"127.0.0.7\",\"result\":0}"},
+        {"vnet", "\"decision\":\"resolve\",\"dev\":\"broker.local\",\"host\":\"127.0.0.7:2883\"}"},
+        {"getaddrinfo", "\"name\":\"broker.local\",\"port\":1883,\"ip\":\"127.0.0.7\",\"result\":1}"},
+        {"resolve", "\"name\":\"localhost\",\"ip\":\"127.0.0.1\",\"result\":0}"},
+        {"vnet", "\"decision\":\"resolve\",\"dev\":\"localhost\",\"host\":\"127.0.0.1:80\"}"},
+        {"getaddrinfo", "\"name\":\"localhost\",\"port\":80,\"ip\":\"127.0.0.1\",\"result\":1}"},
+        {"vnet", "\"decision\":\"resolve\",\"dev\":\"10.1.2.3\",\"host\":\"10.1.2.3:8080\"}"},
+        {"getaddrinfo", "\"name\":\"10.1.2.3\",\"port\":8080,\"ip\":\"10.1.2.3\",\"result\":1}"},
+        {"resolve", "\"name\":\"example.com\",\"errno\":202}"},
+        {"vnet", "\"decision\":\"resolve_failed\",\"dev\":\"example.com\"}"},
+        {"getaddrinfo", "\"name\":\"example.com\",\"port\":443,\"errno\":202}"},
+        {"raise", "\"exc\":\"OSError\",\"code\":202}"},
+        {"resolve", "\"name\":\"mqtt.local\",\"errno\":202}"},
+        {"vnet", "\"decision\":\"resolve_failed\",\"dev\":\"mqtt.local\"}"},
+        {"getaddrinfo", "\"name\":\"mqtt.local\",\"port\":1883,\"errno\":202}"},
+        {"raise", "\"exc\":\"OSError\",\"code\":202}"},
+    };
+    int n = (int)(sizeof expect / sizeof *expect);
+    assert_int_equal(tu_count(trace, "\n"), n); /* these and nothing else, in this order */
+    const char *at = trace;
+    for (int i = 0; i < n; i++, at = strchr(at, '\n') + 1) {
+        char call[48], line[1200];
+        snprintf(call, sizeof call, "\"call\":\"%s\",", expect[i][0]);
+        snprintf(line, sizeof line, "%.*s", (int)(strchr(at, '\n') - at), at);
+        if (!strstr(line, call) || strstr(line, "\"fileno\":") ||
+            strcmp(line + strlen(line) - strlen(expect[i][1]), expect[i][1]) != 0)
+            fail_msg("record %d: %s, not %s %s", i, line, expect[i][0], expect[i][1]);
+    }
+}
+
 /* The trace replaced again and again while another thread writes records: every record is in
  * exactly one of the files, whole, and none went to a descriptor the library had closed (each
  * replacement is followed at once by an open that would reuse its number). */
@@ -788,6 +844,7 @@ int main(void)
         cmocka_unit_test(test_every_call_is_one_record),
         cmocka_unit_test(test_accept_shows_the_device_peer),
         cmocka_unit_test(test_datagrams_show_device_and_host_addresses),
+        cmocka_unit_test(test_every_lookup_is_coherent),
         cmocka_unit_test(test_trace_replaced_while_written),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -170,9 +170,10 @@ int host_setsockopt_int(host_sock *s, host_opt opt, int value);
 int host_setsockopt_bytes(host_sock *s, host_opt opt, const void *value, size_t len);
 int host_resolve(const char *name, uint32_t *ip); /* real DNS (UPYSOCK_NET=host only) */
 /* A name the virtual LAN answers itself (a rule, "localhost", the sandbox) passes the resolve hook
- * point all the same, so every lookup of a name is one event whoever answers it: 0, or the
- * hook's error. */
-int host_resolve_elsewhere(const char *name);
+ * point all the same, so every lookup of a name is one event whoever answers it, and the hooks
+ * see the answer: *answer, or none (NULL: EAI_FAIL, as a name DNS does not know). 0, or the
+ * lookup's error (a hook's, e.g. an injected failure). */
+int host_resolve_elsewhere(const char *name, const uint32_t *answer);
 
 /* Readiness (reactor.c): one epoll set per poll object, level-triggered. Events are named in
  * host terms here and given device meaning in uselect.c. */

@@ -182,8 +182,8 @@ static int on_resolve(const char *name, uint32_t *ip, int (*next)(const char *, 
     trace_rec r;
     trace_begin(&r, "resolve", NULL);
     trace_str(&r, "name", name);
-    if (rc == 0)
-        trace_addr(&r, "host", (host_addr){*ip, 0});
+    if (rc == 0) /* the address the name stands for, as getaddrinfo returns it */
+        trace_ip(&r, "ip", *ip);
     trace_result(&r, rc, 0);
     trace_end(&r, &trace);
     return rc;
@@ -305,13 +305,14 @@ void observe_call(const char *call, const host_sock *s, const observe_arg *args,
     trace_end(&r, &trace);
 }
 
-void observe_vnet(const char *verb, const char *device, host_addr host)
+void observe_vnet(const char *verb, const char *device, const host_addr *host)
 {
     trace_rec r;
     trace_begin(&r, "vnet", NULL);
     trace_str(&r, "decision", verb);
     trace_str(&r, "dev", device);
-    trace_addr(&r, "host", host);
+    if (host)
+        trace_addr(&r, "host", *host);
     trace_end(&r, &trace);
 }
 

@@ -70,8 +70,9 @@ typedef struct observe_arg {
     host_addr addr;
 } observe_arg;
 void observe_call(const char *call, const host_sock *s, const observe_arg *args, int n, long long result, int err);
-/* A virtual-LAN decision (vnet.c): "connect", "bind", ... device "a.b.c.d:p" → host. */
-void observe_vnet(const char *verb, const char *device, host_addr host);
+/* A virtual-LAN decision (vnet.c): "connect", "bind", ... device "a.b.c.d:p" → host (NULL:
+ * none, a name that did not resolve). */
+void observe_vnet(const char *verb, const char *device, const host_addr *host);
 
 /* One NSS key log line from OpenSSL (tls_ctx.c). */
 void observe_keylog(const char *line);
@@ -85,7 +86,8 @@ typedef struct trace_rec {
 void trace_begin(trace_rec *r, const char *call, const host_sock *s);
 void trace_str(trace_rec *r, const char *key, const char *value);
 void trace_int(trace_rec *r, const char *key, long long value);
-void trace_addr(trace_rec *r, const char *key, host_addr a);
+void trace_addr(trace_rec *r, const char *key, host_addr a);   /* "a.b.c.d:port" */
+void trace_ip(trace_rec *r, const char *key, uint32_t ip);      /* "a.b.c.d" */
 void trace_bytes(trace_rec *r, const char *key, const void *data, size_t len);
 void trace_pairs(trace_rec *r, const char *key, const int pairs[][2], int n); /* [[a,b],...] */
 void trace_result(trace_rec *r, long long result, int kernel_errno); /* result < 0: a device errno */
