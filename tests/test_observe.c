@@ -21,6 +21,7 @@
 
 #include "host/host.h"
 #include "testutil.h"
+#include "tlspeer.h"
 #include "upysock/uerrno.h"
 #include "upysock/upy_config.h"
 #include "upysock/uselect.h"
@@ -582,6 +583,109 @@ static void test_every_lookup_is_coherent(void **state)
     }
 }
 
+/* The records of one socket (by fileno), their call names in order, comma-separated; with
+ * calls_only, the calls' records and no seam event beneath them (wire_send, wire_recv, wait). */
+static const char *calls_of(const char *trace, int fileno, bool calls_only)
+{
+    static char out[4096];
+    char socket[64];
+    snprintf(socket, sizeof socket, "\"fileno\":%d,", fileno);
+    size_t len = 0;
+    out[0] = '\0';
+    for (const char *at = trace; *at; at = strchr(at, '\n') + 1) {
+        const char *end = strchr(at, '\n'), *call = strstr(at, "\"call\":\""), *on = strstr(at, socket);
+        if (!call || call > end || !on || on > end)
+            continue;
+        call += 8;
+        int n = (int)(strchr(call, '"') - call);
+        if (!calls_only || (strncmp(call, "wire_", 5) != 0 && strncmp(call, "wait\"", 5) != 0))
+            len += (size_t)snprintf(out + len, sizeof out - len, "%s%.*s", len ? "," : "", n, call);
+    }
+    return out;
+}
+
+/* A TLS socket: each of the program's calls is one record named after it, in the bytes the
+ * program got or gave, also when OpenSSL answers with no socket call (the rest of a record
+ * already read, recv of 0 bytes, after close_notify, after a failure); the TLS records beneath
+ * are wire_recv / wire_send, the seam's. */
+static void test_tls_calls_are_the_programs(void **state)
+{
+    (void)state;
+    static const char *const replies[] = {"hello", "world!", NULL};
+    tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .read_first = true,
+                        .replies = replies, .end = TU_TLS_CLOSE_NOTIFY};
+    assert_int_equal(upy_config_trace(path("tls.jsonl")), 0);
+    assert_int_equal(upy_config_trace_data(8), 0);
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
+    int ft = usocket_fileno(p.ssl);
+    char buf[16];
+    assert_int_equal(usocket_send(p.ssl, "ping", 4), 4);
+    assert_int_equal(usocket_settimeout(p.ssl, 5), 0);
+    assert_int_equal(usocket_recv(p.ssl, buf, 2), 2);        /* "he": the record read, 3 bytes kept */
+    assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 3); /* "llo": from OpenSSL's buffer */
+    assert_int_equal(usocket_recv(p.ssl, buf, 0), 0);
+    assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 6);
+    assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 0); /* close_notify */
+    assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 0); /* and again, from the state */
+    tu_tls_report r;
+    assert_true(tu_tls_peer_join(peer, &r, WAIT_MS));
+    assert_int_equal(usocket_close(p.ssl), 0);
+    assert_int_equal(usocket_close(p.ssl), 0);
+
+    /* a reset: the failure, then the same failure from the socket's memory, then a send */
+    assert_int_equal(upy_config_trace(path("tls-reset.jsonl")), 0);
+    tu_tls_pair q;
+    sc.read_first = false, sc.replies = NULL, sc.end = TU_TLS_RST;
+    peer = tu_tls_pair_connected(&q, &sc, NULL);
+    int fq = usocket_fileno(q.ssl);
+    assert_true(tu_tls_peer_join(peer, NULL, WAIT_MS));
+    assert_int_equal(usocket_recv(q.ssl, buf, sizeof buf), -1);
+    assert_true(upy_exc_is_errno(-80));
+    assert_int_equal(usocket_recv(q.ssl, buf, sizeof buf), -1);
+    assert_true(upy_exc_is_errno(-80));
+    assert_int_equal(usocket_send(q.ssl, "abc", 3), -1);
+    assert_true(upy_exc_is_errno(UERRNO_ECONNRESET));
+    assert_int_equal(upy_config_trace(""), 0);
+    assert_int_equal(upy_config_trace_data(0), 0);
+    tu_tls_pair_release(&p);
+    tu_tls_pair_release(&q);
+
+    const char *trace = sh("cat %s", path("tls.jsonl"));
+    assert_string_equal(calls_of(trace, ft, true), "socket,wrap_socket,connect,tls_handshake,fileno,send,settimeout,"
+                                                   "recv,recv,recv,recv,recv,recv,close,close");
+    /* no socket call for the rest of a record read already, for 0 bytes, nor after close_notify;
+     * close sends its own close_notify */
+    assert_non_null(strstr(calls_of(trace, ft, false), ",recv,recv,recv,"));
+    assert_non_null(strstr(calls_of(trace, ft, false), ",recv,recv,wire_send,close,close"));
+    static const char *const reads[] = {
+        "\"len\":2,\"result\":2,\"data\":\"he\"}", "\"len\":16,\"result\":3,\"data\":\"llo\"}",
+        "\"len\":0,\"result\":0}", "\"len\":16,\"result\":6,\"data\":\"world!\"}", "\"len\":16,\"result\":0}",
+    };
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(records(trace, "recv", ft, reads[i]), i == 4 ? 2 : 1);
+    assert_one_call(trace, "send", ft, "\"len\":4,\"result\":4,\"data\":\"ping\"}");
+    assert_one_call(trace, "settimeout", ft, "\"timeout_ms\":5000,\"result\":0}");
+    /* the wire records are the TLS records' bytes: a record header first */
+    /* the wire records are the TLS records' bytes, each header read first: two of application
+     * data (23), the close_notify alert (21) */
+    const char *header = "\"len\":5,\"result\":5,\"data\":\"\\u00%s\\u0003\\u0003\\u0000";
+    char data_header[80], alert_header[80];
+    snprintf(data_header, sizeof data_header, header, "17");
+    snprintf(alert_header, sizeof alert_header, header, "15");
+    assert_int_equal(records(trace, "wire_recv", ft, data_header), 2);
+    assert_int_equal(records(trace, "wire_recv", ft, alert_header), 1);
+
+    trace = sh("cat %s", path("tls-reset.jsonl"));
+    const char *calls = calls_of(trace, fq, false);
+    const char *tail = ",tls_handshake,fileno,wire_recv,recv,recv,wire_send,send";
+    assert_string_equal(calls + strlen(calls) - strlen(tail), tail);
+    assert_int_equal(records(trace, "wire_recv", fq, "\"len\":5,\"errno\":104,\"kernel_errno\":104,"
+                                                     "\"kernel_error\":\"ECONNRESET\"}"), 1);
+    assert_int_equal(records(trace, "recv", fq, "\"len\":16,\"errno\":-80}"), 2);
+    assert_one_call(trace, "send", fq, "\"len\":3,\"errno\":104}");
+}
+
 /* The trace replaced again and again while another thread writes records: every record is in
  * exactly one of the files, whole, and none went to a descriptor the library had closed (each
  * replacement is followed at once by an open that would reuse its number). */
@@ -845,6 +949,7 @@ int main(void)
         cmocka_unit_test(test_accept_shows_the_device_peer),
         cmocka_unit_test(test_datagrams_show_device_and_host_addresses),
         cmocka_unit_test(test_every_lookup_is_coherent),
+        cmocka_unit_test(test_tls_calls_are_the_programs),
         cmocka_unit_test(test_trace_replaced_while_written),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

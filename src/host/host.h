@@ -94,6 +94,7 @@ typedef ssize_t (*host_io_fn)(host_sock *s, void *buf, size_t len, int flags, ho
 enum {
     HOST_IO_DONTWAIT = 1, /* send/recv flags: never wait, whatever the socket's mode */
     HOST_IO_PEEK = 2,     /* recv through a hook's next: look, leave the data queued */
+    HOST_IO_RECORD = 4,   /* a TLS layer's record bytes, not the program's: the trace tells them apart */
 };
 struct host_hooks {
     int (*socket)(host_sock *s, int type, int (*next)(host_sock *, int));
