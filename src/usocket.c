@@ -439,9 +439,11 @@ ssize_t usocket_sendto(usocket *s, const void *buf, size_t len, const usocket_ad
         c->hs.dev_peer = dev; /* the destination as named: the send hook's device address */
     if (!buf && len)
         n = UPY__E_NEED_BUFFER;
-    else if (len == 0) /* no lwIP call, so no seam record: this one, with both addresses */
-        UPY__TRACE_CALL("sendto", &c->hs, n = 0, {"len", .num = 0}, {"dev", OBSERVE_ADDR, .addr = dev},
+    else if (len == 0) { /* no lwIP call, so no seam record: this one, with both addresses */
+        n = 0;
+        UPY__TRACE_CALL("sendto", &c->hs, 0, {"len", .num = 0}, {"dev", OBSERVE_ADDR, .addr = dev},
                         {"host", OBSERVE_ADDR, .addr = dest});
+    }
     else if (c->hs.type == USOCKET_SOCK_STREAM)
         n = send_some(s, c, buf, len); /* lwIP ignores the address on TCP */
     else if ((n = host_sendto(&c->hs, buf, len, dest)) < 0)
@@ -523,8 +525,8 @@ static ssize_t kernel_recvfrom(struct ucore *c, void *buf, size_t len, host_addr
     ssize_t n = host_recvfrom(&c->hs, buf, len, from);
     if (n >= 0)
         UPY__TRACE_CALL("recvfrom", &c->hs, n, {"len", .num = (long long)len},
-                        {"dev", OBSERVE_ADDR, .addr = vnet_map_in(*from, NULL)}, {"host", OBSERVE_ADDR, .addr = *from},
-                        {"data", OBSERVE_DATA, .text = buf, .num = n});
+                        {"dev", OBSERVE_ADDR, .addr = vnet_map_in(*from, NULL)},
+                        {"host", OBSERVE_ADDR, .addr = *from}, {"data", OBSERVE_DATA, .text = buf, .num = n});
     return n;
 }
 

@@ -47,15 +47,6 @@ static void trace_io(const char *call, host_sock *s, const void *buf, size_t len
     trace_end(&r, &trace);
 }
 
-/* A TLS layer's own transfers are the records on the wire: the program's send and recv on a TLS
- * socket are ussl.c's records, in the bytes the program gave and got. */
-static const char *io_name(int flags, const char *call)
-{
-    if (!(flags & HOST_IO_RECORD))
-        return call;
-    return call[0] == 's' ? "wire_send" : "wire_recv";
-}
-
 static bool is_reset(ssize_t n)
 {
     return n == -UERRNO_ECONNRESET || n == -UERRNO_ECONNABORTED;
@@ -111,8 +102,11 @@ static ssize_t on_send(host_sock *s, const void *buf, size_t len, int flags, hos
     errno = 0;
     ssize_t n = in && in->send ? in->send(s, buf, len, flags, to, next) : next(s, (void *)buf, len, flags, to);
     int kerr = errno;
+    /* A TLS layer's transfers are its records on the wire: the program's send on a TLS socket is
+     * ussl.c's record, in the bytes it gave. */
+    const char *call = flags & HOST_IO_RECORD ? "wire_send" : to ? "sendto" : "send";
     if (obs_sink_on(&trace))
-        trace_io(io_name(flags, to ? "sendto" : "send"), s, buf, len, to, to ? &s->dev_peer : NULL, n, kerr);
+        trace_io(call, s, buf, len, to, to ? &s->dev_peer : NULL, n, kerr);
     if (to && pcap_on())
         pcap_sending(s); /* again: an unbound socket has its port only now */
     if (pcap_on() && n > 0)
@@ -130,9 +124,10 @@ static ssize_t on_recv(host_sock *s, void *buf, size_t len, int flags, host_addr
     ssize_t n = in && in->recv ? in->recv(s, buf, len, flags, from, next) : next(s, buf, len, flags, from);
     int kerr = errno;
     /* A recvfrom that got a datagram is usocket.c's record, written once the device knows the
-     * source's device address; a failed one is this. */
+     * source's device address; a failed one is this. A TLS layer's: as in on_send. */
+    const char *call = flags & HOST_IO_RECORD ? "wire_recv" : from ? "recvfrom" : "recv";
     if (obs_sink_on(&trace) && (!from || n < 0))
-        trace_io(io_name(flags, from ? "recvfrom" : "recv"), s, buf, len, NULL, NULL, n, kerr);
+        trace_io(call, s, buf, len, NULL, NULL, n, kerr);
     if (pcap_on() && n > 0)
         pcap_data(s, false, buf, (size_t)n, from);
     else if (pcap_on() && (is_reset(n) || (n == 0 && len > 0 && s->type == 1)))
