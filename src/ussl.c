@@ -180,8 +180,8 @@ static ssize_t tls_write(usocket *s, const void *buf, size_t len)
  * buffer or from a state it is in, with no socket call at all. The record is built out of line:
  * with the trace off a TLS read or write pays the check and nothing else (not the record's
  * stack frame). */
-static __attribute__((cold, noinline)) void trace_io(const char *call, usocket *s, const void *buf, size_t len,
-                                                     ssize_t n)
+static __attribute__((cold, noinline)) void trace_tls_io(const char *call, usocket *s, const void *buf, size_t len,
+                                                         ssize_t n)
 {
     const observe_arg args[] = {{"len", .num = (long long)len}, {"data", OBSERVE_DATA, .text = buf, .num = n}};
     upy__trace_call(call, &s->core->hs, n, args, 2);
@@ -190,7 +190,7 @@ static __attribute__((cold, noinline)) void trace_io(const char *call, usocket *
 static inline ssize_t traced(const char *call, usocket *s, const void *buf, size_t len, ssize_t n)
 {
     if (UPY__TRACING())
-        trace_io(call, s, buf, len, n);
+        trace_tls_io(call, s, buf, len, n);
     return n;
 }
 
