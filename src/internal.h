@@ -68,12 +68,15 @@ enum upy__code { UPY__E_BASE_ = -4 * UPY__OS_LIMIT, UPY__ERRORS(UPY__E_ENUM_) };
 /* The public entry point's end: the exception for code (< 0); returns -1. */
 int upy__raise(long code);
 
+/* Whether the trace is on: one relaxed load and a branch predicted not taken. */
+#define UPY__TRACING() __builtin_expect(atomic_load_explicit(&observe_tracing, memory_order_relaxed), 0)
+
 /* The trace's record of a public call that no seam hook records (docs/observe.md): its name,
  * the socket it acted on (NULL: none), its result or code, then its arguments as observe_arg
  * initialisers. With tracing off this costs one relaxed load and a branch not taken. */
 #define UPY__TRACE_CALL(call, s, code, ...) \
     do { \
-        if (__builtin_expect(atomic_load_explicit(&observe_tracing, memory_order_relaxed), 0)) { \
+        if (UPY__TRACING()) { \
             const observe_arg args_[] = {{.key = NULL}, __VA_ARGS__}; \
             upy__trace_call(call, s, code, args_ + 1, (int)(sizeof args_ / sizeof *args_) - 1); \
         } \

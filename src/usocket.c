@@ -439,8 +439,11 @@ ssize_t usocket_sendto(usocket *s, const void *buf, size_t len, const usocket_ad
         c->hs.dev_peer = dev; /* the destination as named: the send hook's device address */
     if (!buf && len)
         n = UPY__E_NEED_BUFFER;
-    else if (len == 0)
-        n = answered_here("sendto", c, 0, 0);
+    else if (len == 0) { /* no lwIP call, so no seam record: this one, with both addresses */
+        n = 0;
+        UPY__TRACE_CALL("sendto", &c->hs, 0, {"len", .num = 0}, {"dev", OBSERVE_ADDR, .addr = dev},
+                        {"host", OBSERVE_ADDR, .addr = dest});
+    }
     else if (c->hs.type == USOCKET_SOCK_STREAM)
         n = send_some(s, c, buf, len); /* lwIP ignores the address on TCP */
     else if ((n = host_sendto(&c->hs, buf, len, dest)) < 0)
@@ -514,6 +517,19 @@ UPY_HOT_INLINE size_t capped(size_t len)
     return cap > 0 && len > (size_t)cap ? (size_t)cap : len;
 }
 
+/* recvfrom's kernel call. Its record is written here, where the source is known in device terms
+ * as well (mapped back as recvfrom returns it); the seam writes only a failed one, with the
+ * kernel's errno: as for accept. */
+static ssize_t kernel_recvfrom(struct ucore *c, void *buf, size_t len, host_addr *from)
+{
+    ssize_t n = host_recvfrom(&c->hs, buf, len, from);
+    if (n >= 0)
+        UPY__TRACE_CALL("recvfrom", &c->hs, n, {"len", .num = (long long)len},
+                        {"dev", OBSERVE_ADDR, .addr = vnet_map_in(*from, NULL)},
+                        {"host", OBSERVE_ADDR, .addr = *from}, {"data", OBSERVE_DATA, .text = buf, .num = n});
+    return n;
+}
+
 /* One receive: bytes (0 = EOF) or a code. */
 UPY_HOT_INLINE ssize_t plain_recv(usocket *s, struct ucore *c, void *buf, size_t len, host_addr *from)
 {
@@ -524,7 +540,7 @@ UPY_HOT_INLINE ssize_t plain_recv(usocket *s, struct ucore *c, void *buf, size_t
             return answered_here(from ? "recvfrom" : "recv", c, len, rc);
     }
     len = capped(len);
-    ssize_t n = from ? host_recvfrom(&c->hs, buf, len, from) : host_recv(&c->hs, buf, len, 0);
+    ssize_t n = from ? kernel_recvfrom(c, buf, len, from) : host_recv(&c->hs, buf, len, 0);
     if (n > 0)
         return n;
     if (n == 0) { /* EOF, or a close from another thread woke us */

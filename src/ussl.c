@@ -132,7 +132,7 @@ static int tls_connected(usocket *s)
 /* recv (§5.5): one mbedtls_ssl_read. close_notify → b''; the read timeout → b'' or TimeoutError
  * by the Python timeout; any other failure raises mbedTLS's code as it is (lwipsocket_socket_recv:
  * `*_errno = ret`): FIN without close_notify → -29312, reset → -80, a bad record → -29184 ... */
-static ssize_t tls_recv(usocket *s, void *buf, size_t len)
+static ssize_t tls_read(usocket *s, void *buf, size_t len)
 {
     struct tls_sock *t = s->layer_ctx;
     struct ucore *c = s->core;
@@ -162,7 +162,7 @@ static ssize_t tls_recv(usocket *s, void *buf, size_t len)
 /* send (§5.5): one mbedtls_ssl_write, at most one record. WANT_* (a non-blocking fd) → EAGAIN,
  * i.e. OSError(11) or TimeoutError; any other failure is reported as the lwIP errno of the failed
  * write (104 after a reset), or as the mbedTLS code when no socket call failed. */
-static ssize_t tls_send(usocket *s, const void *buf, size_t len)
+static ssize_t tls_write(usocket *s, const void *buf, size_t len)
 {
     struct tls_sock *t = s->layer_ctx;
     struct ucore *c = s->core;
@@ -173,6 +173,35 @@ static ssize_t tls_send(usocket *s, const void *buf, size_t len)
     if (r == UERRNO_MBEDTLS_ERR_SSL_WANT_WRITE || r == UERRNO_MBEDTLS_ERR_SSL_TIMEOUT)
         return UPY__E_WOULD_BLOCK;
     return fail_code(c, sock_errno ? sock_errno : r);
+}
+
+/* The program's recv and send on a TLS socket: one record each, in its bytes (the seam records
+ * the TLS records beneath them as wire_recv and wire_send), also when OpenSSL answers from its
+ * buffer or from a state it is in, with no socket call at all. The record is built out of line:
+ * with the trace off a TLS read or write pays the check and nothing else (not the record's
+ * stack frame). */
+static __attribute__((cold, noinline)) void trace_tls_io(const char *call, usocket *s, const void *buf, size_t len,
+                                                         ssize_t n)
+{
+    const observe_arg args[] = {{"len", .num = (long long)len}, {"data", OBSERVE_DATA, .text = buf, .num = n}};
+    upy__trace_call(call, &s->core->hs, n, args, 2);
+}
+
+static inline ssize_t traced(const char *call, usocket *s, const void *buf, size_t len, ssize_t n)
+{
+    if (UPY__TRACING())
+        trace_tls_io(call, s, buf, len, n);
+    return n;
+}
+
+static ssize_t tls_recv(usocket *s, void *buf, size_t len)
+{
+    return traced("recv", s, buf, len, tls_read(s, buf, len));
+}
+
+static ssize_t tls_send(usocket *s, const void *buf, size_t len)
+{
+    return traced("send", s, buf, len, tls_write(s, buf, len));
 }
 
 /* settimeout/setblocking on the SSL object: the read timeout (0 waits forever; None's 0xFFFFFFFF

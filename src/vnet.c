@@ -92,7 +92,7 @@ static void trace_decision(const char *verb, uint32_t ip, int port, host_addr ho
     char quad[16], dev[24];
     vnet_format_ip(ip, quad);
     snprintf(dev, sizeof dev, "%s:%d", quad, port);
-    observe_vnet(verb, dev, host);
+    observe_vnet(verb, dev, &host);
 }
 
 int vnet_parse(const usocket_addr *addr, uint32_t *ip, int *port)
@@ -357,11 +357,11 @@ int vnet_resolve(const char *host, int port, usocket_addr *out)
             ip = LOOPBACK, found = true;
         if (!found && host_dns && *host)
             found = host_resolve(host, &ip) == 0;
-        else if (!numeric && host_resolve_elsewhere(host) < 0)
+        else if (!numeric && host_resolve_elsewhere(host, found ? &ip : NULL) < 0)
             found = false;
     }
     if (__builtin_expect(atomic_load_explicit(&observe_tracing, memory_order_relaxed), 0))
-        observe_vnet(found ? "resolve" : "resolve_failed", host, (host_addr){ip, (uint16_t)to_port});
+        observe_vnet(found ? "resolve" : "resolve_failed", host, found ? &(host_addr){ip, (uint16_t)to_port} : NULL);
     if (!found)
         return -UERRNO_EAI_FAIL;
     vnet_format_ip(ip, out->ip);
@@ -438,7 +438,7 @@ void vnet_log(const char *verb, const usocket_addr *device, host_addr host)
     if (__builtin_expect(atomic_load_explicit(&observe_tracing, memory_order_relaxed), 0)) {
         char dev[24];
         snprintf(dev, sizeof dev, "%s:%d", device->ip[0] ? device->ip : "0.0.0.0", device->port);
-        observe_vnet(verb, dev, host);
+        observe_vnet(verb, dev, &host);
     }
     int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
     if (fd < 0)

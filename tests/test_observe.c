@@ -21,6 +21,7 @@
 
 #include "host/host.h"
 #include "testutil.h"
+#include "tlspeer.h"
 #include "upysock/uerrno.h"
 #include "upysock/upy_config.h"
 #include "upysock/uselect.h"
@@ -371,7 +372,10 @@ static void test_every_call_is_one_record(void **state)
     assert_one_call(trace, "wrap_socket", ft, "\"server_side\":0,\"cert_reqs\":0,\"result\":0}");
     assert_one_call(trace, "do_handshake", ft, "\"errno\":-78}");
     assert_one_call(trace, "save_session", ft, "\"errno\":-28928}");
-    assert_one_call(trace, "sendto", fu, "\"len\":0,\"result\":0}");
+    char nothing[120]; /* sendto(b'', addr): lwIP's answer, with both addresses */
+    snprintf(nothing, sizeof nothing, "\"len\":0,\"dev\":\"127.0.0.1:%d\",\"host\":\"127.0.0.1:%d\",\"result\":0}",
+             to.port, to.port);
+    assert_one_call(trace, "sendto", fu, nothing);
     /* fileno() on each socket once (54.. on the board); setblocking on l and on fresh */
     assert_int_equal(records(trace, "fileno", -2, ""), 5);
     int fds[] = {fl, fc, ff, ft, fu};
@@ -444,6 +448,242 @@ static void test_accept_shows_the_device_peer(void **state)
     assert_null(strstr(conv, "127.0.0.5"));
     assert_string_equal(sh("tshark -r %s -Y \"tcp.flags.syn == 1 && ip.src == 192.168.0.77\" | wc -l",
                            path("accept.pcap")), "1\n");
+}
+
+/* A kernel UDP socket at 127.0.0.<host>, on an ephemeral port (*port). */
+static int udp_at(int host, int *port)
+{
+    int k = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in at = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)host)};
+    socklen_t size = sizeof at;
+    assert_int_equal(bind(k, (struct sockaddr *)&at, sizeof at), 0);
+    assert_int_equal(getsockname(k, (struct sockaddr *)&at, &size), 0);
+    *port = ntohs(at.sin_port);
+    return k;
+}
+
+/* Datagrams in device terms: sendto names the destination as the program did and as it was
+ * mapped; recvfrom names the source as it returns it (mapped back through the rules) and as
+ * the kernel gave it; one record per call, a failed recvfrom with the kernel's errno; a
+ * connected UDP socket's connect has both addresses, its recv and send (which return none)
+ * none, as on a TCP socket. */
+static void test_datagrams_show_device_and_host_addresses(void **state)
+{
+    (void)state;
+    assert_int_equal(upy_config_remap("192.168.0.60=127.0.0.6"), 0);
+    int kport;
+    int k = udp_at(6, &kport);
+    int uport;
+    usocket *u = tu_usock_udp(&uport);
+    usocket *c = tu_udp();
+    int fu = usocket_fileno(u), fc = usocket_fileno(c);
+    assert_int_equal(upy_config_trace(path("udp.jsonl")), 0);
+    assert_int_equal(upy_config_trace_data(8), 0);
+    usocket_addr peer = {"192.168.0.60", kport}, from;
+    assert_int_equal(usocket_sendto(u, "ping", 4, &peer), 4);
+    char buf[8];
+    assert_true(tu_readable(k, WAIT_MS));
+    assert_int_equal(recv(k, buf, sizeof buf, 0), 4);
+    tu_udp_sendto(k, "pong!", 5, uport);
+    assert_true(tu_usock_ready(u, POLLIN, WAIT_MS));
+    assert_int_equal(usocket_recvfrom(u, buf, sizeof buf, &from), 5);
+    assert_string_equal(from.ip, "192.168.0.60");
+    assert_int_equal(from.port, kport);
+    assert_int_equal(usocket_settimeout(u, 0), 0);
+    assert_int_equal(usocket_recvfrom(u, buf, sizeof buf, &from), -1);
+    assert_true(upy_exc_is_errno(UERRNO_EAGAIN));
+
+    assert_int_equal(usocket_connect(c, &peer), 0);
+    assert_int_equal(usocket_send(c, "abc", 3), 3);
+    struct sockaddr_in src;
+    socklen_t size = sizeof src;
+    assert_true(tu_readable(k, WAIT_MS));
+    assert_int_equal(recvfrom(k, buf, sizeof buf, 0, (struct sockaddr *)&src, &size), 3);
+    tu_udp_sendto(k, "xyz", 3, ntohs(src.sin_port));
+    assert_true(tu_usock_ready(c, POLLIN, WAIT_MS));
+    assert_int_equal(usocket_recv(c, buf, sizeof buf), 3);
+    assert_int_equal(upy_config_trace(""), 0);
+    assert_int_equal(upy_config_trace_data(0), 0);
+    assert_int_equal(upy_config_remap(""), 0);
+    usocket_release(u);
+    usocket_release(c);
+    close(k);
+
+    const char *trace = sh("cat %s", path("udp.jsonl"));
+    char fields[200];
+    snprintf(fields, sizeof fields, "\"len\":4,\"dev\":\"192.168.0.60:%d\",\"host\":\"127.0.0.6:%d\",\"result\":4,"
+             "\"data\":\"ping\"}", kport, kport);
+    assert_one_call(trace, "sendto", fu, fields);
+    assert_int_equal(records(trace, "recvfrom", -2, ""), 2);
+    snprintf(fields, sizeof fields, "\"len\":8,\"dev\":\"192.168.0.60:%d\",\"host\":\"127.0.0.6:%d\",\"result\":5,"
+             "\"data\":\"pong!\"}", kport, kport);
+    assert_int_equal(records(trace, "recvfrom", fu, fields), 1);
+    assert_int_equal(records(trace, "recvfrom", fu, "\"len\":8,\"errno\":11,\"kernel_errno\":11,"
+                                                    "\"kernel_error\":\"EAGAIN\"}"), 1);
+    snprintf(fields, sizeof fields, "\"dev\":\"192.168.0.60:%d\",\"host\":\"127.0.0.6:%d\",\"result\":0}", kport,
+             kport);
+    assert_one_call(trace, "connect", fc, fields);
+    assert_one_call(trace, "send", fc, "\"len\":3,\"result\":3,\"data\":\"abc\"}");
+    assert_one_call(trace, "recv", fc, "\"len\":8,\"result\":3,\"data\":\"xyz\"}");
+}
+
+/* Every kind of getaddrinfo (a name a rule maps, "localhost", a dotted quad, a name the sandbox
+ * does not resolve, a name an injected dnsfail fails): one `getaddrinfo` record each, beside the
+ * virtual LAN's decision and, for a name (not a number), the seam's `resolve`, all saying the
+ * same thing: the address it stands for, or EAI_FAIL (202) and no address at all. */
+static void test_every_lookup_is_coherent(void **state)
+{
+    (void)state;
+    assert_int_equal(upy_config_remap("broker.local:1883=127.0.0.7:2883, mqtt.local=127.0.0.8"), 0);
+    assert_int_equal(upy_config_faults("dnsfail host=mqtt.local"), 0);
+    assert_int_equal(upy_config_trace(path("resolve.jsonl")), 0);
+    usocket_addrinfo ai;
+    assert_int_equal(usocket_getaddrinfo("broker.local", 1883, &ai), 1);
+    assert_string_equal(ai.sockaddr.ip, "127.0.0.7");
+    assert_int_equal(ai.sockaddr.port, 2883);
+    assert_int_equal(usocket_getaddrinfo("localhost", 80, &ai), 1);
+    assert_int_equal(usocket_getaddrinfo("10.1.2.3", 8080, &ai), 1);
+    assert_int_equal(usocket_getaddrinfo("example.com", 443, &ai), -1);
+    assert_true(upy_exc_is_errno(UERRNO_EAI_FAIL));
+    assert_int_equal(usocket_getaddrinfo("mqtt.local", 1883, &ai), -1);
+    assert_true(upy_exc_is_errno(UERRNO_EAI_FAIL));
+    assert_int_equal(upy_config_trace(""), 0);
+    assert_int_equal(upy_config_faults(""), 0);
+    assert_int_equal(upy_config_remap(""), 0);
+
+    const char *trace = sh("cat %s", path("resolve.jsonl"));
+    static const char *const expect[][2] = {
+        {"resolve", "\"name\":\"broker.local\",\"ip\":\"127.0.0.7\",\"result\":0}"},
+        {"vnet", "\"decision\":\"resolve\",\"dev\":\"broker.local\",\"host\":\"127.0.0.7:2883\"}"},
+        {"getaddrinfo", "\"name\":\"broker.local\",\"port\":1883,\"ip\":\"127.0.0.7\",\"result\":1}"},
+        {"resolve", "\"name\":\"localhost\",\"ip\":\"127.0.0.1\",\"result\":0}"},
+        {"vnet", "\"decision\":\"resolve\",\"dev\":\"localhost\",\"host\":\"127.0.0.1:80\"}"},
+        {"getaddrinfo", "\"name\":\"localhost\",\"port\":80,\"ip\":\"127.0.0.1\",\"result\":1}"},
+        {"vnet", "\"decision\":\"resolve\",\"dev\":\"10.1.2.3\",\"host\":\"10.1.2.3:8080\"}"},
+        {"getaddrinfo", "\"name\":\"10.1.2.3\",\"port\":8080,\"ip\":\"10.1.2.3\",\"result\":1}"},
+        {"resolve", "\"name\":\"example.com\",\"errno\":202}"},
+        {"vnet", "\"decision\":\"resolve_failed\",\"dev\":\"example.com\"}"},
+        {"getaddrinfo", "\"name\":\"example.com\",\"port\":443,\"errno\":202}"},
+        {"raise", "\"exc\":\"OSError\",\"code\":202}"},
+        {"resolve", "\"name\":\"mqtt.local\",\"errno\":202}"},
+        {"vnet", "\"decision\":\"resolve_failed\",\"dev\":\"mqtt.local\"}"},
+        {"getaddrinfo", "\"name\":\"mqtt.local\",\"port\":1883,\"errno\":202}"},
+        {"raise", "\"exc\":\"OSError\",\"code\":202}"},
+    };
+    int n = (int)(sizeof expect / sizeof *expect);
+    assert_int_equal(tu_count(trace, "\n"), n); /* these and nothing else, in this order */
+    const char *at = trace;
+    for (int i = 0; i < n; i++, at = strchr(at, '\n') + 1) {
+        char call[48], line[1200];
+        snprintf(call, sizeof call, "\"call\":\"%s\",", expect[i][0]);
+        snprintf(line, sizeof line, "%.*s", (int)(strchr(at, '\n') - at), at);
+        if (!strstr(line, call) || strstr(line, "\"fileno\":") ||
+            strcmp(line + strlen(line) - strlen(expect[i][1]), expect[i][1]) != 0)
+            fail_msg("record %d: %s, not %s %s", i, line, expect[i][0], expect[i][1]);
+    }
+}
+
+/* The records of one socket (by fileno), their call names in order, comma-separated; with
+ * calls_only, the calls' records and no seam event beneath them (wire_send, wire_recv, wait). */
+static const char *calls_of(const char *trace, int fileno, bool calls_only)
+{
+    static char out[4096];
+    char socket[64];
+    snprintf(socket, sizeof socket, "\"fileno\":%d,", fileno);
+    size_t len = 0;
+    out[0] = '\0';
+    for (const char *at = trace; *at; at = strchr(at, '\n') + 1) {
+        const char *end = strchr(at, '\n'), *call = strstr(at, "\"call\":\""), *on = strstr(at, socket);
+        if (!call || call > end || !on || on > end)
+            continue;
+        call += 8;
+        int n = (int)(strchr(call, '"') - call);
+        if (!calls_only || (strncmp(call, "wire_", 5) != 0 && strncmp(call, "wait\"", 5) != 0))
+            len += (size_t)snprintf(out + len, sizeof out - len, "%s%.*s", len ? "," : "", n, call);
+    }
+    return out;
+}
+
+/* A TLS socket: each of the program's calls is one record named after it, in the bytes the
+ * program got or gave, also when OpenSSL answers with no socket call (the rest of a record
+ * already read, recv of 0 bytes, after close_notify, after a failure); the TLS records beneath
+ * are wire_recv / wire_send, the seam's. */
+static void test_tls_calls_are_the_programs(void **state)
+{
+    (void)state;
+    static const char *const replies[] = {"hello", "world!", NULL};
+    tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .read_first = true,
+                        .replies = replies, .end = TU_TLS_CLOSE_NOTIFY};
+    assert_int_equal(upy_config_trace(path("tls.jsonl")), 0);
+    assert_int_equal(upy_config_trace_data(8), 0);
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
+    int ft = usocket_fileno(p.ssl);
+    char buf[16];
+    assert_int_equal(usocket_send(p.ssl, "ping", 4), 4);
+    assert_int_equal(usocket_settimeout(p.ssl, 5), 0);
+    assert_int_equal(usocket_recv(p.ssl, buf, 2), 2);        /* "he": the record read, 3 bytes kept */
+    assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 3); /* "llo": from OpenSSL's buffer */
+    assert_int_equal(usocket_recv(p.ssl, buf, 0), 0);
+    assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 6);
+    assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 0); /* close_notify */
+    assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 0); /* and again, from the state */
+    tu_tls_report r;
+    assert_true(tu_tls_peer_join(peer, &r, WAIT_MS));
+    assert_int_equal(usocket_close(p.ssl), 0);
+    assert_int_equal(usocket_close(p.ssl), 0);
+
+    /* a reset: the failure, then the same failure from the socket's memory, then a send */
+    assert_int_equal(upy_config_trace(path("tls-reset.jsonl")), 0);
+    tu_tls_pair q;
+    sc.read_first = false, sc.replies = NULL, sc.end = TU_TLS_RST;
+    peer = tu_tls_pair_connected(&q, &sc, NULL);
+    int fq = usocket_fileno(q.ssl);
+    assert_true(tu_tls_peer_join(peer, NULL, WAIT_MS));
+    assert_int_equal(usocket_recv(q.ssl, buf, sizeof buf), -1);
+    assert_true(upy_exc_is_errno(-80));
+    assert_int_equal(usocket_recv(q.ssl, buf, sizeof buf), -1);
+    assert_true(upy_exc_is_errno(-80));
+    assert_int_equal(usocket_send(q.ssl, "abc", 3), -1);
+    assert_true(upy_exc_is_errno(UERRNO_ECONNRESET));
+    assert_int_equal(upy_config_trace(""), 0);
+    assert_int_equal(upy_config_trace_data(0), 0);
+    tu_tls_pair_release(&p);
+    tu_tls_pair_release(&q);
+
+    const char *trace = sh("cat %s", path("tls.jsonl"));
+    assert_string_equal(calls_of(trace, ft, true), "socket,wrap_socket,connect,tls_handshake,fileno,send,settimeout,"
+                                                   "recv,recv,recv,recv,recv,recv,close,close");
+    /* no socket call for the rest of a record read already, for 0 bytes, nor after close_notify;
+     * close sends its own close_notify */
+    assert_non_null(strstr(calls_of(trace, ft, false), ",recv,recv,recv,"));
+    assert_non_null(strstr(calls_of(trace, ft, false), ",recv,recv,wire_send,close,close"));
+    static const char *const reads[] = {
+        "\"len\":2,\"result\":2,\"data\":\"he\"}", "\"len\":16,\"result\":3,\"data\":\"llo\"}",
+        "\"len\":0,\"result\":0}", "\"len\":16,\"result\":6,\"data\":\"world!\"}", "\"len\":16,\"result\":0}",
+    };
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(records(trace, "recv", ft, reads[i]), i == 4 ? 2 : 1);
+    assert_one_call(trace, "send", ft, "\"len\":4,\"result\":4,\"data\":\"ping\"}");
+    assert_one_call(trace, "settimeout", ft, "\"timeout_ms\":5000,\"result\":0}");
+    /* the wire records are the TLS records' bytes: a record header first */
+    /* the wire records are the TLS records' bytes, each header read first: two of application
+     * data (23), the close_notify alert (21) */
+    const char *header = "\"len\":5,\"result\":5,\"data\":\"\\u00%s\\u0003\\u0003\\u0000";
+    char data_header[80], alert_header[80];
+    snprintf(data_header, sizeof data_header, header, "17");
+    snprintf(alert_header, sizeof alert_header, header, "15");
+    assert_int_equal(records(trace, "wire_recv", ft, data_header), 2);
+    assert_int_equal(records(trace, "wire_recv", ft, alert_header), 1);
+
+    trace = sh("cat %s", path("tls-reset.jsonl"));
+    const char *calls = calls_of(trace, fq, false);
+    const char *tail = ",tls_handshake,fileno,wire_recv,recv,recv,wire_send,send";
+    assert_string_equal(calls + strlen(calls) - strlen(tail), tail);
+    assert_int_equal(records(trace, "wire_recv", fq, "\"len\":5,\"errno\":104,\"kernel_errno\":104,"
+                                                     "\"kernel_error\":\"ECONNRESET\"}"), 1);
+    assert_int_equal(records(trace, "recv", fq, "\"len\":16,\"errno\":-80}"), 2);
+    assert_one_call(trace, "send", fq, "\"len\":3,\"errno\":104}");
 }
 
 /* The trace replaced again and again while another thread writes records: every record is in
@@ -707,6 +947,9 @@ int main(void)
         cmocka_unit_test(test_an_injected_reset_is_an_rst),
         cmocka_unit_test(test_every_call_is_one_record),
         cmocka_unit_test(test_accept_shows_the_device_peer),
+        cmocka_unit_test(test_datagrams_show_device_and_host_addresses),
+        cmocka_unit_test(test_every_lookup_is_coherent),
+        cmocka_unit_test(test_tls_calls_are_the_programs),
         cmocka_unit_test(test_trace_replaced_while_written),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -94,6 +94,7 @@ typedef ssize_t (*host_io_fn)(host_sock *s, void *buf, size_t len, int flags, ho
 enum {
     HOST_IO_DONTWAIT = 1, /* send/recv flags: never wait, whatever the socket's mode */
     HOST_IO_PEEK = 2,     /* recv through a hook's next: look, leave the data queued */
+    HOST_IO_RECORD = 4,   /* a TLS layer's record bytes, not the program's: the trace tells them apart */
 };
 struct host_hooks {
     int (*socket)(host_sock *s, int type, int (*next)(host_sock *, int));
@@ -170,9 +171,10 @@ int host_setsockopt_int(host_sock *s, host_opt opt, int value);
 int host_setsockopt_bytes(host_sock *s, host_opt opt, const void *value, size_t len);
 int host_resolve(const char *name, uint32_t *ip); /* real DNS (UPYSOCK_NET=host only) */
 /* A name the virtual LAN answers itself (a rule, "localhost", the sandbox) passes the resolve hook
- * point all the same, so every lookup of a name is one event whoever answers it: 0, or the
- * hook's error. */
-int host_resolve_elsewhere(const char *name);
+ * point all the same, so every lookup of a name is one event whoever answers it, and the hooks
+ * see the answer: *answer, or none (NULL: EAI_FAIL, as a name DNS does not know). 0, or the
+ * lookup's error (a hook's, e.g. an injected failure). */
+int host_resolve_elsewhere(const char *name, const uint32_t *answer);
 
 /* Readiness (reactor.c): one epoll set per poll object, level-triggered. Events are named in
  * host terms here and given device meaning in uselect.c. */

@@ -20,6 +20,7 @@
 #include <linux/sockios.h>
 
 #include "host.h"
+#include "upysock/uerrno.h"
 
 static int fail(void)
 {
@@ -340,11 +341,12 @@ int host_setsockopt_bytes(host_sock *s, host_opt opt, const void *value, size_t 
     return setsockopt(s->fd, linux_opts[opt].level, linux_opts[opt].name, value, (socklen_t)len) < 0 ? fail() : 0;
 }
 
+/* A name that does not resolve is lwIP's getaddrinfo failure, whoever was asked. */
 static int resolve_kernel(const char *name, uint32_t *ip)
 {
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
     if (getaddrinfo(name, NULL, &hints, &res) != 0 || !res)
-        return -host_errno_to_device(EHOSTUNREACH);
+        return -UERRNO_EAI_FAIL;
     *ip = ntohl(((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr);
     freeaddrinfo(res);
     return 0;
@@ -359,13 +361,21 @@ int host_resolve(const char *name, uint32_t *ip)
 static int answered_elsewhere(const char *name, uint32_t *ip)
 {
     (void)name;
-    (void)ip;
+    (void)ip; /* holds the answer already */
     return 0;
 }
 
-int host_resolve_elsewhere(const char *name)
+static int refused_elsewhere(const char *name, uint32_t *ip)
+{
+    (void)name;
+    (void)ip;
+    return -UERRNO_EAI_FAIL;
+}
+
+int host_resolve_elsewhere(const char *name, const uint32_t *answer)
 {
     const struct host_hooks *h = host_hooked();
-    uint32_t ip = 0;
-    return h && h->resolve ? h->resolve(name, &ip, answered_elsewhere) : 0;
+    int (*next)(const char *, uint32_t *) = answer ? answered_elsewhere : refused_elsewhere;
+    uint32_t ip = answer ? *answer : 0;
+    return h && h->resolve ? h->resolve(name, &ip, next) : next(name, &ip);
 }

@@ -24,6 +24,14 @@ static int kernel_errno(long long result, int saved)
     return result < 0 ? saved : 0;
 }
 
+/* The first bytes moved, as many as UPYSOCK_TRACE_DATA asks for. */
+static void trace_data_bytes(trace_rec *r, const char *key, const void *data, ssize_t n)
+{
+    size_t want = atomic_load_explicit(&trace_data, memory_order_relaxed);
+    if (want && n > 0)
+        trace_bytes(r, key, data, (size_t)n < want ? (size_t)n : want);
+}
+
 static void trace_io(const char *call, host_sock *s, const void *buf, size_t len, const host_addr *addr,
                      const host_addr *dev, ssize_t n, int kerr)
 {
@@ -35,9 +43,7 @@ static void trace_io(const char *call, host_sock *s, const void *buf, size_t len
     if (addr)
         trace_addr(&r, "host", *addr);
     trace_result(&r, n, kernel_errno(n, kerr));
-    size_t want = atomic_load_explicit(&trace_data, memory_order_relaxed);
-    if (want && n > 0)
-        trace_bytes(&r, "data", buf, (size_t)n < want ? (size_t)n : want);
+    trace_data_bytes(&r, "data", buf, n);
     trace_end(&r, &trace);
 }
 
@@ -96,8 +102,11 @@ static ssize_t on_send(host_sock *s, const void *buf, size_t len, int flags, hos
     errno = 0;
     ssize_t n = in && in->send ? in->send(s, buf, len, flags, to, next) : next(s, (void *)buf, len, flags, to);
     int kerr = errno;
+    /* A TLS layer's transfers are its records on the wire: the program's send on a TLS socket is
+     * ussl.c's record, in the bytes it gave. */
+    const char *call = flags & HOST_IO_RECORD ? "wire_send" : to ? "sendto" : "send";
     if (obs_sink_on(&trace))
-        trace_io(to ? "sendto" : "send", s, buf, len, to, to ? &s->dev_peer : NULL, n, kerr);
+        trace_io(call, s, buf, len, to, to ? &s->dev_peer : NULL, n, kerr);
     if (to && pcap_on())
         pcap_sending(s); /* again: an unbound socket has its port only now */
     if (pcap_on() && n > 0)
@@ -114,8 +123,11 @@ static ssize_t on_recv(host_sock *s, void *buf, size_t len, int flags, host_addr
     errno = 0;
     ssize_t n = in && in->recv ? in->recv(s, buf, len, flags, from, next) : next(s, buf, len, flags, from);
     int kerr = errno;
-    if (obs_sink_on(&trace))
-        trace_io(from ? "recvfrom" : "recv", s, buf, len, n >= 0 ? from : NULL, NULL, n, kerr);
+    /* A recvfrom that got a datagram is usocket.c's record, written once the device knows the
+     * source's device address; a failed one is this. A TLS layer's: as in on_send. */
+    const char *call = flags & HOST_IO_RECORD ? "wire_recv" : from ? "recvfrom" : "recv";
+    if (obs_sink_on(&trace) && (!from || n < 0))
+        trace_io(call, s, buf, len, NULL, NULL, n, kerr);
     if (pcap_on() && n > 0)
         pcap_data(s, false, buf, (size_t)n, from);
     else if (pcap_on() && (is_reset(n) || (n == 0 && len > 0 && s->type == 1)))
@@ -174,8 +186,8 @@ static int on_resolve(const char *name, uint32_t *ip, int (*next)(const char *, 
     trace_rec r;
     trace_begin(&r, "resolve", NULL);
     trace_str(&r, "name", name);
-    if (rc == 0)
-        trace_addr(&r, "host", (host_addr){*ip, 0});
+    if (rc == 0) /* the address the name stands for, as getaddrinfo returns it */
+        trace_ip(&r, "ip", *ip);
     trace_result(&r, rc, 0);
     trace_end(&r, &trace);
     return rc;
@@ -276,6 +288,7 @@ static void trace_arg(trace_rec *r, const observe_arg *a)
             trace_str(r, a->key, a->text);
         break;
     case OBSERVE_ADDR: trace_addr(r, a->key, a->addr); break;
+    case OBSERVE_DATA: /* after the result: observe_call */
     case OBSERVE_NONE: break;
     }
 }
@@ -290,16 +303,20 @@ void observe_call(const char *call, const host_sock *s, const observe_arg *args,
         trace_int(&r, "errno", err);
     else
         trace_int(&r, "result", result);
+    for (int i = 0; i < n; i++)
+        if (args[i].kind == OBSERVE_DATA)
+            trace_data_bytes(&r, args[i].key, args[i].text, args[i].num);
     trace_end(&r, &trace);
 }
 
-void observe_vnet(const char *verb, const char *device, host_addr host)
+void observe_vnet(const char *verb, const char *device, const host_addr *host)
 {
     trace_rec r;
     trace_begin(&r, "vnet", NULL);
     trace_str(&r, "decision", verb);
     trace_str(&r, "dev", device);
-    trace_addr(&r, "host", host);
+    if (host)
+        trace_addr(&r, "host", *host);
     trace_end(&r, &trace);
 }
 

@@ -60,17 +60,19 @@ void observe_poll(const char *call, unsigned poller, int timeout_ms, int result,
 /* A public call that no seam hook records (usocket.c, uselect.c, ussl.c through upy.c): its
  * name, the socket it acted on (NULL: none), its arguments, and its result: >= 0, or -1 with
  * the device errno in err (0: the exception is not an OSError with an errno; the raise record
- * after it says what it is). */
+ * after it says what it is). An OBSERVE_DATA argument (num bytes at text: the payload moved)
+ * comes after the result, cut to UPYSOCK_TRACE_DATA's count, as in the seam's records. */
 typedef struct observe_arg {
     const char *key;
-    enum { OBSERVE_INT, OBSERVE_TEXT, OBSERVE_ADDR, OBSERVE_NONE /* left out */ } kind;
+    enum { OBSERVE_INT, OBSERVE_TEXT, OBSERVE_ADDR, OBSERVE_DATA, OBSERVE_NONE /* left out */ } kind;
     long long num;
     const char *text; /* NULL: left out */
     host_addr addr;
 } observe_arg;
 void observe_call(const char *call, const host_sock *s, const observe_arg *args, int n, long long result, int err);
-/* A virtual-LAN decision (vnet.c): "connect", "bind", ... device "a.b.c.d:p" → host. */
-void observe_vnet(const char *verb, const char *device, host_addr host);
+/* A virtual-LAN decision (vnet.c): "connect", "bind", ... device "a.b.c.d:p" → host (NULL:
+ * none, a name that did not resolve). */
+void observe_vnet(const char *verb, const char *device, const host_addr *host);
 
 /* One NSS key log line from OpenSSL (tls_ctx.c). */
 void observe_keylog(const char *line);
@@ -84,7 +86,8 @@ typedef struct trace_rec {
 void trace_begin(trace_rec *r, const char *call, const host_sock *s);
 void trace_str(trace_rec *r, const char *key, const char *value);
 void trace_int(trace_rec *r, const char *key, long long value);
-void trace_addr(trace_rec *r, const char *key, host_addr a);
+void trace_addr(trace_rec *r, const char *key, host_addr a);   /* "a.b.c.d:port" */
+void trace_ip(trace_rec *r, const char *key, uint32_t ip);      /* "a.b.c.d" */
 void trace_bytes(trace_rec *r, const char *key, const void *data, size_t len);
 void trace_pairs(trace_rec *r, const char *key, const int pairs[][2], int n); /* [[a,b],...] */
 void trace_result(trace_rec *r, long long result, int kernel_errno); /* result < 0: a device errno */

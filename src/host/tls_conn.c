@@ -35,7 +35,8 @@ struct tls_conn {
     bool server;
     bool nameless;     /* server_hostname "": mbedTLS checks the certificate against "", which
                           no name matches (x509_crt_verify_name) */
-    int io_flags;      /* this step's recv/send flags: HOST_IO_DONTWAIT unless it may block */
+    int io_flags;      /* this step's recv/send flags: HOST_IO_RECORD, and HOST_IO_DONTWAIT unless it
+                          may block */
     int close_state;   /* close_notify: 0 not yet, 1 queued (the socket was full), 2 done */
     unsigned problems; /* enum tls_problem bits gathered by on_verify */
 };
@@ -215,7 +216,7 @@ ssize_t tls_step(tls_conn *t, enum tls_op op, void *buf, size_t len, bool may_bl
     int r;
     ERR_clear_error();
     t->sock_errno = 0;
-    t->io_flags = may_block ? 0 : HOST_IO_DONTWAIT;
+    t->io_flags = HOST_IO_RECORD | (may_block ? 0 : HOST_IO_DONTWAIT);
     switch (op) {
     case TLS_HANDSHAKE:
         r = SSL_do_handshake(t->ssl);

@@ -70,12 +70,24 @@ void trace_str(trace_rec *r, const char *key, const char *value)
     addf(r, ",\"%s\":\"%s\"", key, text);
 }
 
+static void dotted(char out[16], uint32_t ip)
+{
+    snprintf(out, 16, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+}
+
 void trace_addr(trace_rec *r, const char *key, host_addr a)
 {
-    char text[24];
-    snprintf(text, sizeof text, "%u.%u.%u.%u:%u", a.ip >> 24, (a.ip >> 16) & 255, (a.ip >> 8) & 255, a.ip & 255,
-             a.port);
+    char quad[16], text[24];
+    dotted(quad, a.ip);
+    snprintf(text, sizeof text, "%s:%u", quad, a.port);
     addf(r, ",\"%s\":\"%s\"", key, text);
+}
+
+void trace_ip(trace_rec *r, const char *key, uint32_t ip)
+{
+    char quad[16];
+    dotted(quad, ip);
+    addf(r, ",\"%s\":\"%s\"", key, quad);
 }
 
 void trace_bytes(trace_rec *r, const char *key, const void *data, size_t len)
