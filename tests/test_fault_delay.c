@@ -3,6 +3,7 @@
  * the device sends reaches the peer as late; a full capped link makes the device's send block,
  * time out or would-block. Timing is asserted as lower bounds only: a slow machine may add, never
  * take away. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -333,6 +334,98 @@ static void test_fault_delay_non_blocking_connect_carries_bytes(void **state)
     usocket_release(s);
 }
 
+/* --- the peer sees the device socket ------------------------------------------------------------- */
+
+static int port_of_peer(int fd)
+{
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+    assert_int_equal(getpeername(fd, (struct sockaddr *)&sin, &len), 0);
+    return ntohs(sin.sin_port);
+}
+
+/* The peer is connected from the device socket's own port: the port it got at connect, or the
+ * one it was bound to before. */
+static void test_fault_delay_peer_sees_the_device_sockets_own_port(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("delay *:%d delay=20ms", &peer);
+    assert_int_equal(port_of_peer(peer), tu_usock_port(s));
+    close(peer);
+    usocket_release(s);
+
+    int port, listener = tu_listener(&port);
+    s = tu_tcp();
+    usocket_addr any = {"", 0}, to = tu_loopback(port);
+    assert_int_equal(usocket_bind(s, &any), 0);
+    int bound = tu_usock_port(s);
+    assert_int_equal(usocket_connect(s, &to), 0);
+    peer = tu_accept(listener, WAIT_MS);
+    assert_true(peer >= 0);
+    assert_int_equal(port_of_peer(peer), bound);
+    assert_int_equal(tu_usock_port(s), bound);
+    close(peer);
+    close(listener);
+    usocket_release(s);
+}
+
+/* A server of this process accepts the client's own port (nth=1: only the client's connection is
+ * delayed, not the accepted one). */
+static void test_fault_delay_in_process_server_accepts_the_clients_port(void **state)
+{
+    (void)state;
+    int port;
+    usocket *l = tu_usock_listener(2, &port);
+    faults("delay *:%d delay=20ms nth=1", port);
+    usocket *c = tu_tcp();
+    usocket_addr to = tu_loopback(port), from;
+    assert_int_equal(usocket_connect(c, &to), 0);
+    usocket *a = usocket_accept(l, &from);
+    assert_non_null(a);
+    assert_string_equal(from.ip, "127.0.0.1");
+    assert_int_equal(from.port, tu_usock_port(c));
+    usocket_release(a);
+    usocket_release(c);
+    usocket_release(l);
+}
+
+/* The kernel's timer on the TCP connection from local to remote (/proc/net/tcp's `tr`): 2 is the
+ * keep-alive timer, -1 no such connection. */
+static int tcp_timer(int local, int remote)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    assert_non_null(f);
+    char line[256];
+    int timer = -1;
+    while (timer < 0 && fgets(line, sizeof line, f)) {
+        unsigned lport, rport, tr;
+        if (sscanf(line, " %*d: %*x:%x %*x:%x %*x %*x:%*x %x:", &lport, &rport, &tr) == 3 &&
+            (int)lport == local && (int)rport == remote)
+            timer = (int)tr;
+    }
+    fclose(f);
+    return timer;
+}
+
+/* Keep-alive set before connect is on the real connection, the one whose peer would notice. */
+static void test_fault_delay_keepalive_set_before_connect_reaches_the_peer(void **state)
+{
+    (void)state;
+    int port, listener = tu_listener(&port);
+    faults("delay *:%d delay=20ms", port);
+    usocket *s = tu_tcp();
+    assert_int_equal(usocket_setsockopt_int(s, USOCKET_SOL_SOCKET, USOCKET_SO_KEEPALIVE, 1), 0);
+    usocket_addr to = tu_loopback(port);
+    assert_int_equal(usocket_connect(s, &to), 0);
+    int peer = tu_accept(listener, WAIT_MS);
+    assert_true(peer >= 0);
+    assert_int_equal(tcp_timer(tu_usock_port(s), port), 2);
+    close(peer);
+    close(listener);
+    usocket_release(s);
+}
+
 /* --- with the other effects ------------------------------------------------------------------------- */
 
 /* A reset of a delayed connection is the board's at once; the peer hears the RST after the
@@ -435,6 +528,9 @@ int main(void)
         T(test_fault_delay_device_close_reaches_the_peer_late),
         T(test_fault_delay_refused_connect_is_the_boards),
         T(test_fault_delay_non_blocking_connect_carries_bytes),
+        T(test_fault_delay_peer_sees_the_device_sockets_own_port),
+        T(test_fault_delay_in_process_server_accepts_the_clients_port),
+        T(test_fault_delay_keepalive_set_before_connect_reaches_the_peer),
         T(test_fault_delay_with_reset_raises_104),
         T(test_fault_delay_with_fin_reads_the_bytes_late_then_eof),
         T(test_fault_delay_with_linkdown_aborts_113),
