@@ -1,7 +1,7 @@
 /* The `delay` effect: the bytes are held in flight (docs/faults.md). What the peer sends becomes
  * readable, and pollable, for the device only after the latency and no faster than the rate; what
  * the device sends reaches the peer as late; a full capped link makes the device's send block,
- * time out or would-block. Timing is asserted as lower bounds only: a slow machine may add, never
+ * time out or would-block; a connect takes the round trip, and the peer sees the device's port. Timing is asserted as lower bounds only: a slow machine may add, never
  * take away. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,11 +34,11 @@ static void set_mode(usocket *s, enum mode m)
         assert_int_equal(usocket_setblocking(s, m == BLOCKING), 0);
 }
 
-/* The rules with the peer's port in them (one %d). */
+/* The rules with the peer's port in them (each %d). */
 static void faults(const char *rules, int port)
 {
     char text[256];
-    snprintf(text, sizeof text, rules, port);
+    snprintf(text, sizeof text, rules, port, port);
     if (upy_config_faults(text) < 0)
         fail_msg("rules '%s' rejected: %s", text, tu_exc_text());
 }
@@ -284,26 +284,115 @@ static void test_fault_delay_device_close_reaches_the_peer_late(void **state)
 
 /* --- connect ------------------------------------------------------------------------------------------ */
 
-/* A refused delayed connect is the board's: blocking 104 at once; non-blocking 119, then the
- * reset (poll IN|OUT|HUP, recv 104). */
+/* The handshake crosses the slow link: the SYN reaches the peer after the OUT latency, its answer
+ * the device after the IN latency more. */
+#define SLOW_LINK "delay *:%d delay=150ms dir=send; delay *:%d delay=100ms dir=recv"
+#define OUT_MS 150
+#define ROUND_TRIP_MS 250
+
+/* A blocking connect returns after the round trip. */
+static void test_fault_delay_blocking_connect_takes_the_round_trip(void **state)
+{
+    (void)state;
+    int port, listener = tu_listener(&port);
+    faults(SLOW_LINK, port);
+    usocket *s = tu_tcp();
+    usocket_addr a = tu_loopback(port);
+    uint64_t t0 = tu_now_ms();
+    assert_int_equal(usocket_connect(s, &a), 0);
+    assert_true(tu_now_ms() - t0 >= ROUND_TRIP_MS);
+    int peer = tu_accept(listener, WAIT_MS);
+    assert_true(peer >= 0);
+    close(peer);
+    close(listener);
+    usocket_release(s);
+}
+
+/* A non-blocking connect is in progress, the peer hears of it after the OUT latency, and poll
+ * reports the socket writable only after the round trip. */
+static void test_fault_delay_non_blocking_connect_polls_writable_after_the_round_trip(void **state)
+{
+    (void)state;
+    int port, listener = tu_listener(&port);
+    faults(SLOW_LINK, port);
+    usocket *s = tu_tcp();
+    set_mode(s, NON_BLOCKING);
+    usocket_addr a = tu_loopback(port);
+    uint64_t t0 = tu_now_ms();
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    assert_int_equal(poll_once(s, USELECT_POLLOUT, 0), 0);
+    int peer = tu_accept(listener, WAIT_MS);
+    assert_true(peer >= 0);
+    assert_true(tu_now_ms() - t0 >= OUT_MS);
+    assert_int_equal(poll_once(s, USELECT_POLLOUT, WAIT_MS), USELECT_POLLOUT);
+    assert_true(tu_now_ms() - t0 >= ROUND_TRIP_MS);
+    close(peer);
+    close(listener);
+    usocket_release(s);
+}
+
+/* A timed connect whose timeout ends before the round trip is the board's timed-connect timeout
+ * (the `hang` row): TimeoutError, the socket closed. A longer one connects after the round trip. */
+static void test_fault_delay_timed_connect_shorter_than_the_round_trip_times_out(void **state)
+{
+    (void)state;
+    int port, listener = tu_listener(&port);
+    faults(SLOW_LINK, port);
+    usocket_addr a = tu_loopback(port);
+    usocket *s = tu_tcp();
+    assert_int_equal(usocket_settimeout(s, 0.1), 0);
+    uint64_t t0 = tu_now_ms();
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_int_equal(upy_exc_current()->type, UPY_EXC_TIMEOUTERROR);
+    assert_true(tu_now_ms() - t0 >= 100);
+    assert_int_equal(usocket_fileno(s), -1); /* the timed path closed it */
+    usocket_release(s);
+
+    s = tu_tcp();
+    assert_int_equal(usocket_settimeout(s, 5), 0);
+    t0 = tu_now_ms();
+    assert_int_equal(usocket_connect(s, &a), 0);
+    assert_true(tu_now_ms() - t0 >= ROUND_TRIP_MS);
+    assert_int_equal(usocket_send(s, "up", 2), 2);
+    close(listener);
+    usocket_release(s);
+}
+
+/* A refused delayed connect is the board's, after the round trip: blocking 104; timed connected,
+ * then 104; non-blocking 119, then poll IN|OUT|HUP and recv 104. */
 static void test_fault_delay_refused_connect_is_the_boards(void **state)
 {
     (void)state;
     int port = tu_closed_port();
-    faults("delay *:%d delay=100ms", port);
+    faults(SLOW_LINK, port);
     usocket_addr a = tu_loopback(port);
     usocket *s = tu_tcp();
+    uint64_t t0 = tu_now_ms();
     assert_int_equal(usocket_connect(s, &a), -1);
     assert_oserror(UERRNO_ECONNRESET);
+    assert_true(tu_now_ms() - t0 >= ROUND_TRIP_MS);
     usocket_release(s);
+
+    s = tu_tcp();
+    assert_int_equal(usocket_settimeout(s, 5), 0);
+    t0 = tu_now_ms();
+    assert_int_equal(usocket_connect(s, &a), 0);
+    assert_true(tu_now_ms() - t0 >= ROUND_TRIP_MS);
+    char b[4];
+    assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    usocket_release(s);
+
     s = tu_tcp();
     set_mode(s, NON_BLOCKING);
+    t0 = tu_now_ms();
     assert_int_equal(usocket_connect(s, &a), -1);
     assert_oserror(UERRNO_EINPROGRESS);
-    /* It may look connected at first (faults.md); then the reset comes. */
-    assert_int_equal(poll_once(s, USELECT_POLLIN | USELECT_POLLHUP, WAIT_MS), USELECT_POLLIN | USELECT_POLLHUP);
-    assert_int_equal(poll_once(s, IN_OUT_HUP, 0), IN_OUT_HUP);
-    char b[4];
+    assert_int_equal(poll_once(s, IN_OUT_HUP, 0), 0);
+    assert_int_equal(poll_once(s, IN_OUT_HUP, WAIT_MS), IN_OUT_HUP);
+    assert_true(tu_now_ms() - t0 >= ROUND_TRIP_MS);
+    assert_int_equal(poll_once(s, IN_OUT_HUP, 0), IN_OUT_HUP); /* sticky */
     assert_int_equal(usocket_recv(s, b, sizeof b), -1);
     assert_oserror(UERRNO_ECONNRESET);
     usocket_release(s);
@@ -526,6 +615,9 @@ int main(void)
         T(test_fault_delay_peer_fin_arrives_after_the_latency),
         T(test_fault_delay_peer_reset_arrives_after_the_latency_as_104),
         T(test_fault_delay_device_close_reaches_the_peer_late),
+        T(test_fault_delay_blocking_connect_takes_the_round_trip),
+        T(test_fault_delay_non_blocking_connect_polls_writable_after_the_round_trip),
+        T(test_fault_delay_timed_connect_shorter_than_the_round_trip_times_out),
         T(test_fault_delay_refused_connect_is_the_boards),
         T(test_fault_delay_non_blocking_connect_carries_bytes),
         T(test_fault_delay_peer_sees_the_device_sockets_own_port),
