@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -398,6 +399,37 @@ static void test_fault_delay_refused_connect_is_the_boards(void **state)
     usocket_release(s);
 }
 
+static ssize_t bg_connect(tu_bg *bg)
+{
+    usocket_addr to = tu_loopback((int)(intptr_t)bg->arg);
+    return usocket_connect(bg->s, &to);
+}
+
+/* A blocking or timed delayed connect waiting for its answer ends as a plain one does when another
+ * thread closes the socket: OSError(9) (test_hostile, test_close_wakes_connect). */
+static void test_fault_delay_close_from_another_thread_ends_the_connect_with_9(void **state)
+{
+    (void)state;
+    for (enum mode m = BLOCKING; m <= TIMED; m++) {
+        int port, listener = tu_listener(&port);
+        faults("delay *:%d delay=5s", port);
+        usocket *s = tu_tcp();
+        if (m == TIMED)
+            assert_int_equal(usocket_settimeout(s, 30), 0);
+        tu_bg bg = {.s = s, .arg = (void *)(intptr_t)port};
+        tu_bg_start(&bg, bg_connect);
+        bool blocked = tu_bg_blocked(&bg, WAIT_MS);
+        assert_int_equal(usocket_close(s), 0);
+        if (!tu_bg_wait(&bg, WAIT_MS))
+            fail_msg("still connecting after close()");
+        assert_true(blocked);
+        assert_int_equal(bg.result, -1);
+        assert_oserror(UERRNO_EBADF);
+        usocket_release(s);
+        close(listener);
+    }
+}
+
 /* A non-blocking delayed connect polls writable and carries bytes both ways. */
 static void test_fault_delay_non_blocking_connect_carries_bytes(void **state)
 {
@@ -619,6 +651,7 @@ int main(void)
         T(test_fault_delay_non_blocking_connect_polls_writable_after_the_round_trip),
         T(test_fault_delay_timed_connect_shorter_than_the_round_trip_times_out),
         T(test_fault_delay_refused_connect_is_the_boards),
+        T(test_fault_delay_close_from_another_thread_ends_the_connect_with_9),
         T(test_fault_delay_non_blocking_connect_carries_bytes),
         T(test_fault_delay_peer_sees_the_device_sockets_own_port),
         T(test_fault_delay_in_process_server_accepts_the_clients_port),
