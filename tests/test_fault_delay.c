@@ -547,6 +547,44 @@ static void test_fault_delay_keepalive_set_before_connect_reaches_the_peer(void 
     usocket_release(s);
 }
 
+/* Many delayed connects at once (they share the stall): each is writable only after the round
+ * trip, and the peer accepts each from its own device port. */
+static void test_fault_delay_many_connects_at_once_each_take_the_round_trip(void **state)
+{
+    (void)state;
+    enum { N = 8 }; /* of the board's 10 sockets */
+    int port, listener = tu_listener(&port);
+    faults(SLOW_LINK, port);
+    usocket *s[N];
+    usocket_addr a = tu_loopback(port);
+    uint64_t t0 = tu_now_ms();
+    for (int i = 0; i < N; i++) {
+        s[i] = tu_tcp();
+        set_mode(s[i], NON_BLOCKING);
+        assert_int_equal(usocket_connect(s[i], &a), -1);
+        assert_oserror(UERRNO_EINPROGRESS);
+        assert_int_equal(poll_once(s[i], USELECT_POLLOUT, 0), 0);
+    }
+    bool seen[N] = {false};
+    for (int i = 0; i < N; i++) {
+        int peer = tu_accept(listener, WAIT_MS);
+        assert_true(peer >= 0);
+        assert_true(tu_now_ms() - t0 >= OUT_MS);
+        int from = port_of_peer(peer), k = 0;
+        while (k < N && tu_usock_port(s[k]) != from)
+            k++;
+        assert_true(k < N && !seen[k]);
+        seen[k] = true;
+        close(peer);
+    }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(poll_once(s[i], USELECT_POLLOUT, WAIT_MS), USELECT_POLLOUT);
+        assert_true(tu_now_ms() - t0 >= ROUND_TRIP_MS);
+        usocket_release(s[i]);
+    }
+    close(listener);
+}
+
 /* --- with the other effects ------------------------------------------------------------------------- */
 
 /* A reset of a delayed connection is the board's at once; the peer hears the RST after the
@@ -656,6 +694,7 @@ int main(void)
         T(test_fault_delay_peer_sees_the_device_sockets_own_port),
         T(test_fault_delay_in_process_server_accepts_the_clients_port),
         T(test_fault_delay_keepalive_set_before_connect_reaches_the_peer),
+        T(test_fault_delay_many_connects_at_once_each_take_the_round_trip),
         T(test_fault_delay_with_reset_raises_104),
         T(test_fault_delay_with_fin_reads_the_bytes_late_then_eof),
         T(test_fault_delay_with_linkdown_aborts_113),
