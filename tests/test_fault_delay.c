@@ -1,8 +1,8 @@
 /* The `delay` effect: the bytes are held in flight (docs/faults.md). What the peer sends becomes
  * readable, and pollable, for the device only after the latency and no faster than the rate; what
  * the device sends reaches the peer as late; a full capped link makes the device's send block,
- * time out or would-block; a connect takes the round trip, and the peer sees the device's port. Timing is asserted as lower bounds only: a slow machine may add, never
- * take away. */
+ * time out or would-block; a connect takes the round trip, and the peer sees the device's port.
+ * Timing is asserted as lower bounds only: a slow machine may add, never take away. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>

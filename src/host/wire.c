@@ -602,14 +602,15 @@ int host_wire_connect(host_sock *s, host_addr to, const struct host_wire_spec *s
             host_set_nonblocking(s, false);
     }
     s->peer = to; /* the host side's peer is the real one */
-    /* (The stall never takes a connection: it is full.) */
-    rc = rc == -host_errno_to_device(EINPROGRESS) ? connect_link(s, real, to, spec) : rc < 0 ? rc : -host_errno_to_device(EIO);
+    int in_progress = -host_errno_to_device(EINPROGRESS);
+    /* (0 cannot be: the stall never takes a connection, it is full.) */
+    rc = rc == in_progress ? connect_link(s, real, to, spec) : rc < 0 ? rc : -host_errno_to_device(EIO);
     if (rc < 0) {
         shutdown(s->fd, SHUT_RDWR); /* a SYN left, and nothing will answer it */
         close(real);
         return rc;
     }
-    return blocking ? answered(s) : -host_errno_to_device(EINPROGRESS);
+    return blocking ? answered(s) : in_progress;
 }
 
 int host_wire_accept(host_sock *child, const struct host_wire_spec *spec)
