@@ -1,8 +1,9 @@
 /*
  * The wire (wire.c): a delay line at the host seam, for fault injection's `delay` (slow Wi-Fi).
- * A wired connection's device socket is the near end of a private loopback TCP pair; the wire
- * owns the far end and the real connection, and moves the bytes between them each way at their
- * due time: latency, jitter and a bandwidth cap, with at most a window's worth in flight. So the
+ * A wired connection's device socket is the near end of a private loopback TCP connection; the
+ * wire owns the far end and the real connection, and moves the handshake and the bytes between
+ * them each way at their due time: latency, jitter and a bandwidth cap, with at most a window's
+ * worth in flight. So the
  * device's fd stays a real TCP socket (modes, timeouts, poll and TLS need nothing) and its bytes
  * simply arrive late, readable and pollable only when due. One thread moves every wired byte,
  * waiting in epoll until the next one is due: nothing spins.
