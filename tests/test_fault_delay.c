@@ -1,11 +1,13 @@
 /* The `delay` effect: the bytes are held in flight (docs/faults.md). What the peer sends becomes
  * readable, and pollable, for the device only after the latency and no faster than the rate; what
  * the device sends reaches the peer as late; a full capped link makes the device's send block,
- * time out or would-block. Timing is asserted as lower bounds only: a slow machine may add, never
- * take away. */
+ * time out or would-block; a connect takes the round trip, and the peer sees the device's port.
+ * Timing is asserted as lower bounds only: a slow machine may add, never take away. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,11 +35,11 @@ static void set_mode(usocket *s, enum mode m)
         assert_int_equal(usocket_setblocking(s, m == BLOCKING), 0);
 }
 
-/* The rules with the peer's port in them (one %d). */
+/* The rules with the peer's port in them (each %d). */
 static void faults(const char *rules, int port)
 {
     char text[256];
-    snprintf(text, sizeof text, rules, port);
+    snprintf(text, sizeof text, rules, port, port);
     if (upy_config_faults(text) < 0)
         fail_msg("rules '%s' rejected: %s", text, tu_exc_text());
 }
@@ -283,29 +285,149 @@ static void test_fault_delay_device_close_reaches_the_peer_late(void **state)
 
 /* --- connect ------------------------------------------------------------------------------------------ */
 
-/* A refused delayed connect is the board's: blocking 104 at once; non-blocking 119, then the
- * reset (poll IN|OUT|HUP, recv 104). */
+/* The handshake crosses the slow link: the SYN reaches the peer after the OUT latency, its answer
+ * the device after the IN latency more. */
+#define SLOW_LINK "delay *:%d delay=150ms dir=send; delay *:%d delay=100ms dir=recv"
+#define OUT_MS 150
+#define ROUND_TRIP_MS 250
+
+/* A blocking connect returns after the round trip. */
+static void test_fault_delay_blocking_connect_takes_the_round_trip(void **state)
+{
+    (void)state;
+    int port, listener = tu_listener(&port);
+    faults(SLOW_LINK, port);
+    usocket *s = tu_tcp();
+    usocket_addr a = tu_loopback(port);
+    uint64_t t0 = tu_now_ms();
+    assert_int_equal(usocket_connect(s, &a), 0);
+    assert_true(tu_now_ms() - t0 >= ROUND_TRIP_MS);
+    int peer = tu_accept(listener, WAIT_MS);
+    assert_true(peer >= 0);
+    close(peer);
+    close(listener);
+    usocket_release(s);
+}
+
+/* A non-blocking connect is in progress, the peer hears of it after the OUT latency, and poll
+ * reports the socket writable only after the round trip. */
+static void test_fault_delay_non_blocking_connect_polls_writable_after_the_round_trip(void **state)
+{
+    (void)state;
+    int port, listener = tu_listener(&port);
+    faults(SLOW_LINK, port);
+    usocket *s = tu_tcp();
+    set_mode(s, NON_BLOCKING);
+    usocket_addr a = tu_loopback(port);
+    uint64_t t0 = tu_now_ms();
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    assert_int_equal(poll_once(s, USELECT_POLLOUT, 0), 0);
+    int peer = tu_accept(listener, WAIT_MS);
+    assert_true(peer >= 0);
+    assert_true(tu_now_ms() - t0 >= OUT_MS);
+    assert_int_equal(poll_once(s, USELECT_POLLOUT, WAIT_MS), USELECT_POLLOUT);
+    assert_true(tu_now_ms() - t0 >= ROUND_TRIP_MS);
+    close(peer);
+    close(listener);
+    usocket_release(s);
+}
+
+/* A timed connect whose timeout ends before the round trip is the board's timed-connect timeout
+ * (the `hang` row): TimeoutError, the socket closed. A longer one connects after the round trip. */
+static void test_fault_delay_timed_connect_shorter_than_the_round_trip_times_out(void **state)
+{
+    (void)state;
+    int port, listener = tu_listener(&port);
+    faults(SLOW_LINK, port);
+    usocket_addr a = tu_loopback(port);
+    usocket *s = tu_tcp();
+    assert_int_equal(usocket_settimeout(s, 0.1), 0);
+    uint64_t t0 = tu_now_ms();
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_int_equal(upy_exc_current()->type, UPY_EXC_TIMEOUTERROR);
+    assert_true(tu_now_ms() - t0 >= 100);
+    assert_int_equal(usocket_fileno(s), -1); /* the timed path closed it */
+    usocket_release(s);
+
+    s = tu_tcp();
+    assert_int_equal(usocket_settimeout(s, 5), 0);
+    t0 = tu_now_ms();
+    assert_int_equal(usocket_connect(s, &a), 0);
+    assert_true(tu_now_ms() - t0 >= ROUND_TRIP_MS);
+    assert_int_equal(usocket_send(s, "up", 2), 2);
+    close(listener);
+    usocket_release(s);
+}
+
+/* A refused delayed connect is the board's, after the round trip: blocking 104; timed connected,
+ * then 104; non-blocking 119, then poll IN|OUT|HUP and recv 104. */
 static void test_fault_delay_refused_connect_is_the_boards(void **state)
 {
     (void)state;
     int port = tu_closed_port();
-    faults("delay *:%d delay=100ms", port);
+    faults(SLOW_LINK, port);
     usocket_addr a = tu_loopback(port);
     usocket *s = tu_tcp();
+    uint64_t t0 = tu_now_ms();
     assert_int_equal(usocket_connect(s, &a), -1);
     assert_oserror(UERRNO_ECONNRESET);
+    assert_true(tu_now_ms() - t0 >= ROUND_TRIP_MS);
     usocket_release(s);
+
     s = tu_tcp();
-    set_mode(s, NON_BLOCKING);
-    assert_int_equal(usocket_connect(s, &a), -1);
-    assert_oserror(UERRNO_EINPROGRESS);
-    /* It may look connected at first (faults.md); then the reset comes. */
-    assert_int_equal(poll_once(s, USELECT_POLLIN | USELECT_POLLHUP, WAIT_MS), USELECT_POLLIN | USELECT_POLLHUP);
-    assert_int_equal(poll_once(s, IN_OUT_HUP, 0), IN_OUT_HUP);
+    assert_int_equal(usocket_settimeout(s, 5), 0);
+    t0 = tu_now_ms();
+    assert_int_equal(usocket_connect(s, &a), 0);
+    assert_true(tu_now_ms() - t0 >= ROUND_TRIP_MS);
     char b[4];
     assert_int_equal(usocket_recv(s, b, sizeof b), -1);
     assert_oserror(UERRNO_ECONNRESET);
     usocket_release(s);
+
+    s = tu_tcp();
+    set_mode(s, NON_BLOCKING);
+    t0 = tu_now_ms();
+    assert_int_equal(usocket_connect(s, &a), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    assert_int_equal(poll_once(s, IN_OUT_HUP, 0), 0);
+    assert_int_equal(poll_once(s, IN_OUT_HUP, WAIT_MS), IN_OUT_HUP);
+    assert_true(tu_now_ms() - t0 >= ROUND_TRIP_MS);
+    assert_int_equal(poll_once(s, IN_OUT_HUP, 0), IN_OUT_HUP); /* sticky */
+    assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    usocket_release(s);
+}
+
+static ssize_t bg_connect(tu_bg *bg)
+{
+    usocket_addr to = tu_loopback((int)(intptr_t)bg->arg);
+    return usocket_connect(bg->s, &to);
+}
+
+/* A blocking or timed delayed connect waiting for its answer ends as a plain one does when another
+ * thread closes the socket: OSError(9) (test_hostile, test_close_wakes_connect). */
+static void test_fault_delay_close_from_another_thread_ends_the_connect_with_9(void **state)
+{
+    (void)state;
+    for (enum mode m = BLOCKING; m <= TIMED; m++) {
+        int port, listener = tu_listener(&port);
+        faults("delay *:%d delay=5s", port);
+        usocket *s = tu_tcp();
+        if (m == TIMED)
+            assert_int_equal(usocket_settimeout(s, 30), 0);
+        tu_bg bg = {.s = s, .arg = (void *)(intptr_t)port};
+        tu_bg_start(&bg, bg_connect);
+        bool blocked = tu_bg_blocked(&bg, WAIT_MS);
+        assert_int_equal(usocket_close(s), 0);
+        if (!tu_bg_wait(&bg, WAIT_MS))
+            fail_msg("still connecting after close()");
+        assert_true(blocked);
+        assert_int_equal(bg.result, -1);
+        assert_oserror(UERRNO_EBADF);
+        usocket_release(s);
+        close(listener);
+    }
 }
 
 /* A non-blocking delayed connect polls writable and carries bytes both ways. */
@@ -331,6 +453,136 @@ static void test_fault_delay_non_blocking_connect_carries_bytes(void **state)
     close(peer);
     close(listener);
     usocket_release(s);
+}
+
+/* --- the peer sees the device socket ------------------------------------------------------------- */
+
+static int port_of_peer(int fd)
+{
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+    assert_int_equal(getpeername(fd, (struct sockaddr *)&sin, &len), 0);
+    return ntohs(sin.sin_port);
+}
+
+/* The peer is connected from the device socket's own port: the port it got at connect, or the
+ * one it was bound to before. */
+static void test_fault_delay_peer_sees_the_device_sockets_own_port(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("delay *:%d delay=20ms", &peer);
+    assert_int_equal(port_of_peer(peer), tu_usock_port(s));
+    close(peer);
+    usocket_release(s);
+
+    int port, listener = tu_listener(&port);
+    s = tu_tcp();
+    usocket_addr any = {"", 0}, to = tu_loopback(port);
+    assert_int_equal(usocket_bind(s, &any), 0);
+    int bound = tu_usock_port(s);
+    assert_int_equal(usocket_connect(s, &to), 0);
+    peer = tu_accept(listener, WAIT_MS);
+    assert_true(peer >= 0);
+    assert_int_equal(port_of_peer(peer), bound);
+    assert_int_equal(tu_usock_port(s), bound);
+    close(peer);
+    close(listener);
+    usocket_release(s);
+}
+
+/* A server of this process accepts the client's own port (nth=1: only the client's connection is
+ * delayed, not the accepted one). */
+static void test_fault_delay_in_process_server_accepts_the_clients_port(void **state)
+{
+    (void)state;
+    int port;
+    usocket *l = tu_usock_listener(2, &port);
+    faults("delay *:%d delay=20ms nth=1", port);
+    usocket *c = tu_tcp();
+    usocket_addr to = tu_loopback(port), from;
+    assert_int_equal(usocket_connect(c, &to), 0);
+    usocket *a = usocket_accept(l, &from);
+    assert_non_null(a);
+    assert_string_equal(from.ip, "127.0.0.1");
+    assert_int_equal(from.port, tu_usock_port(c));
+    usocket_release(a);
+    usocket_release(c);
+    usocket_release(l);
+}
+
+/* The kernel's timer on the TCP connection from local to remote (/proc/net/tcp's `tr`): 2 is the
+ * keep-alive timer, -1 no such connection. */
+static int tcp_timer(int local, int remote)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    assert_non_null(f);
+    char line[256];
+    int timer = -1;
+    while (timer < 0 && fgets(line, sizeof line, f)) {
+        unsigned lport, rport, tr;
+        if (sscanf(line, " %*d: %*x:%x %*x:%x %*x %*x:%*x %x:", &lport, &rport, &tr) == 3 &&
+            (int)lport == local && (int)rport == remote)
+            timer = (int)tr;
+    }
+    fclose(f);
+    return timer;
+}
+
+/* Keep-alive set before connect is on the real connection, the one whose peer would notice. */
+static void test_fault_delay_keepalive_set_before_connect_reaches_the_peer(void **state)
+{
+    (void)state;
+    int port, listener = tu_listener(&port);
+    faults("delay *:%d delay=20ms", port);
+    usocket *s = tu_tcp();
+    assert_int_equal(usocket_setsockopt_int(s, USOCKET_SOL_SOCKET, USOCKET_SO_KEEPALIVE, 1), 0);
+    usocket_addr to = tu_loopback(port);
+    assert_int_equal(usocket_connect(s, &to), 0);
+    int peer = tu_accept(listener, WAIT_MS);
+    assert_true(peer >= 0);
+    assert_int_equal(tcp_timer(tu_usock_port(s), port), 2);
+    close(peer);
+    close(listener);
+    usocket_release(s);
+}
+
+/* Many delayed connects at once (they share the stall): each is writable only after the round
+ * trip, and the peer accepts each from its own device port. */
+static void test_fault_delay_many_connects_at_once_each_take_the_round_trip(void **state)
+{
+    (void)state;
+    enum { N = 8 }; /* of the board's 10 sockets */
+    int port, listener = tu_listener(&port);
+    faults(SLOW_LINK, port);
+    usocket *s[N];
+    usocket_addr a = tu_loopback(port);
+    uint64_t t0 = tu_now_ms();
+    for (int i = 0; i < N; i++) {
+        s[i] = tu_tcp();
+        set_mode(s[i], NON_BLOCKING);
+        assert_int_equal(usocket_connect(s[i], &a), -1);
+        assert_oserror(UERRNO_EINPROGRESS);
+        assert_int_equal(poll_once(s[i], USELECT_POLLOUT, 0), 0);
+    }
+    bool seen[N] = {false};
+    for (int i = 0; i < N; i++) {
+        int peer = tu_accept(listener, WAIT_MS);
+        assert_true(peer >= 0);
+        assert_true(tu_now_ms() - t0 >= OUT_MS);
+        int from = port_of_peer(peer), k = 0;
+        while (k < N && tu_usock_port(s[k]) != from)
+            k++;
+        assert_true(k < N && !seen[k]);
+        seen[k] = true;
+        close(peer);
+    }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(poll_once(s[i], USELECT_POLLOUT, WAIT_MS), USELECT_POLLOUT);
+        assert_true(tu_now_ms() - t0 >= ROUND_TRIP_MS);
+        usocket_release(s[i]);
+    }
+    close(listener);
 }
 
 /* --- with the other effects ------------------------------------------------------------------------- */
@@ -433,8 +685,16 @@ int main(void)
         T(test_fault_delay_peer_fin_arrives_after_the_latency),
         T(test_fault_delay_peer_reset_arrives_after_the_latency_as_104),
         T(test_fault_delay_device_close_reaches_the_peer_late),
+        T(test_fault_delay_blocking_connect_takes_the_round_trip),
+        T(test_fault_delay_non_blocking_connect_polls_writable_after_the_round_trip),
+        T(test_fault_delay_timed_connect_shorter_than_the_round_trip_times_out),
         T(test_fault_delay_refused_connect_is_the_boards),
+        T(test_fault_delay_close_from_another_thread_ends_the_connect_with_9),
         T(test_fault_delay_non_blocking_connect_carries_bytes),
+        T(test_fault_delay_peer_sees_the_device_sockets_own_port),
+        T(test_fault_delay_in_process_server_accepts_the_clients_port),
+        T(test_fault_delay_keepalive_set_before_connect_reaches_the_peer),
+        T(test_fault_delay_many_connects_at_once_each_take_the_round_trip),
         T(test_fault_delay_with_reset_raises_104),
         T(test_fault_delay_with_fin_reads_the_bytes_late_then_eof),
         T(test_fault_delay_with_linkdown_aborts_113),

@@ -822,6 +822,46 @@ static void test_both_ends_here_written_once(void **state)
     assert_string_equal(udp, expect);
 }
 
+/* A delayed connection (fault injection's delay line, docs/faults.md) between two sockets of this
+ * process is one conversation too: the real connection leaves from the client socket's own port.
+ * nth=1: only the client's connection is delayed. */
+static void test_a_delayed_conversation_here_is_written_once(void **state)
+{
+    (void)state;
+    need_tshark();
+    int port;
+    usocket *listener = tu_usock_listener(2, &port);
+    char rules[64];
+    snprintf(rules, sizeof rules, "delay *:%d delay=20ms nth=1", port);
+    assert_int_equal(upy_config_faults(rules), 0);
+    assert_int_equal(upy_config_pcap(path("delayed.pcap")), 0);
+    usocket *c = tu_tcp();
+    usocket_addr to = {"192.168.0.12", port};
+    assert_int_equal(usocket_connect(c, &to), 0);
+    usocket *a = usocket_accept(listener, NULL);
+    assert_non_null(a);
+    assert_int_equal(usocket_send(c, "ping", 4), 4);
+    char buf[8];
+    assert_int_equal(usocket_recv(a, buf, sizeof buf), 4);
+    assert_int_equal(usocket_send(a, "pong!", 5), 5);
+    assert_int_equal(usocket_recv(c, buf, sizeof buf), 5);
+    usocket_release(c);
+    assert_int_equal(usocket_recv(a, buf, sizeof buf), 0);
+    usocket_release(a);
+    usocket_release(listener);
+    assert_int_equal(upy_config_pcap(""), 0);
+    assert_int_equal(upy_config_faults(""), 0);
+
+    assert_clean_pcap(path("delayed.pcap"));
+    const char *conv = sh("tshark -r %s -q -z conv,tcp", path("delayed.pcap"));
+    assert_int_equal(tu_count(conv, "<->"), 1);
+    char conv_line[80];
+    snprintf(conv_line, sizeof conv_line, "<-> 192.168.0.12:%d ", port);
+    assert_int_equal(tu_count(conv, conv_line), 1);
+    /* 3 handshake, 2 data, FIN + ACK each way: each once */
+    assert_string_equal(sh("tshark -r %s -Y tcp | wc -l", path("delayed.pcap")), "9\n");
+}
+
 /* A fault layer (the inner hooks, as fault injection installs them) resets every recv without
  * asking the kernel: the observers record what the fault made of the call. */
 static ssize_t injected_reset(host_sock *s, void *buf, size_t len, int flags, host_addr *from, host_io_fn next)
@@ -943,6 +983,7 @@ int main(void)
         cmocka_unit_test(test_trace_fields),
         cmocka_unit_test(test_full_disk_ends_the_trace),
         cmocka_unit_test(test_both_ends_here_written_once),
+        cmocka_unit_test(test_a_delayed_conversation_here_is_written_once),
         cmocka_unit_test(test_trace_lines_whole_under_threads),
         cmocka_unit_test(test_an_injected_reset_is_an_rst),
         cmocka_unit_test(test_every_call_is_one_record),

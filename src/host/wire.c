@@ -8,11 +8,21 @@
  * the device's send blocks, times out or would block, as on a slow Wi-Fi link. An end of stream
  * or a reset is queued like a byte and passed on (FIN, RST) when it is due.
  *
+ * A delayed connect crosses the link too (phases SYN, CONNECTING, ANSWER): the device socket sends
+ * its SYN to the stall, a listener whose queue is kept full so the kernel drops every SYN to it,
+ * and stays connecting; the real connect starts once the SYN would have reached the peer, and once
+ * its outcome would be back at the device, the wire answers: from the stall's port it connects
+ * to the device socket, the two SYNs cross (TCP's simultaneous open) and the device's connect
+ * completes, or it shuts the device socket, which fails its connect as the peer's RST does. So
+ * blocking, timed and non-blocking connects and poll all see the round trip without knowing.
+ * The real socket leaves from the device socket's own address and port, so the peer sees them.
+ *
  * One thread (started with the first link) moves everything: it sleeps in epoll until a socket
  * it needs is ready or the next chunk is due. The links are only touched under `lock`.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -20,7 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "wire.h"
@@ -28,6 +40,14 @@
 #define PAIR_MS 10000 /* the pair's own loopback handshake: at once, unless the machine is stuck */
 
 enum mark { DATA, FIN, RST };
+
+/* Where a link is in its life: a connect's handshake crossing the link, then bytes. */
+enum phase {
+    SYN,        /* the device's SYN is on its way: the real connect starts at `due` */
+    CONNECTING, /* the real connect is under way */
+    ANSWER,     /* the peer's answer is on its way: it reaches the device at `due` */
+    LIVE,       /* the bytes move */
+};
 
 struct chunk {
     struct chunk *next;
@@ -52,8 +72,13 @@ struct way {
 
 struct link {
     struct link *next;
-    int real, far;
-    bool connecting;             /* the real connect is under way: real is not read or written */
+    int real, far;               /* far: -1 until LIVE */
+    int near;                    /* until LIVE, a connect's device socket (a dup), which the answer
+                                    opens or refuses; else -1 */
+    enum phase phase;
+    uint64_t due;                /* SYN, ANSWER: when the phase ends */
+    bool refused;                /* ANSWER: the real connect failed */
+    struct sockaddr_in to, device; /* a connect's peer, and the device socket's own address */
     uint32_t watching[2];        /* epoll events registered for real, far (0: not in the set) */
     size_t window, chunk;
     uint64_t seed;
@@ -65,6 +90,9 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t started = PTHREAD_ONCE_INIT;
 static struct link *links;
 static int ep = -1;
+enum { WAKE = 1 };               /* its epoll data (the links' sockets have 0) */
+static int wake = -1;            /* an eventfd in the set: a new link's due time is news */
+static struct sockaddr_in stall; /* the stall's address (port 0: there is none) */
 
 static int fail(void)
 {
@@ -90,6 +118,14 @@ static void tighten(int fd, size_t window)
 static void near_buffer(int fd, size_t window)
 {
     set_int(fd, SOL_SOCKET, SO_SNDBUF, (int)window);
+}
+
+static int wire_socket(size_t window)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd >= 0)
+        tighten(fd, window);
+    return fd;
 }
 
 /* --- a way: queue, read, deliver ------------------------------------------------------------- */
@@ -201,7 +237,15 @@ static void deliver(struct link *l, struct way *w, uint64_t now)
 
 /* --- a link ------------------------------------------------------------------------------------ */
 
-/* The real connect's outcome, once there is one: a failure reaches the device as the peer's RST. */
+/* The peer's answer sets off back to the device: it arrives after the IN way's latency. */
+static void answer_at(struct link *l, uint64_t now, bool refused)
+{
+    l->phase = ANSWER;
+    l->due = now + l->way[HOST_WIRE_IN].p.latency_us;
+    l->refused = refused;
+}
+
+/* The real connect's outcome, once there is one. */
 static void connect_outcome(struct link *l, uint64_t now)
 {
     struct pollfd p = {l->real, POLLOUT, 0};
@@ -210,11 +254,57 @@ static void connect_outcome(struct link *l, uint64_t now)
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(l->real, SOL_SOCKET, SO_ERROR, &err, &len);
-    l->connecting = false;
-    if (err) {
-        finish(&l->way[HOST_WIRE_OUT]);
-        enqueue(l, &l->way[HOST_WIRE_IN], RST, NULL, 0, now);
+    answer_at(l, now, err != 0);
+}
+
+/* The far end answers the device socket's SYN (which the stall dropped) with its own from the
+ * stall's port: the SYNs cross, and both ends are connected. It shares the stall's port, so both
+ * have SO_REUSEPORT. */
+static int open_far(const struct link *l)
+{
+    int fd = wire_socket(l->window);
+    if (fd < 0)
+        return -1;
+    set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+    if (bind(fd, (const struct sockaddr *)&stall, sizeof stall) < 0 ||
+        (connect(fd, (const struct sockaddr *)&l->device, sizeof l->device) < 0 && errno != EINPROGRESS)) {
+        close(fd);
+        return -1;
     }
+    return fd;
+}
+
+/* The answer reaches the device: its connect completes, or fails as refused (shut while
+ * connecting, Linux gives it ECONNRESET: the board's 104 for a refusal). False: the link is over. */
+static bool answer(struct link *l)
+{
+    if (l->refused) {
+        shutdown(l->near, SHUT_RDWR);
+        return false;
+    }
+    l->far = open_far(l);
+    close(l->near);
+    l->near = -1;
+    if (l->far < 0) {
+        reset(l->real);
+        return false;
+    }
+    l->way[HOST_WIRE_OUT].src = l->way[HOST_WIRE_IN].dst = l->far;
+    l->phase = LIVE;
+    return true;
+}
+
+/* A connect's handshake, each step at its time. False: the link is over. */
+static bool handshake(struct link *l, uint64_t now)
+{
+    if (l->phase == SYN && now >= l->due) {
+        l->phase = CONNECTING;
+        if (connect(l->real, (struct sockaddr *)&l->to, sizeof l->to) < 0 && errno != EINPROGRESS)
+            answer_at(l, now, true);
+    }
+    if (l->phase == CONNECTING)
+        connect_outcome(l, now);
+    return l->phase != ANSWER || now < l->due || answer(l);
 }
 
 static void watch(struct link *l, int i, int fd, uint32_t events)
@@ -237,44 +327,54 @@ static bool reads(const struct link *l, const struct way *w)
 static void rewatch(struct link *l)
 {
     const struct way *out = &l->way[HOST_WIRE_OUT], *in = &l->way[HOST_WIRE_IN];
+    bool live = l->phase == LIVE;
     watch(l, 0, l->real,
-          l->connecting ? EPOLLOUT : (reads(l, in) ? EPOLLIN : 0u) | (out->dst_blocked ? EPOLLOUT : 0u));
-    watch(l, 1, l->far, (reads(l, out) ? EPOLLIN : 0u) | (in->dst_blocked ? EPOLLOUT : 0u));
+          l->phase == CONNECTING ? EPOLLOUT
+          : live                 ? (reads(l, in) ? EPOLLIN : 0u) | (out->dst_blocked ? EPOLLOUT : 0u)
+                                 : 0u);
+    watch(l, 1, l->far, live ? (reads(l, out) ? EPOLLIN : 0u) | (in->dst_blocked ? EPOLLOUT : 0u) : 0u);
 }
 
 static bool pump(struct link *l, uint64_t now)
 {
-    if (l->connecting)
-        connect_outcome(l, now);
-    struct way *out = &l->way[HOST_WIRE_OUT], *in = &l->way[HOST_WIRE_IN];
-    fill(l, out, now); /* what the device sends while the real connect is under way waits */
-    if (!l->connecting) {
-        deliver(l, out, now);
-        fill(l, in, now);
-    }
-    deliver(l, in, now); /* the RST of a failed connect too */
-    if (l->way[0].finished && l->way[1].finished)
+    if (l->phase != LIVE && !handshake(l, now))
         return false;
+    if (l->phase == LIVE) {
+        for (int i = HOST_WIRE_OUT; i <= HOST_WIRE_IN; i++) {
+            fill(l, &l->way[i], now);
+            deliver(l, &l->way[i], now);
+        }
+        if (l->way[0].finished && l->way[1].finished)
+            return false;
+    }
     rewatch(l);
     return true;
 }
 
 static uint64_t next_due(const struct link *l)
 {
+    if (l->phase != LIVE)
+        return l->phase == CONNECTING ? UINT64_MAX : l->due;
     uint64_t due = UINT64_MAX;
     for (int i = 0; i < 2; i++) {
         const struct way *w = &l->way[i];
-        bool waits = w->dst_blocked || (i == HOST_WIRE_OUT && l->connecting);
-        if (w->head && !waits && w->head->due < due)
+        if (w->head && !w->dst_blocked && w->head->due < due)
             due = w->head->due;
     }
     return due;
 }
 
+static void close_if_open(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
 static void free_link(struct link *l)
 {
     close(l->real); /* also takes them out of the epoll set */
-    close(l->far);
+    close_if_open(l->far);
+    close_if_open(l->near);
     drop(&l->way[0]);
     drop(&l->way[1]);
     free(l);
@@ -310,50 +410,78 @@ static void *run(void *arg)
         /* Rounded up: a chunk is never handed on early. */
         int ms = due == UINT64_MAX ? -1 : due <= now ? 0 : (int)((due - now + 999) / 1000);
         pthread_mutex_unlock(&lock);
-        epoll_wait(ep, ev, 16, ms);
+        int n = epoll_wait(ep, ev, 16, ms);
+        for (int i = 0; i < n; i++)
+            if (ev[i].data.u32 == WAKE) {
+                uint64_t news;
+                (void)!read(wake, &news, sizeof news);
+            }
         pthread_mutex_lock(&lock);
     }
     return NULL;
 }
 
+/* The stall: a listener on loopback whose queue two connections keep full (Linux holds backlog + 1),
+ * so the kernel drops every SYN to it and a connect to it stays connecting. For the process's
+ * life, like the fault module's own sinks. SO_REUSEPORT: each link's far end binds its port. */
+static void make_stall(void)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sin;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+    bool ok = bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0 && listen(fd, 1) == 0 &&
+              getsockname(fd, (struct sockaddr *)&sin, &len) == 0;
+    for (int i = 0; ok && i < 2; i++) {
+        int filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ok = filler >= 0 && connect(filler, (struct sockaddr *)&sin, sizeof sin) == 0;
+    }
+    if (ok)
+        stall = sin;
+}
+
 static void start(void)
 {
-    ep = epoll_create1(EPOLL_CLOEXEC);
-    if (ep >= 0 && host_thread_spawn(run, NULL, 128 * 1024) < 0) {
+    make_stall();
+    ep = stall.sin_port ? epoll_create1(EPOLL_CLOEXEC) : -1;
+    wake = ep >= 0 ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = WAKE};
+    if (ep >= 0 && (wake < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, wake, &ev) < 0 ||
+                    host_thread_spawn(run, NULL, 128 * 1024) < 0)) {
+        close_if_open(wake);
         close(ep);
         ep = -1;
     }
 }
 
-static int add_link(int real, int far, bool connecting, const struct host_wire_spec *spec)
+static struct link *new_link(int real, const struct host_wire_spec *spec)
 {
-    struct link *l = calloc(1, sizeof *l);
-    pthread_once(&started, start);
-    if (!l || ep < 0) {
-        free(l);
-        return -host_errno_to_device(ENOMEM);
-    }
-    *l = (struct link){.real = real, .far = far, .connecting = connecting, .window = (size_t)spec->window,
+    struct link *l = malloc(sizeof *l);
+    if (!l)
+        return NULL;
+    *l = (struct link){.real = real, .far = -1, .near = -1, .window = (size_t)spec->window,
                        .chunk = (size_t)spec->chunk, .seed = spec->seed, .draw = spec->draw};
-    l->way[HOST_WIRE_OUT] = (struct way){.p = spec->way[HOST_WIRE_OUT], .src = far, .dst = real};
-    l->way[HOST_WIRE_IN] = (struct way){.p = spec->way[HOST_WIRE_IN], .src = real, .dst = far};
+    l->way[HOST_WIRE_OUT] = (struct way){.p = spec->way[HOST_WIRE_OUT], .src = -1, .dst = real};
+    l->way[HOST_WIRE_IN] = (struct way){.p = spec->way[HOST_WIRE_IN], .src = real, .dst = -1};
+    return l;
+}
+
+static void add_link(struct link *l)
+{
     pthread_mutex_lock(&lock);
     l->next = links;
     links = l;
     rewatch(l); /* from here on the thread hears of it */
     pthread_mutex_unlock(&lock);
-    return 0;
+    if (l->phase == SYN) { /* a due time the sleeping thread does not know: it looks again */
+        uint64_t one = 1;
+        (void)!write(wake, &one, sizeof one);
+    }
 }
 
 /* --- making a link --------------------------------------------------------------------------- */
-
-static int wire_socket(size_t window)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd >= 0)
-        tighten(fd, window);
-    return fd;
-}
 
 /* A listener for one pair: its address in *at. Its buffers are the far end's before the handshake,
  * which fixes the window the near end is offered (set after it, Linux keeps the larger one). */
@@ -386,47 +514,103 @@ static int take_far(int listener)
     return rc;
 }
 
-/* Wait (blocking) for a non-blocking connect's outcome. */
-static int connected(int fd)
+/* The real socket leaves from the device socket's own address and port, so the peer sees the
+ * device's port (TCP lets sockets that do not listen share a port when all of them have
+ * SO_REUSEADDR, which every lwIP socket has). An unbound device socket is bound here, to the port
+ * its connect would have taken. Keep-alive set before connect goes to the real connection, which
+ * is the one whose peer would notice it. */
+static const struct {
+    int level, name;
+} carried[] = {{SOL_SOCKET, SO_KEEPALIVE}, {IPPROTO_TCP, TCP_KEEPIDLE}, {IPPROTO_TCP, TCP_KEEPINTVL},
+               {IPPROTO_TCP, TCP_KEEPCNT}};
+
+static int real_socket(int device, size_t window)
 {
-    struct pollfd p = {fd, POLLOUT, 0};
-    while (poll(&p, 1, -1) < 0 && errno == EINTR)
-        ;
-    int err = 0;
-    socklen_t len = sizeof err;
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    return err ? -host_errno_to_device(err) : 0;
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t len = sizeof sin;
+    set_int(device, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (getsockname(device, (struct sockaddr *)&sin, &len) < 0 ||
+        (sin.sin_port == 0 && (bind(device, (struct sockaddr *)&sin, sizeof sin) < 0 ||
+                               getsockname(device, (struct sockaddr *)&sin, &len) < 0)))
+        return fail();
+    int fd = wire_socket(window);
+    if (fd < 0)
+        return fail();
+    set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    for (size_t i = 0; i < sizeof carried / sizeof carried[0]; i++) {
+        int v = 0;
+        socklen_t vlen = sizeof v;
+        if (getsockopt(device, carried[i].level, carried[i].name, &v, &vlen) == 0)
+            set_int(fd, carried[i].level, carried[i].name, v);
+    }
+    if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
+        int rc = fail();
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+/* A blocking connect waits for the answer as the kernel's own would: until it comes, until the
+ * socket's send timeout (then in progress, as connect(2) says), or until close() from another
+ * thread shuts the socket (host_shutdown), which ends it as it ends a plain connect. */
+static int answered(host_sock *s)
+{
+    struct timeval tv = {0, 0};
+    socklen_t len = sizeof tv;
+    getsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len);
+    uint64_t us = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+    host_wait(&(host_waiter){.on = HOST_WAIT_SOCK, .sock = s, .events = HOST_EV_OUT},
+              us ? host_deadline_in_us(us) : HOST_NEVER);
+    return host_connect_result(s);
+}
+
+/* The link of a connect whose SYN just left for the stall. */
+static int connect_link(host_sock *s, int real, host_addr to, const struct host_wire_spec *spec)
+{
+    struct link *l = new_link(real, spec);
+    socklen_t len = sizeof l->device;
+    if (!l || getsockname(s->fd, (struct sockaddr *)&l->device, &len) < 0 ||
+        (l->near = fcntl(s->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        int rc = l ? fail() : -host_errno_to_device(ENOMEM);
+        free(l);
+        return rc;
+    }
+    l->to = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(to.port), .sin_addr.s_addr = htonl(to.ip)};
+    l->phase = SYN;
+    l->due = host_monotonic_us() + spec->way[HOST_WIRE_OUT].latency_us;
+    add_link(l);
+    return 0;
 }
 
 int host_wire_connect(host_sock *s, host_addr to, const struct host_wire_spec *spec,
                       int (*next)(host_sock *, host_addr))
 {
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(to.port), .sin_addr.s_addr = htonl(to.ip)};
-    int real = wire_socket((size_t)spec->window);
+    pthread_once(&started, start);
+    if (ep < 0)
+        return -host_errno_to_device(ENOMEM);
+    int real = real_socket(s->fd, (size_t)spec->window);
     if (real < 0)
-        return fail();
-    int rc = connect(real, (struct sockaddr *)&sin, sizeof sin) == 0 || errno == EINPROGRESS ? 0 : fail();
-    if (rc == 0 && !host_nonblocking(s))
-        rc = connected(real); /* a blocking connect reports the real one's outcome */
-    host_addr at;
-    int listener = rc < 0 ? rc : pair_listener(&at, (size_t)spec->window);
-    if (listener < 0) {
-        close(real);
-        return listener;
-    }
-    rc = next(s, at);
-    s->peer = to; /* the host side's peer is the real one */
+        return real;
     near_buffer(s->fd, (size_t)spec->window);
-    int far = rc == 0 || rc == -host_errno_to_device(EINPROGRESS) ? take_far(listener)
-                                                                  : (close(listener), rc);
-    int added = far < 0 ? far : add_link(real, far, true, spec);
-    if (added < 0) {
-        close(real);
-        if (far >= 0)
-            close(far);
-        return added;
+    /* The SYN leaves at once whatever the mode: a blocking socket then waits below. */
+    bool blocking = !host_nonblocking(s);
+    int rc = blocking ? host_set_nonblocking(s, true) : 0;
+    if (rc == 0) {
+        rc = next(s, (host_addr){ntohl(stall.sin_addr.s_addr), ntohs(stall.sin_port)});
+        if (blocking)
+            host_set_nonblocking(s, false);
     }
-    return rc;
+    s->peer = to; /* the host side's peer is the real one */
+    int in_progress = -host_errno_to_device(EINPROGRESS);
+    /* (0 cannot be: the stall never takes a connection, it is full.) */
+    rc = rc == in_progress ? connect_link(s, real, to, spec) : rc < 0 ? rc : -host_errno_to_device(EIO);
+    if (rc < 0) {
+        shutdown(s->fd, SHUT_RDWR); /* a SYN left, and nothing will answer it */
+        close(real);
+        return rc;
+    }
+    return blocking ? answered(s) : in_progress;
 }
 
 int host_wire_accept(host_sock *child, const struct host_wire_spec *spec)
@@ -441,19 +625,21 @@ int host_wire_accept(host_sock *child, const struct host_wire_spec *spec)
         rc = near < 0 || connect(near, (struct sockaddr *)&sin, sizeof sin) < 0 ? fail() : 0;
         far = rc < 0 ? (close(listener), rc) : take_far(listener);
     }
+    struct link *l = NULL;
     if (far >= 0) {
         tighten(child->fd, (size_t)spec->window);
         host_set_nonblocking(child, true);
-        rc = add_link(child->fd, far, false, spec);
+        l = new_link(child->fd, spec);
     }
-    if (far < 0 || rc < 0) {
-        if (near >= 0)
-            close(near);
-        if (far >= 0)
-            close(far);
+    if (!l) {
+        close_if_open(near);
+        close_if_open(far);
         close(child->fd);
-        return far < 0 ? far : rc;
+        return far < 0 ? far : -host_errno_to_device(ENOMEM);
     }
+    l->far = l->way[HOST_WIRE_OUT].src = l->way[HOST_WIRE_IN].dst = far;
+    l->phase = LIVE;
+    add_link(l);
     child->fd = near;
     return 0;
 }

@@ -1,8 +1,9 @@
 /*
  * The wire (wire.c): a delay line at the host seam, for fault injection's `delay` (slow Wi-Fi).
- * A wired connection's device socket is the near end of a private loopback TCP pair; the wire
- * owns the far end and the real connection, and moves the bytes between them each way at their
- * due time: latency, jitter and a bandwidth cap, with at most a window's worth in flight. So the
+ * A wired connection's device socket is the near end of a private loopback TCP connection; the
+ * wire owns the far end and the real connection, and moves the handshake and the bytes between
+ * them each way at their due time: latency, jitter and a bandwidth cap, with at most a window's
+ * worth in flight. So the
  * device's fd stays a real TCP socket (modes, timeouts, poll and TLS need nothing) and its bytes
  * simply arrive late, readable and pollable only when due. One thread moves every wired byte,
  * waiting in epoll until the next one is due: nothing spins.
@@ -32,11 +33,14 @@ struct host_wire_spec {
     uint64_t (*draw)(uint64_t seed, int way, uint64_t n);
 };
 
-/* Connect s to `to` through a new wire: the wire connects to `to` itself, and s (through `next`,
- * the kernel's connect) to the wire's near end, so every registration s already has (a poll
- * object's epoll set) stays valid. A blocking s waits for the real connect and gets its error; a
- * non-blocking one gets next's answer (in progress) and, should the real connect fail, a reset
- * after the latency. s->peer stays `to`. 0, -EINPROGRESS, or a negative device errno. */
+/* Connect s to `to` through a new wire, the handshake crossing it: s connects (through `next`,
+ * the kernel's connect) to the wire's stall, so every registration s already has (a poll
+ * object's epoll set) stays valid, and stays connecting until the wire answers, the round trip
+ * later; the wire connects to `to` itself from s's own address and port (s is bound first when
+ * it is not). A blocking s waits for the answer (its send timeout, or host_shutdown from another
+ * thread, ends the wait as they end the kernel's); a non-blocking one is in progress until then.
+ * A failed real connect fails s's as refused. s->peer becomes `to`. 0, -EINPROGRESS, or a
+ * negative device errno. */
 int host_wire_connect(host_sock *s, host_addr to, const struct host_wire_spec *spec,
                       int (*next)(host_sock *, host_addr));
 
