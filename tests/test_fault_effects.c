@@ -615,21 +615,99 @@ static void test_fault_exhaust_socket_raises_105_at_the_chosen_count(void **stat
 
 /* --- TLS ------------------------------------------------------------------------------------------- */
 
-static void test_fault_tls_alert_raises_the_mbedtls_code(void **state)
+static ssize_t bg_handshake(tu_bg *bg)
+{
+    return ussl_do_handshake(bg->s);
+}
+
+/* A TLS client in mode m against a server on port, its handshake started: a blocking or timed
+ * connect (which runs the handshake), or a non-blocking connect (EINPROGRESS) and do_handshake.
+ * The handshake's result. */
+static int tls_client(tu_tls_pair *p, int port, enum mode m)
+{
+    p->plain = tu_tcp();
+    if (m == NON_BLOCKING)
+        set_mode(p->plain, NON_BLOCKING);
+    p->ssl = ussl_wrap_socket(p->plain, NULL);
+    assert_non_null(p->ssl);
+    if (m == TIMED)
+        set_mode(p->ssl, TIMED);
+    usocket_addr to = tu_loopback(port);
+    if (m != NON_BLOCKING)
+        return usocket_connect(p->ssl, &to);
+    assert_int_equal(usocket_connect(p->ssl, &to), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    assert_true(tu_usock_ready(p->plain, POLLOUT, 5000));
+    return ussl_do_handshake(p->ssl);
+}
+
+/* What a later call meets after the alert: on the timed path the firmware's helper task closed the
+ * socket (§5.4); on the others the connection is gone, reset by the server after its alert. */
+static void assert_closed_after_the_alert(usocket *ssl, enum mode m)
+{
+    char b[4];
+    if (m == TIMED) {
+        assert_int_equal(usocket_fileno(ssl), -1);
+        assert_int_equal(usocket_recv(ssl, b, sizeof b), -1);
+        assert_oserror(UERRNO_EBADF);
+        assert_int_equal(poll_once(ssl, ALL_FLAGS, 0), 0);
+        return;
+    }
+    assert_int_equal(usocket_recv(ssl, b, sizeof b), -1);
+    assert_oserror(UERRNO_MBEDTLS_ERR_NET_CONN_RESET);
+    assert_int_equal(usocket_send(ssl, "x", 1), -1);
+    assert_oserror(UERRNO_ECONNRESET);
+    assert_int_equal(poll_once(ssl, ALL_FLAGS, 0), 21);
+}
+
+static void test_fault_tls_alert_in_every_mode_then_the_connection_is_closed(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .end = TU_TLS_FIN};
+        int port;
+        tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+        faults("tls-alert");
+        tu_tls_pair p;
+        assert_int_equal(tls_client(&p, port, modes[i]), -1);
+        assert_oserror(UERRNO_MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE);
+        assert_int_equal(UERRNO_MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE, -30592);
+        assert_closed_after_the_alert(p.ssl, modes[i]);
+        tu_tls_pair_release(&p);
+        assert_true(tu_tls_peer_join(peer, NULL, 10000));
+    }
+}
+
+/* r6's handshake has no read timeout unless one was set on the SSL socket after its connect: a
+ * blocking handshake against a server that never answers is still waiting after 300 ms, until
+ * close() ends it (EBADF). */
+static void test_fault_tls_stall_blocking_handshake_waits_until_closed(void **state)
 {
     (void)state;
     tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .end = TU_TLS_FIN};
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    faults("tls-alert");
-    usocket *plain = tu_tcp(), *ss = ussl_wrap_socket(plain, NULL);
-    assert_non_null(ss);
+    faults("tls-stall");
+    tu_tls_pair p;
+    p.plain = tu_tcp();
+    set_mode(p.plain, NON_BLOCKING);
+    p.ssl = ussl_wrap_socket(p.plain, NULL);
+    assert_non_null(p.ssl);
     usocket_addr to = tu_loopback(port);
-    assert_int_equal(usocket_connect(ss, &to), -1);
-    assert_oserror(UERRNO_MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE);
-    assert_int_equal(UERRNO_MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE, -30592);
-    usocket_release(ss);
-    usocket_release(plain);
+    assert_int_equal(usocket_connect(p.ssl, &to), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    assert_true(tu_usock_ready(p.plain, POLLOUT, 5000));
+    tu_bg bg = {.s = p.ssl};
+    tu_bg_start(&bg, bg_handshake);
+    bool blocked = tu_bg_blocked(&bg, 5000);
+    bool pending = !tu_bg_wait(&bg, 300); /* the bounded check: still no answer after 300 ms */
+    assert_int_equal(usocket_close(p.ssl), 0);
+    if (!tu_bg_wait(&bg, 5000))
+        fail_msg("the handshake still waits after close()");
+    assert_true(blocked && pending);
+    assert_int_equal(bg.result, -1);
+    assert_oserror(UERRNO_EBADF);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, 10000));
 }
 
@@ -747,7 +825,8 @@ int main(void)
         T(test_fault_reset_on_a_tls_socket_raises_80),
         T(test_fault_exhaust_accept_raises_23_then_serves),
         T(test_fault_exhaust_socket_raises_105_at_the_chosen_count),
-        T(test_fault_tls_alert_raises_the_mbedtls_code),
+        T(test_fault_tls_alert_in_every_mode_then_the_connection_is_closed),
+        T(test_fault_tls_stall_blocking_handshake_waits_until_closed),
         T(test_fault_tls_fin_without_close_notify_raises_29312),
         T(test_fault_tls_stall_raises_ssl_timeout_after_the_read_timeouts),
         T(test_fault_same_seed_same_failures_at_the_same_calls),
