@@ -533,6 +533,47 @@ static void test_fault_linkdown_wakes_a_blocked_recv_with_113(void **state)
     usocket_release(s);
 }
 
+/* A connect while the link is down fails at once with 118 in every mode (lwIP's tcp_connect finds
+ * no route before any SYN, so a non-blocking one is not 119). That failure raises no event and
+ * leaves the netconn as it was (lwip_netconn_do_connect, firmware-notes §16): poll reports
+ * nothing, and once the link is back the same socket connects. The timed path closed the socket
+ * (its immediate-error case): later calls raise 9. */
+static void test_fault_linkdown_connect_in_every_mode_gets_118_and_polls_nothing(void **state)
+{
+    (void)state;
+    int port;
+    usocket *l = tu_usock_listener(4, &port);
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        faults("linkdown at=0s for=3600s");
+        usocket *s = tu_tcp();
+        set_mode(s, modes[i]);
+        usocket_addr to = tu_loopback(port);
+        assert_int_equal(usocket_connect(s, &to), -1);
+        assert_oserror(UERRNO_EHOSTUNREACH);
+        assert_int_equal(poll_once(s, ALL_FLAGS, 0), 0);
+        assert_int_equal(poll_once(s, ALL_FLAGS, 50), 0);
+        faults(""); /* the link is back */
+        if (modes[i] == TIMED) {
+            assert_int_equal(usocket_fileno(s), -1);
+            assert_int_equal(usocket_connect(s, &to), -1);
+            assert_oserror(UERRNO_EBADF);
+        } else {
+            int rc = usocket_connect(s, &to);
+            if (modes[i] == NON_BLOCKING) {
+                assert_int_equal(rc, -1);
+                assert_oserror(UERRNO_EINPROGRESS);
+                assert_int_equal(poll_once(s, ALL_FLAGS, 5000), USELECT_POLLOUT);
+            } else {
+                assert_int_equal(rc, 0);
+            }
+            usocket_addr from;
+            usocket_release(usocket_accept(l, &from));
+        }
+        usocket_release(s);
+    }
+    usocket_release(l);
+}
+
 static void test_fault_linkdown_fails_udp_sends_with_118(void **state)
 {
     (void)state;
@@ -822,6 +863,7 @@ int main(void)
         T(test_fault_linkdown_wakes_a_blocked_recv_with_113),
         T(test_fault_linkdown_fails_dns_with_202),
         T(test_fault_linkdown_fails_udp_sends_with_118),
+        T(test_fault_linkdown_connect_in_every_mode_gets_118_and_polls_nothing),
         T(test_fault_reset_on_a_tls_socket_raises_80),
         T(test_fault_exhaust_accept_raises_23_then_serves),
         T(test_fault_exhaust_socket_raises_105_at_the_chosen_count),
