@@ -25,7 +25,7 @@ enum fault_kind {
     FAULT_EV_SEND,
     FAULT_EV_RECV,
     FAULT_EV_RESOLVE,   /* getaddrinfo */
-    FAULT_EV_HANDSHAKE, /* a TLS handshake's outcome */
+    FAULT_EV_HANDSHAKE, /* a TLS client's first transfer, its ClientHello: picks its alert rule */
 };
 
 struct fault_event {

@@ -13,10 +13,10 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "fault.h"
 #include "host/host.h"
-#include "host/tls.h"
 #include "host/wire.h"
 #include "internal.h"
 #include "upysock/uerrno.h"
@@ -33,6 +33,8 @@ struct conn {
     host_sock hs;          /* a copy: the fd, for the link-down sweep */
     bool used, decided, cut;
     bool stalled;          /* the server never answers: what it sends is dropped unseen */
+    bool alerting;         /* the server answers the ClientHello with alert_record */
+    unsigned alert_at;     /* the bytes of alert_record already received */
     struct fault_rule rule; /* when cut: its reset or fin rule */
     long moved;            /* bytes counted toward rule.after */
     bool eof;              /* the FIN came: every recv ends in 0 */
@@ -243,15 +245,23 @@ static int on_accept(host_sock *l, host_sock *child, bool clear, int (*next)(hos
     return rc;
 }
 
+/* A TLS client's first bytes: a handshake record (type 22, version 3.x), its ClientHello. */
+static bool client_hello(enum fault_dir dir, const unsigned char *buf, size_t len)
+{
+    return dir == FAULT_SEND && len >= 2 && buf[0] == 22 && buf[1] == 3;
+}
+
 /* The connection's reset or fin rule and its stall, chosen once, at its first transfer (the
- * device-side addresses are all known by then). */
-static void decide_connection(struct conn *c, const host_sock *s)
+ * device-side addresses are all known by then); its alert when that transfer is a ClientHello. */
+static void decide_connection(struct conn *c, const host_sock *s, bool hello)
 {
     struct fault_event ev = event_of(FAULT_EV_TRANSFER, s);
+    struct fault_event handshake = event_of(FAULT_EV_HANDSHAKE, s);
     struct fault_rule r;
     c->decided = true;
     c->cut = fault_decide(&ev, E(RESET) | E(FIN), &c->rule);
     c->stalled = fault_decide(&ev, E(TLS_STALL), &r);
+    c->alerting = hello && fault_decide(&handshake, E(TLS_ALERT), &r);
 }
 
 static bool counts(const struct conn *c, enum fault_dir dir)
@@ -350,6 +360,41 @@ static ssize_t swallow(host_sock *s, void *buf, size_t len, int flags, host_addr
     }
 }
 
+/* The server's answer to the ClientHello, replaced: a TLS alert record (type 21, version 3.3,
+ * length 2) saying fatal (2) handshake_failure (40), so the TLS library itself reads a received
+ * alert. Then the server closes: end of stream, as after a FIN. */
+static const unsigned char alert_record[] = {21, 3, 3, 0, 2, 2, 40};
+
+/* An alerting connection's receive: it waits as the call would for the server's first bytes
+ * (dropped unseen), then hands on the alert record, as much as the call asks for. */
+static ssize_t alert_instead(host_sock *s, void *buf, size_t len, int flags, host_addr *addr, host_io_fn next)
+{
+    pthread_mutex_lock(&lock);
+    struct conn *c = conn_of(s, false);
+    bool answered = c && c->alert_at > 0;
+    pthread_mutex_unlock(&lock);
+    if (!answered) {
+        ssize_t n = next(s, buf, len, flags, addr);
+        if (n <= 0)
+            return n; /* nothing yet, or the server went first */
+    }
+    size_t k = 0;
+    pthread_mutex_lock(&lock);
+    c = conn_of(s, false);
+    if (c && c->alerting) {
+        k = sizeof alert_record - c->alert_at < len ? sizeof alert_record - c->alert_at : len;
+        memcpy(buf, alert_record + c->alert_at, k);
+        c->alert_at += (unsigned)k;
+        if (c->alert_at == sizeof alert_record) {
+            c->alerting = false;
+            c->eof = true;
+            host_shutdown_read(s);
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return (ssize_t)k;
+}
+
 /* --- datagrams: no connection; each call is one event, at the datagram's far end -------------- */
 
 /* A datagram call's event: the far end is the destination named (send) or the source (recv). */
@@ -423,10 +468,13 @@ static ssize_t transfer(host_sock *s, void *buf, size_t len, int flags, host_add
     pthread_mutex_lock(&lock);
     struct conn *c = conn_of(s, true);
     if (c && !c->decided)
-        decide_connection(c, s);
+        decide_connection(c, s, client_hello(dir, buf, len));
+    bool alerting = c && c->alerting && dir == FAULT_RECV;
     bool stalled = c && c->stalled && dir == FAULT_RECV;
-    ssize_t allowed = c && !stalled ? admit(c, s, dir, len, flags) : (ssize_t)len;
+    ssize_t allowed = c && !stalled && !alerting ? admit(c, s, dir, len, flags) : (ssize_t)len;
     pthread_mutex_unlock(&lock);
+    if (alerting)
+        return alert_instead(s, buf, len, flags, addr, next);
     if (stalled)
         return swallow(s, buf, len, flags, addr, next);
     if (allowed <= 0 && len > 0)
@@ -476,20 +524,9 @@ static int on_resolve(const char *name, uint32_t *ip, int (*next)(const char *, 
     return next(name, ip);
 }
 
-static int on_handshake(host_sock *s, int outcome)
-{
-    struct fault_event ev = event_of(FAULT_EV_HANDSHAKE, s);
-    struct fault_rule r;
-    if (outcome == 0 && fault_decide(&ev, E(TLS_ALERT), &r)) {
-        host_disconnect(s); /* the server closes after its alert */
-        return TLS_ALERT;
-    }
-    return outcome;
-}
-
 static const struct host_hooks faults = {
     .socket = on_socket, .connect = on_connect, .accept = on_accept, .send = on_send, .recv = on_recv,
-    .close = on_close, .wait = on_wait, .resolve = on_resolve, .tls_handshake = on_handshake,
+    .close = on_close, .wait = on_wait, .resolve = on_resolve,
 };
 
 static void attach(bool on)

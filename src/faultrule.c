@@ -250,6 +250,7 @@ static int parse_rule(char *text, struct fault_rule *r, char *err, size_t errsiz
     snprintf(rule, sizeof rule, "%s", text);
     *r = (struct fault_rule){.port = -1, .count = 1};
     char *save = NULL, *word = strtok_r(text, " \t", &save);
+    unsigned given = 0; /* the options seen, by their index in options[]: each may come once */
     if (!read_effect(word, &r->effect)) {
         snprintf(why, sizeof why, "unknown effect '%.40s' (want refuse, hang, reset, fin, delay, short, eagain, "
                  "dnsfail, dnsslow, tls-alert, tls-stall, linkdown or exhaust)", word);
@@ -263,28 +264,37 @@ static int parse_rule(char *text, struct fault_rule *r, char *err, size_t errsiz
             snprintf(why, sizeof why, "unknown option '%.*s='", (int)(eq - word) > 40 ? 40 : (int)(eq - word), word);
         else if (!(o->effects & 1u << r->effect))
             snprintf(why, sizeof why, "'%.40s' does not apply to %s", word, effect_names[r->effect]);
+        else if (given & 1u << (o - options))
+            snprintf(why, sizeof why, "'%.40s': %s%s given twice", word, o == options ? "an address" : o->key,
+                     o == options ? "" : "=");
         else if (!o->read(&p))
             snprintf(why, sizeof why, "'%.40s': want %s", word, p.want);
-        else
+        else {
+            given |= 1u << (o - options);
             continue;
+        }
         return bad(err, errsize, rule, why);
     }
     const char *lack = missing(r);
     return lack ? bad(err, errsize, rule, lack) : 0;
 }
 
-static int parse_item(char *item, struct fault_set *out, char *err, size_t errsize)
+static int parse_item(char *item, struct fault_set *out, bool *seed_given, char *err, size_t errsize)
 {
     if (strncmp(item, "seed=", 5) == 0) {
         long seed;
         if (!config_parse_digits(item + 5, &seed) || seed == LONG_MAX)
             return bad(err, errsize, item, "seed= wants a number");
+        if (*seed_given)
+            return bad(err, errsize, item, "seed= given twice");
+        *seed_given = true;
         out->seed = (uint64_t)seed;
         return 0;
     }
     if (out->count == FAULT_RULES_MAX) {
-        snprintf(err, errsize, "more than %d rules", FAULT_RULES_MAX);
-        return -1;
+        char why[32];
+        snprintf(why, sizeof why, "more than %d rules", FAULT_RULES_MAX);
+        return bad(err, errsize, item, why);
     }
     return parse_rule(item, &out->rule[out->count++], err, errsize);
 }
@@ -308,9 +318,10 @@ int fault_parse(const char *spec, struct fault_set *out, char *err, size_t errsi
     }
     strcpy(copy, spec);
     char *save = NULL;
+    bool seed_given = false;
     for (char *item = strtok_r(copy, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
         item = trim(item);
-        if (*item && parse_item(item, out, err, errsize) < 0)
+        if (*item && parse_item(item, out, &seed_given, err, errsize) < 0)
             return -1;
     }
     return 0;

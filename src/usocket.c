@@ -320,6 +320,13 @@ static int connect_plain(usocket *s, struct ucore *c, host_addr to)
      * (the socket stays CONNECTING until someone looks). */
     if (rc == 0 || rc == -UERRNO_EINPROGRESS)
         return lwip_err(UERRNO_EINPROGRESS);
+    if (rc == -UERRNO_EHOSTUNREACH && !sock_closed(c)) {
+        /* lwIP's ERR_RTE: tcp_connect found no route before any SYN, the netconn stays as it was
+         * and no event is raised (firmware-notes §16): fresh again, it polls as nothing and may
+         * connect later. */
+        sock_transition(c, SOCK_CONNECTING, SOCK_FRESH);
+        return lwip_err(UERRNO_EHOSTUNREACH);
+    }
     return sock_closed(c) ? lwip_err(UERRNO_EBADF) : lwip_fail(c, -rc);
 }
 

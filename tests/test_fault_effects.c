@@ -17,6 +17,7 @@
 #include "tlspeer.h"
 
 #define IN_OUT_HUP (USELECT_POLLIN | USELECT_POLLOUT | USELECT_POLLHUP)
+#define ALL_FLAGS (IN_OUT_HUP | USELECT_POLLERR) /* tutorial 2's mask: POLLERR is never reported */
 
 enum mode { BLOCKING, TIMED, NON_BLOCKING };
 static const enum mode modes[] = {BLOCKING, TIMED, NON_BLOCKING};
@@ -80,6 +81,9 @@ static void test_fault_refuse_blocking_connect_raises_104(void **state)
     usocket_addr to = tu_loopback(port);
     assert_int_equal(usocket_connect(s, &to), -1);
     assert_oserror(UERRNO_ECONNRESET); /* lwIP's ERR_RST for a refusal */
+    /* err_tcp raised the error, readable and writable events: 21 for the tutorial's mask, sticky. */
+    assert_int_equal(poll_once(s, ALL_FLAGS, 0), 21);
+    assert_int_equal(poll_once(s, ALL_FLAGS, 0), 21);
     faults("");
     usocket *ok = tu_tcp();
     assert_int_equal(usocket_connect(ok, &to), 0); /* the listener was always there */
@@ -99,9 +103,8 @@ static void test_fault_refuse_non_blocking_connect_polls_in_out_hup_sticky(void 
     usocket_addr to = tu_loopback(port);
     assert_int_equal(usocket_connect(s, &to), -1);
     assert_oserror(UERRNO_EINPROGRESS);
-    int all = USELECT_POLLIN | USELECT_POLLOUT | USELECT_POLLHUP | USELECT_POLLERR;
-    assert_int_equal(poll_once(s, all, 5000), 21);
-    assert_int_equal(poll_once(s, all, 0), 21); /* sticky */
+    assert_int_equal(poll_once(s, ALL_FLAGS, 5000), 21);
+    assert_int_equal(poll_once(s, ALL_FLAGS, 0), 21); /* sticky */
     char b[4];
     assert_int_equal(usocket_recv(s, b, sizeof b), -1);
     assert_oserror(UERRNO_ECONNRESET);
@@ -120,9 +123,11 @@ static void test_fault_refuse_timed_connect_succeeds_then_recv_raises_104(void *
     set_mode(s, TIMED);
     usocket_addr to = tu_loopback(port);
     assert_int_equal(usocket_connect(s, &to), 0);
+    assert_int_equal(poll_once(s, ALL_FLAGS, 0), 21); /* the refusal is there before any call */
     char b[4];
     assert_int_equal(usocket_recv(s, b, sizeof b), -1);
     assert_oserror(UERRNO_ECONNRESET);
+    assert_int_equal(poll_once(s, ALL_FLAGS, 0), 21);
     usocket_release(s);
     usocket_release(l);
 }
@@ -136,9 +141,14 @@ static void test_fault_hang_timed_connect_times_out_and_closes(void **state)
     usocket_addr to = tu_loopback(1883);
     uint64_t t0 = tu_now_ms();
     assert_int_equal(usocket_connect(s, &to), -1);
-    assert_int_equal(upy_exc_current()->type, UPY_EXC_TIMEOUTERROR);
+    assert_string_equal(tu_exc_text(), "TimeoutError: timed out");
     assert_true(tu_now_ms() - t0 >= 150);
     assert_int_equal(usocket_fileno(s), -1); /* the timed path closed it */
+    char b[4];
+    assert_int_equal(usocket_recv(s, b, sizeof b), -1); /* later use: the closed socket's EBADF */
+    assert_oserror(UERRNO_EBADF);
+    assert_int_equal(usocket_send(s, "x", 1), -1);
+    assert_oserror(UERRNO_EBADF);
     usocket_release(s);
 }
 
@@ -200,18 +210,37 @@ static void test_fault_reset_after_n_bytes_recv_raises_104_sticky_in_every_mode(
     }
 }
 
-static void test_fault_reset_after_n_bytes_sent_cuts_the_send(void **state)
+/* The send that crosses N: timed and non-blocking return the N bytes that went; a blocking one
+ * raises 104 (lwIP's blocking write is ended by the RST with its error, and lwip_send returns -1,
+ * not the count). Then send and recv raise 104, poll reports 21 for the tutorial's mask, sticky,
+ * and the peer gets the N bytes, then the RST. */
+static void test_fault_reset_after_n_bytes_sent_cuts_the_send_in_every_mode(void **state)
 {
     (void)state;
-    int peer;
-    usocket *s = connected("reset after=4 dir=send", NON_BLOCKING, &peer);
-    assert_int_equal(usocket_send(s, "0123456789", 10), 4);
-    assert_int_equal(usocket_send(s, "x", 1), -1);
-    assert_oserror(UERRNO_ECONNRESET);
-    char b[16];
-    assert_int_equal(tu_read_exact(peer, b, 4, 2000), 4);
-    close(peer);
-    usocket_release(s);
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        int peer;
+        usocket *s = connected("reset after=4 dir=send", modes[i], &peer);
+        if (modes[i] == BLOCKING) {
+            assert_int_equal(usocket_send(s, "0123456789", 10), -1);
+            assert_oserror(UERRNO_ECONNRESET);
+        } else {
+            assert_int_equal(usocket_send(s, "0123456789", 10), 4);
+        }
+        assert_int_equal(usocket_send(s, "x", 1), -1);
+        assert_oserror(UERRNO_ECONNRESET);
+        char b[16];
+        assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+        assert_oserror(UERRNO_ECONNRESET);
+        assert_int_equal(poll_once(s, ALL_FLAGS, 0), 21);
+        assert_int_equal(poll_once(s, ALL_FLAGS, 0), 21);
+        assert_int_equal(tu_read_exact(peer, b, 4, 2000), 4);
+        assert_memory_equal(b, "0123", 4);
+        assert_true(tu_readable(peer, 2000));
+        assert_int_equal(recv(peer, b, sizeof b, 0), -1); /* the kernel's RST reached the peer */
+        assert_int_equal(errno, ECONNRESET);
+        close(peer);
+        usocket_release(s);
+    }
 }
 
 static void test_fault_fin_after_n_bytes_recv_reads_eof_in_every_mode(void **state)
@@ -247,6 +276,30 @@ static void test_fault_short_caps_each_send_and_recv(void **state)
     assert_int_equal(usocket_recv(s, b, sizeof b), 3);
     set_mode(s, BLOCKING);
     assert_int_equal(usocket_send(s, "0123456789", 10), 10); /* a blocking send still sends it all */
+    close(peer);
+    usocket_release(s);
+}
+
+/* Blocking: recv returns at most K (the rest stays queued, and poll still reports it); timed:
+ * send returns what one lwIP write took, K. */
+static void test_fault_short_blocking_recv_and_timed_send(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("short max=3", BLOCKING, &peer);
+    peer_send(peer, "abcdef");
+    arrived(s, 6);
+    char b[16];
+    assert_int_equal(usocket_recv(s, b, sizeof b), 3);
+    assert_memory_equal(b, "abc", 3);
+    assert_int_equal(poll_once(s, USELECT_POLLIN | USELECT_POLLOUT, 0), USELECT_POLLIN | USELECT_POLLOUT);
+    assert_int_equal(usocket_recv(s, b, sizeof b), 3);
+    assert_memory_equal(b, "def", 3);
+    assert_int_equal(poll_once(s, USELECT_POLLIN | USELECT_POLLOUT, 0), USELECT_POLLOUT);
+    set_mode(s, TIMED);
+    assert_int_equal(usocket_send(s, "0123456789", 10), 3);
+    assert_int_equal(tu_read_exact(peer, b, 3, 2000), 3);
+    assert_memory_equal(b, "012", 3);
     close(peer);
     usocket_release(s);
 }
@@ -480,6 +533,47 @@ static void test_fault_linkdown_wakes_a_blocked_recv_with_113(void **state)
     usocket_release(s);
 }
 
+/* A connect while the link is down fails at once with 118 in every mode (lwIP's tcp_connect finds
+ * no route before any SYN, so a non-blocking one is not 119). That failure raises no event and
+ * leaves the netconn as it was (lwip_netconn_do_connect, firmware-notes §16): poll reports
+ * nothing, and once the link is back the same socket connects. The timed path closed the socket
+ * (its immediate-error case): later calls raise 9. */
+static void test_fault_linkdown_connect_in_every_mode_gets_118_and_polls_nothing(void **state)
+{
+    (void)state;
+    int port;
+    usocket *l = tu_usock_listener(4, &port);
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        faults("linkdown at=0s for=3600s");
+        usocket *s = tu_tcp();
+        set_mode(s, modes[i]);
+        usocket_addr to = tu_loopback(port);
+        assert_int_equal(usocket_connect(s, &to), -1);
+        assert_oserror(UERRNO_EHOSTUNREACH);
+        assert_int_equal(poll_once(s, ALL_FLAGS, 0), 0);
+        assert_int_equal(poll_once(s, ALL_FLAGS, 50), 0);
+        faults(""); /* the link is back */
+        if (modes[i] == TIMED) {
+            assert_int_equal(usocket_fileno(s), -1);
+            assert_int_equal(usocket_connect(s, &to), -1);
+            assert_oserror(UERRNO_EBADF);
+        } else {
+            int rc = usocket_connect(s, &to);
+            if (modes[i] == NON_BLOCKING) {
+                assert_int_equal(rc, -1);
+                assert_oserror(UERRNO_EINPROGRESS);
+                assert_int_equal(poll_once(s, ALL_FLAGS, 5000), USELECT_POLLOUT);
+            } else {
+                assert_int_equal(rc, 0);
+            }
+            usocket_addr from;
+            usocket_release(usocket_accept(l, &from));
+        }
+        usocket_release(s);
+    }
+    usocket_release(l);
+}
+
 static void test_fault_linkdown_fails_udp_sends_with_118(void **state)
 {
     (void)state;
@@ -562,21 +656,96 @@ static void test_fault_exhaust_socket_raises_105_at_the_chosen_count(void **stat
 
 /* --- TLS ------------------------------------------------------------------------------------------- */
 
-static void test_fault_tls_alert_raises_the_mbedtls_code(void **state)
+static ssize_t bg_handshake(tu_bg *bg)
+{
+    return ussl_do_handshake(bg->s);
+}
+
+/* A TLS client in mode m against a server on port, its handshake started: a blocking or timed
+ * connect (which runs the handshake), or a non-blocking connect (EINPROGRESS) and do_handshake.
+ * The handshake's result. */
+static int tls_client(tu_tls_pair *p, int port, enum mode m)
+{
+    p->plain = tu_tcp();
+    if (m == NON_BLOCKING)
+        set_mode(p->plain, NON_BLOCKING);
+    p->ssl = ussl_wrap_socket(p->plain, NULL);
+    assert_non_null(p->ssl);
+    if (m == TIMED)
+        set_mode(p->ssl, TIMED);
+    usocket_addr to = tu_loopback(port);
+    if (m != NON_BLOCKING)
+        return usocket_connect(p->ssl, &to);
+    assert_int_equal(usocket_connect(p->ssl, &to), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    assert_true(tu_usock_ready(p->plain, POLLOUT, 5000));
+    return ussl_do_handshake(p->ssl);
+}
+
+/* The server answers the ClientHello with a fatal alert (the module puts the alert record where
+ * its answer would be, so the TLS library reads a real alert), then closes. The handshake raises
+ * mbedTLS's code for a received fatal alert in every mode. The timed path's helper task closes
+ * the socket (§5.4): later calls raise 9 and poll reports nothing. On the others the server's
+ * FIN is there: poll reports IN|OUT (5 of the tutorial's mask), no HUP (§4.3). The real server
+ * saw the ClientHello and then the client leave: its handshake failed. */
+static void test_fault_tls_alert_in_every_mode_then_the_connection_is_closed(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .end = TU_TLS_FIN};
+        int port;
+        tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+        faults("tls-alert");
+        tu_tls_pair p;
+        assert_int_equal(tls_client(&p, port, modes[i]), -1);
+        assert_oserror(UERRNO_MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE);
+        assert_int_equal(UERRNO_MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE, -30592);
+        if (modes[i] == TIMED) {
+            assert_int_equal(usocket_fileno(p.ssl), -1);
+            char b[4];
+            assert_int_equal(usocket_recv(p.ssl, b, sizeof b), -1);
+            assert_oserror(UERRNO_EBADF);
+            assert_int_equal(poll_once(p.ssl, ALL_FLAGS, 0), 0);
+        } else {
+            assert_int_equal(poll_once(p.ssl, ALL_FLAGS, 0), USELECT_POLLIN | USELECT_POLLOUT);
+        }
+        tu_tls_pair_release(&p);
+        tu_tls_report report;
+        assert_true(tu_tls_peer_join(peer, &report, 10000));
+        assert_false(report.handshake_ok);
+    }
+}
+
+/* r6's handshake has no read timeout unless one was set on the SSL socket after its connect: a
+ * blocking handshake against a server that never answers is still waiting after 300 ms, until
+ * close() ends it (EBADF). */
+static void test_fault_tls_stall_blocking_handshake_waits_until_closed(void **state)
 {
     (void)state;
     tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .end = TU_TLS_FIN};
     int port;
     tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
-    faults("tls-alert");
-    usocket *plain = tu_tcp(), *ss = ussl_wrap_socket(plain, NULL);
-    assert_non_null(ss);
+    faults("tls-stall");
+    tu_tls_pair p;
+    p.plain = tu_tcp();
+    set_mode(p.plain, NON_BLOCKING);
+    p.ssl = ussl_wrap_socket(p.plain, NULL);
+    assert_non_null(p.ssl);
     usocket_addr to = tu_loopback(port);
-    assert_int_equal(usocket_connect(ss, &to), -1);
-    assert_oserror(UERRNO_MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE);
-    assert_int_equal(UERRNO_MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE, -30592);
-    usocket_release(ss);
-    usocket_release(plain);
+    assert_int_equal(usocket_connect(p.ssl, &to), -1);
+    assert_oserror(UERRNO_EINPROGRESS);
+    assert_true(tu_usock_ready(p.plain, POLLOUT, 5000));
+    tu_bg bg = {.s = p.ssl};
+    tu_bg_start(&bg, bg_handshake);
+    bool blocked = tu_bg_blocked(&bg, 5000);
+    bool pending = !tu_bg_wait(&bg, 300); /* the bounded check: still no answer after 300 ms */
+    assert_int_equal(usocket_close(p.ssl), 0);
+    if (!tu_bg_wait(&bg, 5000))
+        fail_msg("the handshake still waits after close()");
+    assert_true(blocked && pending);
+    assert_int_equal(bg.result, -1);
+    assert_oserror(UERRNO_EBADF);
+    tu_tls_pair_release(&p);
     assert_true(tu_tls_peer_join(peer, NULL, 10000));
 }
 
@@ -677,9 +846,10 @@ int main(void)
         T(test_fault_hang_non_blocking_connect_never_polls_ready),
         T(test_fault_hang_blocking_connect_raises_113_after_the_syn_retries),
         T(test_fault_reset_after_n_bytes_recv_raises_104_sticky_in_every_mode),
-        T(test_fault_reset_after_n_bytes_sent_cuts_the_send),
+        T(test_fault_reset_after_n_bytes_sent_cuts_the_send_in_every_mode),
         T(test_fault_fin_after_n_bytes_recv_reads_eof_in_every_mode),
         T(test_fault_short_caps_each_send_and_recv),
+        T(test_fault_short_blocking_recv_and_timed_send),
         T(test_fault_eagain_storm_on_non_blocking_calls_only),
         T(test_fault_eagain_storm_keeps_to_its_direction),
         T(test_fault_eagain_on_datagrams_recv_empty_recvfrom_11_sendto_12),
@@ -690,10 +860,12 @@ int main(void)
         T(test_fault_linkdown_wakes_a_blocked_recv_with_113),
         T(test_fault_linkdown_fails_dns_with_202),
         T(test_fault_linkdown_fails_udp_sends_with_118),
+        T(test_fault_linkdown_connect_in_every_mode_gets_118_and_polls_nothing),
         T(test_fault_reset_on_a_tls_socket_raises_80),
         T(test_fault_exhaust_accept_raises_23_then_serves),
         T(test_fault_exhaust_socket_raises_105_at_the_chosen_count),
-        T(test_fault_tls_alert_raises_the_mbedtls_code),
+        T(test_fault_tls_alert_in_every_mode_then_the_connection_is_closed),
+        T(test_fault_tls_stall_blocking_handshake_waits_until_closed),
         T(test_fault_tls_fin_without_close_notify_raises_29312),
         T(test_fault_tls_stall_raises_ssl_timeout_after_the_read_timeouts),
         T(test_fault_same_seed_same_failures_at_the_same_calls),

@@ -107,13 +107,25 @@ static void test_fault_rules_bad_rule_for_each_part_of_the_grammar(void **state)
         {"fin max=3", "ValueError: bad rule 'fin max=3': 'max=3' does not apply to fin"},
         {"exhaust on=socket *:80", "ValueError: bad rule 'exhaust on=socket *:80': a new socket has no address yet: "
                                    "exhaust on=socket takes none"},
+        {"reset after=1 after=2", "ValueError: bad rule 'reset after=1 after=2': 'after=2': after= given twice"},
+        {"reset *:80 *:81", "ValueError: bad rule 'reset *:80 *:81': '*:81': an address given twice"},
+        {"reset dir=send dir=recv", "ValueError: bad rule 'reset dir=send dir=recv': 'dir=recv': dir= given twice"},
+        {"refuse nth=1 nth=1", "ValueError: bad rule 'refuse nth=1 nth=1': 'nth=1': nth= given twice"},
+        {"seed=1; seed=2", "ValueError: bad rule 'seed=2': seed= given twice"},
     };
     assert_int_equal(upy_config_faults("refuse *:1"), 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal(upy_config_faults(cases[i].rule), -1);
         assert_string_equal(tu_exc_text(), cases[i].message);
     }
-    assert_true(atomic_load(&fault_active)); /* the good rule stayed */
+    char many[33 * 8 + 1] = "refuse";
+    for (int i = 1; i < 32; i++)
+        strcat(many, "; refuse");
+    assert_int_equal(upy_config_faults(many), 0); /* 32 rules: the limit */
+    strcat(many, "; refuse");
+    assert_int_equal(upy_config_faults(many), -1);
+    assert_string_equal(tu_exc_text(), "ValueError: bad rule 'refuse': more than 32 rules");
+    assert_true(atomic_load(&fault_active)); /* the good rules stayed */
     assert_int_equal(upy_config_faults(""), 0);
     assert_false(atomic_load(&fault_active));
 }
