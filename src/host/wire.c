@@ -615,11 +615,11 @@ int host_wire_connect(host_sock *s, host_addr to, const struct host_wire_spec *s
 
 int host_wire_accept(host_sock *child, const struct host_wire_spec *spec)
 {
-    host_addr at;
+    host_addr at = {0}; /* the compiler cannot tell that fail() is negative */
     int listener = pair_listener(&at, (size_t)spec->window), near = -1, far = -1;
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(at.port), .sin_addr.s_addr = htonl(at.ip)};
     int rc = listener;
     if (listener >= 0) {
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(at.port), .sin_addr.s_addr = htonl(at.ip)};
         near = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         near_buffer(near, (size_t)spec->window);
         rc = near < 0 || connect(near, (struct sockaddr *)&sin, sizeof sin) < 0 ? fail() : 0;
