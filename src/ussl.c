@@ -161,7 +161,9 @@ static ssize_t ssl_read(struct tls_sock *t, struct ucore *c, void *buf, size_t l
 static ssize_t tls_read(usocket *s, void *buf, size_t len)
 {
     struct tls_sock *t = s->layer_ctx;
-    ssize_t r = len || atomic_load_explicit(&t->fatal, memory_order_relaxed) ? ssl_read(t, s->core, buf, len) : 0;
+    if (len == 0 && !atomic_load_explicit(&t->fatal, memory_order_relaxed))
+        return 0; /* nothing to read; a kept failure is still raised */
+    ssize_t r = ssl_read(t, s->core, buf, len);
     switch (r) {
     case UERRNO_MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
         return 0; /* only the alert was read: the FIN behind it still polls readable */
