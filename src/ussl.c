@@ -40,6 +40,7 @@ struct tls_sock {
     atomic_int read_timeout_ms; /* mbedtls_ssl_conf_read_timeout as settimeout set it; 0: none */
     atomic_int fatal;           /* a failed read fails again the same way (mbedTLS re-reads EOF) */
     atomic_bool over;           /* the handshake is over: from then on no step holds the lock long */
+    atomic_bool alerted;        /* the handshake ended in a received fatal alert (see drive()) */
     int handshake_timeouts;     /* wrap_socket(timeout=): read timeouts a handshake tolerates */
     bool server;
 };
@@ -63,6 +64,11 @@ static ssize_t drive(struct tls_sock *t, struct ucore *c, enum tls_op op, void *
                      int read_timeout_ms, int *sock_errno)
 {
     bool may_block = op == TLS_HANDSHAKE && read_timeout_ms <= 0;
+    /* A received fatal alert leaves mbedTLS in its handshake (the state is not HANDSHAKE_OVER):
+     * mbedtls_ssl_read, mbedtls_ssl_write and mbedtls_ssl_handshake all run it again, and it
+     * reads the next record header from the socket (firmware-notes §17). */
+    if (op != TLS_CLOSE && atomic_load_explicit(&t->alerted, memory_order_relaxed))
+        op = TLS_NEXT_HEADER;
     for (;;) {
         pthread_mutex_lock(&t->lock);
         ssize_t r = tls_step(t->conn, op, buf, len, may_block);
@@ -105,6 +111,8 @@ static int handshake(struct tls_sock *t, struct ucore *c, int read_timeout_ms, i
     while ((r = drive(t, c, TLS_HANDSHAKE, NULL, 0, read_timeout_ms, NULL)) == UERRNO_MBEDTLS_ERR_SSL_TIMEOUT &&
            ++timeouts < t->handshake_timeouts)
         ;
+    if (r == UERRNO_MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)
+        atomic_store_explicit(&t->alerted, true, memory_order_relaxed);
     if (r < 0)
         return fail_code(c, r);
     pthread_mutex_lock(&t->lock);
@@ -129,34 +137,56 @@ static int tls_connected(usocket *s)
     return rc;
 }
 
+/* One mbedtls_ssl_read: a count, or mbedTLS's code. A failure is kept: the next read fails the
+ * same way (mbedTLS reads the socket's end again, and lwIP's socket error is sticky). */
+static ssize_t ssl_read(struct tls_sock *t, struct ucore *c, void *buf, size_t len)
+{
+    int fatal = atomic_load_explicit(&t->fatal, memory_order_relaxed);
+    if (fatal)
+        return fatal;
+    ssize_t r = drive(t, c, TLS_READ, buf, len, read_timeout(t), NULL);
+    if (r >= 0 || r == UERRNO_MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || r == UERRNO_MBEDTLS_ERR_SSL_TIMEOUT ||
+        r == UERRNO_MBEDTLS_ERR_SSL_WANT_WRITE)
+        return r;
+    if (r == UERRNO_MBEDTLS_ERR_SSL_CONN_EOF)
+        sock_took_eof(c); /* mbedTLS read the FIN: the raw fd stops polling readable */
+    if (!sock_closed(c))
+        atomic_store_explicit(&t->fatal, (int)r, memory_order_relaxed);
+    return r;
+}
+
 /* recv (§5.5): one mbedtls_ssl_read. close_notify → b''; the read timeout → b'' or TimeoutError
  * by the Python timeout; any other failure raises mbedTLS's code as it is (lwipsocket_socket_recv:
  * `*_errno = ret`): FIN without close_notify → -29312, reset → -80, a bad record → -29184 ... */
 static ssize_t tls_read(usocket *s, void *buf, size_t len)
 {
     struct tls_sock *t = s->layer_ctx;
-    struct ucore *c = s->core;
-    int fatal = atomic_load_explicit(&t->fatal, memory_order_relaxed);
-    if (fatal)
-        return UPY__OS(fatal);
-    if (len == 0)
-        return 0;
-    ssize_t r = drive(t, c, TLS_READ, buf, len, read_timeout(t), NULL);
+    if (len == 0 && !atomic_load_explicit(&t->fatal, memory_order_relaxed))
+        return 0; /* nothing to read; a kept failure is still raised */
+    ssize_t r = ssl_read(t, s->core, buf, len);
     switch (r) {
     case UERRNO_MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
         return 0; /* only the alert was read: the FIN behind it still polls readable */
     case UERRNO_MBEDTLS_ERR_SSL_TIMEOUT: return UPY__E_LAYER_TIMEOUT;
     case UERRNO_MBEDTLS_ERR_SSL_WANT_WRITE: return UPY__E_WOULD_BLOCK; /* a non-blocking fd, mid-handshake */
-    case UERRNO_MBEDTLS_ERR_SSL_CONN_EOF:
-        sock_took_eof(c); /* mbedTLS read the FIN: the raw fd stops polling readable */
-        break;
-    default:
-        if (r >= 0)
-            return r;
+    default: return r >= 0 ? r : fail_code(s->core, r);
     }
-    if (!sock_closed(c))
-        atomic_store_explicit(&t->fatal, (int)r, memory_order_relaxed);
-    return fail_code(c, r);
+}
+
+/* send after a received fatal alert: mbedtls_ssl_write runs the handshake again, and its read is
+ * all that happens (ssl_read, sticky failure included). The firmware then raises the task's
+ * errno (lwipsocket_socket_send: `*_errno = errno`), which lwIP's read set for the socket's end:
+ * ENOTCONN for the FIN (ERR_CLSD), ECONNRESET for a reset. A read timeout or bytes that came
+ * leave it stale: we give EAGAIN (OSError(11) / TimeoutError) and mbedTLS's code (firmware-notes §17). */
+static ssize_t write_after_alert(struct tls_sock *t, struct ucore *c)
+{
+    ssize_t r = ssl_read(t, c, NULL, 0);
+    switch (r) {
+    case UERRNO_MBEDTLS_ERR_SSL_TIMEOUT: return UPY__E_WOULD_BLOCK;
+    case UERRNO_MBEDTLS_ERR_SSL_CONN_EOF: return fail_code(c, UERRNO_ENOTCONN);
+    case UERRNO_MBEDTLS_ERR_NET_CONN_RESET: return fail_code(c, UERRNO_ECONNRESET);
+    default: return fail_code(c, r);
+    }
 }
 
 /* send (§5.5): one mbedtls_ssl_write, at most one record. WANT_* (a non-blocking fd) → EAGAIN,
@@ -166,6 +196,8 @@ static ssize_t tls_write(usocket *s, const void *buf, size_t len)
 {
     struct tls_sock *t = s->layer_ctx;
     struct ucore *c = s->core;
+    if (atomic_load_explicit(&t->alerted, memory_order_relaxed))
+        return write_after_alert(t, c);
     int sock_errno = 0;
     ssize_t r = drive(t, c, TLS_WRITE, (void *)buf, len, read_timeout(t), &sock_errno);
     if (r > 0)
@@ -339,6 +371,7 @@ static int tls_sock_new(struct ucore *c, const ussl_options *o, struct tls_sock 
     atomic_init(&t->read_timeout_ms, 0);
     atomic_init(&t->fatal, 0);
     atomic_init(&t->over, false);
+    atomic_init(&t->alerted, false);
     t->handshake_timeouts = o->timeout ? o->timeout : profile()->tls_handshake_timeouts;
     t->server = o->server_side;
     *out = t;

@@ -434,6 +434,62 @@ static void test_recv_from_a_stalled_peer(void **state)
 
 #define T(name) cmocka_unit_test_setup(name, setup)
 
+/* A server that answers with a fatal alert and keeps the connection open: mbedTLS is still in its
+ * handshake, so the next recv or send runs it again and waits for the next record as long as the
+ * read timeout lets it (firmware-notes §17). With settimeout(0.2) both raise TimeoutError; with
+ * none a recv waits until close() wakes it. */
+static void test_after_an_alert_the_next_call_waits_for_a_record(void **state)
+{
+    (void)state;
+    for (enum mode mode = BLOCKING; mode <= TIMED; mode++) {
+        tu_tls_script sc = {.start = TU_TLS_RAW_ALERT};
+        int port;
+        tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+        tu_tls_pair p;
+        assert_int_equal(tu_tls_pair_connect(&p, port, NULL), -1);
+        assert_oserror(FATAL_ALERT);
+        char buf[8];
+        if (mode == TIMED) {
+            assert_int_equal(usocket_settimeout(p.ssl, STALL_TIMED_S), 0);
+            assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), -1);
+            assert_string_equal(tu_exc_text(), "TimeoutError: timed out");
+            assert_int_equal(usocket_send(p.ssl, "ping", 4), -1);
+            assert_string_equal(tu_exc_text(), "TimeoutError: timed out");
+        } else {
+            tu_bg bg;
+            tu_bg_recv(&bg, p.ssl, buf, sizeof buf);
+            assert_close_wakes(&bg, p.ssl, mode_names[mode]);
+        }
+        tu_tls_pair_release(&p);
+        assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
+    }
+}
+
+/* A server that resets after its alert: the handshake run again reads the reset. recv raises
+ * -80 (MBEDTLS_ERR_NET_CONN_RESET) and send the errno lwIP's read set (ECONNRESET, 104), each
+ * time: lwIP's ERR_RST is sticky (firmware-notes §17). */
+static void test_after_an_alert_and_a_reset_recv_and_send_raise_the_reset(void **state)
+{
+    (void)state;
+    tu_tls_script sc = {.start = TU_TLS_RAW_ALERT_RST};
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    tu_tls_pair p;
+    assert_int_equal(tu_tls_pair_connect(&p, port, NULL), -1);
+    assert_oserror(FATAL_ALERT);
+    char buf[8];
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), -1);
+        assert_oserror(CONN_RESET);
+        assert_int_equal(CONN_RESET, -80);
+        assert_int_equal(usocket_send(p.ssl, "ping", 4), -1);
+        assert_oserror(UERRNO_ECONNRESET);
+        assert_int_equal(UERRNO_ECONNRESET, 104);
+    }
+    tu_tls_pair_release(&p);
+    assert_true(tu_tls_peer_join(peer, NULL, JOIN_MS));
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the raw peers write with write(2) */
@@ -449,6 +505,8 @@ int main(void)
         T(test_server_handshake_against_a_silent_client),
         T(test_recv_from_hostile_peers),
         T(test_recv_from_a_stalled_peer),
+        T(test_after_an_alert_the_next_call_waits_for_a_record),
+        T(test_after_an_alert_and_a_reset_recv_and_send_raise_the_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

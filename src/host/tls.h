@@ -101,6 +101,9 @@ enum tls_op {
     TLS_READ,         /* the plaintext of at most one record; TLS_CLOSE_NOTIFY at the end */
     TLS_WRITE,        /* at most one record (16384 bytes), as mbedtls_ssl_write */
     TLS_CLOSE,        /* send close_notify: 0 once sent, or when there is no handshake to close */
+    TLS_NEXT_HEADER,  /* past OpenSSL, which reads nothing after a fatal alert: the next record
+                         header's bytes taken from the socket, TLS_UNEXPECTED when some came,
+                         else the socket's end, failure or TLS_WANT_READ */
 };
 ssize_t tls_step(tls_conn *t, enum tls_op op, void *buf, size_t len, bool may_block);
 

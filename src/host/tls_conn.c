@@ -202,6 +202,19 @@ static int close_notify(tls_conn *t)
     return code;
 }
 
+/* Reads up to a record header, as mbedTLS fetches one; its bytes are not parsed. */
+static int next_header(tls_conn *t)
+{
+    unsigned char header[5];
+    ssize_t n = host_recv(t->sock, header, sizeof header, t->io_flags);
+    if (n > 0)
+        return TLS_UNEXPECTED;
+    if (n == -UERRNO_EAGAIN)
+        return TLS_WANT_READ;
+    socket_failed(t, n == 0 ? TLS_SOCK_EOF : (int)-n, false);
+    return tls_outcome_from_socket(t->sock_errno, false);
+}
+
 /* The handshake's hook point: its end, success or failure, not the waits on the way. */
 static int handshake_result(tls_conn *t, int code)
 {
@@ -227,6 +240,8 @@ ssize_t tls_step(tls_conn *t, enum tls_op op, void *buf, size_t len, bool may_bl
     case TLS_WRITE:
         r = SSL_write(t->ssl, buf, len > SSL3_RT_MAX_PLAIN_LENGTH ? SSL3_RT_MAX_PLAIN_LENGTH : (int)len);
         return r > 0 ? r : outcome(t, r);
+    case TLS_NEXT_HEADER:
+        return next_header(t);
     default:
         return close_notify(t);
     }

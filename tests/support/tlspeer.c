@@ -68,6 +68,7 @@ static void raw_start(const tu_tls_script *s, int fd)
     case TU_TLS_RAW_GARBAGE: SEND_RAW(fd, TU_TLS_GARBAGE); drain(fd); break;
     case TU_TLS_RAW_TRUNCATED: SEND_RAW(fd, TU_TLS_TRUNCATED); break;
     case TU_TLS_RAW_ALERT: SEND_RAW(fd, TU_TLS_ALERT); drain(fd); break;
+    case TU_TLS_RAW_ALERT_RST: SEND_RAW(fd, TU_TLS_ALERT); tu_reset(fd); return;
     case TU_TLS_SILENT: drain(fd); break;
     default: break; /* RAW_FIN */
     }

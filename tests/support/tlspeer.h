@@ -22,6 +22,7 @@ enum tu_tls_start {
     TU_TLS_RAW_GARBAGE,   /* bytes that are not TLS (TU_TLS_GARBAGE), then hold */
     TU_TLS_RAW_TRUNCATED, /* half a handshake record (TU_TLS_TRUNCATED), then close */
     TU_TLS_RAW_ALERT,     /* a fatal handshake_failure alert (TU_TLS_ALERT), then hold */
+    TU_TLS_RAW_ALERT_RST, /* the same alert, then reset */
 };
 
 /* The hostile bytes, for tests that compare. */
