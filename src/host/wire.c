@@ -173,8 +173,9 @@ static void drop(struct way *w)
         take_head(w);
 }
 
-/* Read what the source has, while the window has room. */
-static void fill(struct link *l, struct way *w, uint64_t now)
+/* Read what the source has, while the window has room. Each chunk is stamped when its read
+ * returned, not when the pass began: bytes that came in meanwhile are never handed on early. */
+static void fill(struct link *l, struct way *w)
 {
     char buf[2048];
     size_t max = l->chunk < sizeof buf ? l->chunk : sizeof buf;
@@ -183,7 +184,7 @@ static void fill(struct link *l, struct way *w, uint64_t now)
         ssize_t n = recv(w->src, buf, room < max ? room : max, MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
-        enqueue(l, w, n > 0 ? DATA : n == 0 ? FIN : RST, buf, n > 0 ? (size_t)n : 0, now);
+        enqueue(l, w, n > 0 ? DATA : n == 0 ? FIN : RST, buf, n > 0 ? (size_t)n : 0, host_monotonic_us());
     }
 }
 
@@ -341,7 +342,7 @@ static bool pump(struct link *l, uint64_t now)
         return false;
     if (l->phase == LIVE) {
         for (int i = HOST_WIRE_OUT; i <= HOST_WIRE_IN; i++) {
-            fill(l, &l->way[i], now);
+            fill(l, &l->way[i]);
             deliver(l, &l->way[i], now);
         }
         if (l->way[0].finished && l->way[1].finished)
