@@ -12,6 +12,7 @@
 #include "host/host.h"
 
 atomic_bool fault_active;
+static atomic_uint in_use; /* 1 << effect for each effect some rule has */
 
 static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct fault_set rules = {.seed = FAULT_DEFAULT_SEED};
@@ -30,6 +31,10 @@ int fault_set_rules(const char *spec, char *err, size_t errsize)
         for (int i = 0; i < FAULT_RULES_MAX; i++)
             atomic_store(&matched[i], 0);
         origin_us = host_monotonic_us();
+        unsigned effects = 0;
+        for (int i = 0; i < rules.count; i++)
+            effects |= 1u << rules.rule[i].effect;
+        atomic_store(&in_use, effects);
         atomic_store(&fault_active, rules.count > 0);
         pthread_rwlock_unlock(&lock);
     }
@@ -102,6 +107,11 @@ static bool fires(const struct fault_rule *r, uint64_t n, uint64_t draw)
     if (r->nth ? n != (uint64_t)r->nth : r->every && n % (uint64_t)r->every != 0)
         return false;
     return !r->p_set || r->p == UINT32_MAX || (uint32_t)(draw >> 32) < r->p;
+}
+
+bool fault_uses(unsigned effects)
+{
+    return (atomic_load_explicit(&in_use, memory_order_relaxed) & effects) != 0;
 }
 
 bool fault_decide(const struct fault_event *ev, unsigned effects, struct fault_rule *out)

@@ -43,6 +43,10 @@ extern atomic_bool fault_active;
  * origin. 0, or -1 with a message in err. */
 int fault_set_rules(const char *spec, char *err, size_t errsize);
 
+/* Whether some rule has one of `effects` (a mask as below): lets a hook skip what only such a
+ * rule needs, e.g. asking the kernel for the socket's mode. */
+bool fault_uses(unsigned effects);
+
 /* The first rule among `effects` (a mask of 1 << enum fault_effect) whose selectors match ev and
  * that fires this time; its count advances for every match. A copy goes to *out. */
 bool fault_decide(const struct fault_event *ev, unsigned effects, struct fault_rule *out);

@@ -288,6 +288,13 @@ static bool non_blocking_call(const host_sock *s, int flags)
     return (flags & HOST_IO_DONTWAIT) || host_nonblocking(s);
 }
 
+/* A non-blocking call an EAGAIN storm may take: the mode is only asked of the kernel (a syscall)
+ * when some rule makes storms. */
+static bool may_storm(const host_sock *s, int flags)
+{
+    return fault_uses(E(EAGAIN)) && non_blocking_call(s, flags);
+}
+
 /* An EAGAIN storm on a non-blocking call: a rule that fires starts one of r.count calls in its
  * direction, and each of them finds nothing to move. Under lock. */
 static bool storm(struct conn *c, const struct fault_event *ev)
@@ -311,11 +318,10 @@ static ssize_t admit(struct conn *c, host_sock *s, enum fault_dir dir, size_t le
         return -c->dead;
     if (c->eof && dir == FAULT_RECV)
         return 0;
-    bool non_blocking = non_blocking_call(s, flags);
     struct fault_event ev = event_of(dir == FAULT_SEND ? FAULT_EV_SEND : FAULT_EV_RECV, s);
     ev.dir = dir;
     struct fault_rule r;
-    if (non_blocking && storm(c, &ev))
+    if (may_storm(s, flags) && storm(c, &ev))
         return -UERRNO_EAGAIN;
     if (fault_decide(&ev, E(SHORT), &r) && (size_t)r.max < len)
         len = (size_t)r.max;
@@ -445,7 +451,7 @@ static ssize_t datagram(host_sock *s, void *buf, size_t len, int flags, host_add
 {
     if (dir == FAULT_SEND && link_down_now())
         return -UERRNO_EHOSTUNREACH;
-    int rc = non_blocking_call(s, flags) ? datagram_storm(s, dir, next) : 0;
+    int rc = may_storm(s, flags) ? datagram_storm(s, dir, next) : 0;
     if (rc < 0)
         return rc;
     if (dir == FAULT_SEND)
