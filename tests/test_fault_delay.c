@@ -49,13 +49,7 @@ static usocket *connected(const char *rules, int *peer)
 {
     int port, listener = tu_listener(&port);
     faults(rules, port);
-    usocket *s = tu_tcp();
-    usocket_addr a = tu_loopback(port);
-    assert_int_equal(usocket_connect(s, &a), 0);
-    *peer = tu_accept(listener, WAIT_MS);
-    assert_true(*peer >= 0);
-    close(listener);
-    return s;
+    return tu_usock_connected_via(listener, port, peer);
 }
 
 static int poll_once(usocket *s, int mask, int timeout_ms)
@@ -69,11 +63,6 @@ static int poll_once(usocket *s, int mask, int timeout_ms)
     return n ? ev[0].revents : 0;
 }
 
-static void peer_send(int peer, const char *text)
-{
-    assert_int_equal(send(peer, text, strlen(text), 0), (ssize_t)strlen(text));
-}
-
 /* --- latency -------------------------------------------------------------------------------------- */
 
 /* The peer's bytes are in flight for the latency: a non-blocking recv finds nothing (b''), poll
@@ -85,7 +74,7 @@ static void test_fault_delay_recv_bytes_are_unseen_by_recv_and_poll_until_due(vo
     usocket *s = connected("delay *:%d delay=200ms dir=recv", &peer);
     set_mode(s, NON_BLOCKING);
     uint64_t t0 = tu_now_ms();
-    peer_send(peer, "hello");
+    tu_peer_send(peer, "hello");
     char b[16];
     assert_int_equal(usocket_recv(s, b, sizeof b), 0); /* the board's non-blocking recv: b'' */
     assert_int_equal(poll_once(s, USELECT_POLLIN, 0), 0);
@@ -106,7 +95,7 @@ static void test_fault_delay_recv_blocking_waits_and_timed_times_out(void **stat
     usocket *s = connected("delay *:%d delay=200ms dir=recv", &peer);
     set_mode(s, TIMED);
     uint64_t t0 = tu_now_ms();
-    peer_send(peer, "abc");
+    tu_peer_send(peer, "abc");
     char b[16];
     assert_int_equal(usocket_recv(s, b, sizeof b), -1);
     assert_int_equal(upy_exc_current()->type, UPY_EXC_TIMEOUTERROR);
@@ -171,7 +160,7 @@ static void test_fault_delay_on_an_accepted_connection(void **state)
     usocket *s = usocket_accept(l, NULL);
     assert_non_null(s);
     uint64_t t0 = tu_now_ms();
-    peer_send(client, "hi");
+    tu_peer_send(client, "hi");
     assert_int_equal(poll_once(s, USELECT_POLLIN, 0), 0);
     assert_int_equal(poll_once(s, USELECT_POLLIN, WAIT_MS), USELECT_POLLIN);
     assert_true(tu_now_ms() - t0 >= LATENCY_MS);
@@ -236,7 +225,7 @@ static void test_fault_delay_peer_fin_arrives_after_the_latency(void **state)
     int peer;
     usocket *s = connected("delay *:%d delay=200ms dir=recv", &peer);
     uint64_t t0 = tu_now_ms();
-    peer_send(peer, "x");
+    tu_peer_send(peer, "x");
     close(peer);
     assert_int_equal(poll_once(s, USELECT_POLLIN, 0), 0);
     char b[4];
@@ -447,7 +436,7 @@ static void test_fault_delay_non_blocking_connect_carries_bytes(void **state)
     assert_int_equal(usocket_send(s, "up", 2), 2);
     char b[4];
     assert_int_equal(tu_read_exact(peer, b, 2, WAIT_MS), 2);
-    peer_send(peer, "down");
+    tu_peer_send(peer, "down");
     assert_int_equal(poll_once(s, USELECT_POLLIN, WAIT_MS), USELECT_POLLIN);
     assert_int_equal(usocket_recv(s, b, sizeof b), 4);
     close(peer);
@@ -612,7 +601,7 @@ static void test_fault_delay_with_fin_reads_the_bytes_late_then_eof(void **state
     int peer;
     usocket *s = connected("delay *:%d delay=200ms dir=recv; fin after=3", &peer);
     uint64_t t0 = tu_now_ms();
-    peer_send(peer, "hello");
+    tu_peer_send(peer, "hello");
     char b[8];
     assert_int_equal(usocket_recv(s, b, sizeof b), 3);
     assert_true(tu_now_ms() - t0 >= LATENCY_MS);
@@ -636,19 +625,12 @@ static void test_fault_delay_with_linkdown_aborts_113(void **state)
     usocket_release(s);
 }
 
-static tu_tls_script pong_server(void)
-{
-    static const char *const replies[] = {"pong", NULL};
-    return (tu_tls_script){.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .read_first = true,
-                           .replies = replies, .end = TU_TLS_CLOSE_NOTIFY};
-}
-
 /* A TLS handshake over a slow link completes, and its records arrive. */
 static void test_fault_delay_tls_handshake_completes(void **state)
 {
     (void)state;
     assert_int_equal(upy_config_faults("delay delay=50ms jitter=20ms rate=20000"), 0);
-    tu_tls_script sc = pong_server();
+    tu_tls_script sc = tu_tls_pong_server();
     tu_tls_pair p;
     uint64_t t0 = tu_now_ms();
     tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);

@@ -58,11 +58,6 @@ static usocket *connected(const char *rules, enum mode m, int *peer)
     return s;
 }
 
-static void peer_send(int peer, const char *text)
-{
-    assert_int_equal(send(peer, text, strlen(text), 0), (ssize_t)strlen(text));
-}
-
 /* Waits (bounded) until the kernel has the peer's bytes, so a non-blocking recv finds them. */
 static void arrived(usocket *s, int n)
 {
@@ -190,7 +185,7 @@ static void test_fault_reset_after_n_bytes_recv_raises_104_sticky_in_every_mode(
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         int peer;
         usocket *s = connected("reset after=3", modes[i], &peer);
-        peer_send(peer, "hello");
+        tu_peer_send(peer, "hello");
         arrived(s, 5);
         char b[16];
         assert_int_equal(usocket_recv(s, b, sizeof b), 3);
@@ -249,7 +244,7 @@ static void test_fault_fin_after_n_bytes_recv_reads_eof_in_every_mode(void **sta
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         int peer;
         usocket *s = connected("fin after=2", modes[i], &peer);
-        peer_send(peer, "abcdef");
+        tu_peer_send(peer, "abcdef");
         arrived(s, 6);
         char b[16];
         assert_int_equal(usocket_recv(s, b, sizeof b), 2);
@@ -269,7 +264,7 @@ static void test_fault_short_caps_each_send_and_recv(void **state)
     int peer;
     usocket *s = connected("short max=3", NON_BLOCKING, &peer);
     assert_int_equal(usocket_send(s, "0123456789", 10), 3);
-    peer_send(peer, "abcdef");
+    tu_peer_send(peer, "abcdef");
     arrived(s, 6);
     char b[16];
     assert_int_equal(usocket_recv(s, b, sizeof b), 3);
@@ -287,7 +282,7 @@ static void test_fault_short_blocking_recv_and_timed_send(void **state)
     (void)state;
     int peer;
     usocket *s = connected("short max=3", BLOCKING, &peer);
-    peer_send(peer, "abcdef");
+    tu_peer_send(peer, "abcdef");
     arrived(s, 6);
     char b[16];
     assert_int_equal(usocket_recv(s, b, sizeof b), 3);
@@ -311,7 +306,7 @@ static void test_fault_eagain_storm_on_non_blocking_calls_only(void **state)
     (void)state;
     int peer;
     usocket *s = connected("eagain count=2", NON_BLOCKING, &peer);
-    peer_send(peer, "abc");
+    tu_peer_send(peer, "abc");
     arrived(s, 3);
     char b[16];
     assert_int_equal(usocket_recv(s, b, sizeof b), 0);
@@ -335,7 +330,7 @@ static void test_fault_eagain_storm_keeps_to_its_direction(void **state)
     (void)state;
     int peer;
     usocket *s = connected("eagain count=2 dir=send nth=1", NON_BLOCKING, &peer);
-    peer_send(peer, "abc");
+    tu_peer_send(peer, "abc");
     arrived(s, 3);
     assert_int_equal(usocket_send(s, "x", 1), -1);
     assert_oserror(UERRNO_EAGAIN);
@@ -589,19 +584,11 @@ static void test_fault_linkdown_fails_udp_sends_with_118(void **state)
     close(peer);
 }
 
-/* A TLS server that reads the client's first record, answers "pong" and closes cleanly. */
-static tu_tls_script pong_server(void)
-{
-    static const char *const replies[] = {"pong", NULL};
-    return (tu_tls_script){.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .read_first = true,
-                           .replies = replies, .end = TU_TLS_CLOSE_NOTIFY};
-}
-
 /* On a TLS socket the same RST is mbedTLS's NET_CONN_RESET. */
 static void test_fault_reset_on_a_tls_socket_raises_80(void **state)
 {
     (void)state;
-    tu_tls_script sc = pong_server();
+    tu_tls_script sc = tu_tls_pong_server();
     tu_tls_pair p;
     tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
     faults("reset dir=recv");
@@ -776,7 +763,7 @@ static void test_fault_tls_stall_blocking_handshake_waits_until_closed(void **st
 static void test_fault_tls_fin_without_close_notify_raises_29312(void **state)
 {
     (void)state;
-    tu_tls_script sc = pong_server();
+    tu_tls_script sc = tu_tls_pong_server();
     tu_tls_pair p;
     tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
     faults("fin after=0");

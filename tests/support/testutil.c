@@ -467,6 +467,16 @@ bool tu_usock_queued(usocket *s, int n, int timeout_ms)
 usocket *tu_usock_connected(int *peer)
 {
     int port, listener = tu_listener(&port);
+    return tu_usock_connected_via(listener, port, peer);
+}
+
+void tu_peer_send(int peer, const char *text)
+{
+    assert_int_equal(send(peer, text, strlen(text), 0), (ssize_t)strlen(text));
+}
+
+usocket *tu_usock_connected_via(int listener, int port, int *peer)
+{
     usocket *s = tu_tcp();
     usocket_addr a = tu_loopback(port);
     assert_int_equal(usocket_connect(s, &a), 0);

@@ -196,6 +196,11 @@ bool tu_usock_queued(usocket *s, int n, int timeout_ms);
 
 /* A blocking socket connected to a raw kernel peer on loopback; *peer is the peer's fd. */
 usocket *tu_usock_connected(int *peer);
+/* The same through a listener the test made (tu_listener: set rules for its port first); the
+ * listener is closed once the peer is accepted. */
+usocket *tu_usock_connected_via(int listener, int port, int *peer);
+/* The raw peer sends all of text (a C string). */
+void tu_peer_send(int peer, const char *text);
 
 /* A teardown: the profile is process-wide, and every test leaves the board's. */
 int tu_restore_profile(void **state);

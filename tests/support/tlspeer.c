@@ -141,6 +141,13 @@ static void *peer_main(void *arg)
     return NULL;
 }
 
+tu_tls_script tu_tls_pong_server(void)
+{
+    static const char *const replies[] = {"pong", NULL};
+    return (tu_tls_script){.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .read_first = true,
+                           .replies = replies, .end = TU_TLS_CLOSE_NOTIFY};
+}
+
 tu_tls_peer *tu_tls_peer_start(const tu_tls_script *script, int *port)
 {
     tu_tls_peer *p = calloc(1, sizeof *p);

@@ -72,6 +72,10 @@ typedef struct tu_tls_peer tu_tls_peer;
 
 /* Start the peer. A server listens on 127.0.0.1 and writes its port to *port; a client
  * connects to *port. Fails the test on error. */
+/* A server that reads the client's first record, answers "pong" and closes cleanly (the test
+ * certificates). */
+tu_tls_script tu_tls_pong_server(void);
+
 tu_tls_peer *tu_tls_peer_start(const tu_tls_script *script, int *port);
 
 /* Wait for the peer to finish its connections; reports[i] describes connection i (may be NULL).
