@@ -770,6 +770,33 @@ static void test_full_disk_ends_the_trace(void **state)
     assert_int_equal(tu_count(client.out, "Data received: "), 2);
 }
 
+/* A trace, pcap and key log on a pipe whose reader is gone (`fd:3 | head -1` once head exits)
+ * stop with one message each, as on a full disk; SIGPIPE does not end the program. */
+static void test_a_closed_pipe_ends_the_outputs(void **state)
+{
+    (void)state;
+    tu_proc server, client;
+    int port = start_server(&server, "tls_server", NULL);
+    int p[2];
+    assert_int_equal(pipe(p), 0); /* inherited by the client */
+    close(p[0]);
+    char remap[80], trace[32], pcap[48], keylog[48];
+    snprintf(remap, sizeof remap, "UPYSOCK_REMAP=192.168.0.234:6543=127.0.0.1:%d", port);
+    snprintf(trace, sizeof trace, "UPYSOCK_TRACE=fd:%d", p[1]);
+    snprintf(pcap, sizeof pcap, "UPYSOCK_PCAP=/dev/fd/%d", p[1]);
+    snprintf(keylog, sizeof keylog, "UPYSOCK_KEYLOG=/dev/fd/%d", p[1]);
+    char *argv[] = {(char *)tu_example("tutorial_ssl_client"), NULL};
+    char *env[] = {remap, trace, pcap, keylog, "UPYSOCK_FLASH=" FLASH, NULL};
+    int status = tu_run(&client, argv, env, WAIT_MS);
+    close(p[1]);
+    stop(&server);
+    assert_int_equal(status, 0);
+    assert_int_equal(tu_count(client.out, "upysock: trace stopped: Broken pipe\n"), 1);
+    assert_int_equal(tu_count(client.out, "upysock: pcap stopped: Broken pipe\n"), 1);
+    assert_int_equal(tu_count(client.out, "upysock: keylog stopped: Broken pipe\n"), 1);
+    assert_int_equal(tu_count(client.out, "stopped"), 3);
+}
+
 /* Both ends in this process: each segment and datagram is written once, in the connecting
  * end's view. */
 static void test_both_ends_here_written_once(void **state)
@@ -942,6 +969,7 @@ int main(void)
         cmocka_unit_test(test_tutorial_3_decrypted_with_the_key_log),
         cmocka_unit_test(test_trace_fields),
         cmocka_unit_test(test_full_disk_ends_the_trace),
+        cmocka_unit_test(test_a_closed_pipe_ends_the_outputs),
         cmocka_unit_test(test_both_ends_here_written_once),
         cmocka_unit_test(test_trace_lines_whole_under_threads),
         cmocka_unit_test(test_an_injected_reset_is_an_rst),
