@@ -686,6 +686,40 @@ static void test_tls_calls_are_the_programs(void **state)
     assert_one_call(trace, "send", fq, "\"len\":3,\"errno\":104}");
 }
 
+/* A TLS socket's close leaves the program's exception as it was without raising it again:
+ * no raise record after a clean close, and only the failure's own after a reset. */
+static void test_tls_close_raises_nothing(void **state)
+{
+    (void)state;
+    tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .end = TU_TLS_CLOSE_NOTIFY};
+    char buf[16];
+    assert_int_equal(upy_config_trace(path("tls-close.jsonl")), 0);
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
+    assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 0);
+    assert_true(tu_tls_peer_join(peer, NULL, WAIT_MS));
+    assert_int_equal(usocket_close(p.ssl), 0);
+    assert_int_equal(upy_config_trace(path("tls-close-reset.jsonl")), 0);
+    tu_tls_pair q;
+    sc.end = TU_TLS_RST;
+    peer = tu_tls_pair_connected(&q, &sc, NULL);
+    assert_true(tu_tls_peer_join(peer, NULL, WAIT_MS));
+    assert_int_equal(usocket_recv(q.ssl, buf, sizeof buf), -1);
+    assert_true(upy_exc_is_errno(-80));
+    assert_int_equal(usocket_close(q.ssl), 0);
+    assert_true(upy_exc_is_errno(-80)); /* the program's exception, kept */
+    assert_int_equal(upy_config_trace(""), 0);
+    tu_tls_pair_release(&p);
+    tu_tls_pair_release(&q);
+
+    const char *trace = sh("cat %s", path("tls-close.jsonl"));
+    assert_null(strstr(trace, "\"call\":\"raise\""));
+    assert_int_equal(tu_count(trace, "\"call\":\"close\""), 1);
+    trace = sh("cat %s", path("tls-close-reset.jsonl"));
+    assert_int_equal(tu_count(trace, "\"call\":\"raise\""), 1);
+    assert_int_equal(tu_count(trace, "\"call\":\"raise\",\"exc\":\"OSError\",\"code\":-80}"), 1);
+}
+
 /* The trace replaced again and again while another thread writes records: every record is in
  * exactly one of the files, whole, and none went to a descriptor the library had closed (each
  * replacement is followed at once by an open that would reuse its number). */
@@ -978,6 +1012,7 @@ int main(void)
         cmocka_unit_test(test_datagrams_show_device_and_host_addresses),
         cmocka_unit_test(test_every_lookup_is_coherent),
         cmocka_unit_test(test_tls_calls_are_the_programs),
+        cmocka_unit_test(test_tls_close_raises_nothing),
         cmocka_unit_test(test_trace_replaced_while_written),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
