@@ -883,6 +883,58 @@ static void test_both_ends_here_written_once(void **state)
     assert_string_equal(udp, expect);
 }
 
+/* refuse and hang send the connect to the fault module's own helper sockets (a refusing port, a
+ * full listener): none of them is in the pcap or the trace, which show the device's connect
+ * only: SYN then RST from the address named (refuse), a SYN alone (hang). */
+static void test_the_fault_modules_sockets_not_shown(void **state)
+{
+    (void)state;
+    need_tshark();
+    const char *const rules[] = {"refuse 192.168.0.41:7000", "hang 192.168.0.42:7000"};
+    const char *const names[] = {"refuse", "hang"};
+    for (int i = 0; i < 2; i++) {
+        char file[40];
+        snprintf(file, sizeof file, "%s.pcap", names[i]);
+        assert_int_equal(upy_config_pcap(path(file)), 0);
+        snprintf(file, sizeof file, "%s.jsonl", names[i]);
+        assert_int_equal(upy_config_trace(path(file)), 0);
+        assert_int_equal(upy_config_faults(rules[i]), 0);
+        usocket *c = tu_tcp();
+        usocket_addr to = {.port = 7000};
+        snprintf(to.ip, sizeof to.ip, "192.168.0.%d", 41 + i);
+        if (i == 1)
+            assert_int_equal(usocket_setblocking(c, false), 0);
+        assert_int_equal(usocket_connect(c, &to), -1);
+        assert_true(upy_exc_is_errno(i == 0 ? UERRNO_ECONNRESET : UERRNO_EINPROGRESS));
+        assert_int_equal(usocket_close(c), 0);
+        usocket_release(c);
+        assert_int_equal(upy_config_faults(""), 0);
+        assert_int_equal(upy_config_trace(""), 0);
+        assert_int_equal(upy_config_pcap(""), 0);
+    }
+    const char *fields = "-T fields -e ip.src -e tcp.srcport -e ip.dst -e tcp.dstport";
+    const char *shown = sh("tshark -r %s %s", path("refuse.pcap"), fields);
+    assert_int_equal(tu_count(shown, "\t192.168.0.41\t7000\n"), 1);
+    assert_int_equal(tu_count(shown, "\n"), 2);
+    assert_int_equal(tu_count(shown, "192.168.0.249\t"), 2);
+    assert_int_equal(tu_count(shown, "192.168.0.41\t7000\t192.168.0.249\t"), 1);
+    assert_string_equal(sh("tshark -r %s -Y \"tcp.flags.syn == 1 && tcp.flags.ack == 0\" | wc -l",
+                           path("refuse.pcap")), "1\n");
+    assert_string_equal(sh("tshark -r %s -Y \"ip.src == 192.168.0.41 && tcp.flags.reset == 1\" | wc -l",
+                           path("refuse.pcap")), "1\n");
+    shown = sh("tshark -r %s %s", path("hang.pcap"), fields);
+    assert_int_equal(tu_count(shown, "\n"), 1);
+    assert_int_equal(tu_count(shown, "\t192.168.0.42\t7000\n"), 1);
+    assert_string_equal(sh("tshark -r %s -Y \"ip.src == 192.168.0.249 && ip.dst == 192.168.0.42 && "
+                           "tcp.dstport == 7000 && tcp.flags.syn == 1 && tcp.flags.ack == 0\" | wc -l",
+                           path("hang.pcap")), "1\n");
+    for (int i = 0; i < 2; i++) {
+        const char *trace = sh("cat %s/%s.jsonl", dir, names[i]);
+        assert_null(strstr(trace, "\"fileno\":0,"));
+        assert_int_equal(tu_count(trace, "\"call\":\"connect\""), 1);
+    }
+}
+
 /* A fault layer (the inner hooks, as fault injection installs them) resets every recv without
  * asking the kernel: the observers record what the fault made of the call. */
 static ssize_t injected_reset(host_sock *s, void *buf, size_t len, int flags, host_addr *from, host_io_fn next)
@@ -1007,6 +1059,7 @@ int main(void)
         cmocka_unit_test(test_both_ends_here_written_once),
         cmocka_unit_test(test_trace_lines_whole_under_threads),
         cmocka_unit_test(test_an_injected_reset_is_an_rst),
+        cmocka_unit_test(test_the_fault_modules_sockets_not_shown),
         cmocka_unit_test(test_every_call_is_one_record),
         cmocka_unit_test(test_accept_shows_the_device_peer),
         cmocka_unit_test(test_datagrams_show_device_and_host_addresses),

@@ -58,10 +58,14 @@ typedef struct host_sock {
     host_addr local, peer; /* host side (kernel), when known; {0, 0} otherwise */
     host_addr dev_local, dev_peer; /* device side, when known (a datagram socket: the last
                                       destination named) */
+    bool internal;         /* the library's own helper (host_socket_internal), not the program's */
 } host_sock;
 
 /* Sockets (hostsock.c). The new socket blocks. 0 with *s filled, or < 0. */
 int host_socket(host_sock *s, int type);
+/* A socket of the library's own (e.g. the fault module's sinks): made past the hooks, with no id,
+ * and marked internal, so no observer shows it or counts it. */
+int host_socket_internal(host_sock *s, int type);
 void host_close(host_sock *s);
 void host_shutdown(host_sock *s);                /* wake every call blocked on s */
 void host_abort(host_sock *s);                   /* close with RST (SO_LINGER 0) */
