@@ -72,7 +72,7 @@ static void follow(const host_sock *s)
 static struct fault_event event_of(enum fault_kind kind, const host_sock *s)
 {
     return (struct fault_event){.kind = kind, .local_ip = s->dev_local.ip, .local_port = s->dev_local.port,
-                                .peer_ip = s->dev_peer.ip, .peer_port = s->dev_peer.port};
+                                .peer_ip = s->dev_peer.ip, .peer_port = s->dev_peer.port, .sock = s};
 }
 
 /* --- link down: lwIP aborts every TCP connection when the station disconnects ------------------ */

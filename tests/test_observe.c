@@ -565,6 +565,7 @@ static void test_every_lookup_is_coherent(void **state)
         {"vnet", "\"decision\":\"resolve_failed\",\"dev\":\"example.com\"}"},
         {"getaddrinfo", "\"name\":\"example.com\",\"port\":443,\"errno\":202}"},
         {"raise", "\"exc\":\"OSError\",\"code\":202}"},
+        {"fault", "\"effect\":\"dnsfail\",\"rule\":1}"},
         {"resolve", "\"name\":\"mqtt.local\",\"errno\":202}"},
         {"vnet", "\"decision\":\"resolve_failed\",\"dev\":\"mqtt.local\"}"},
         {"getaddrinfo", "\"name\":\"mqtt.local\",\"port\":1883,\"errno\":202}"},
@@ -935,23 +936,18 @@ static void test_the_fault_modules_sockets_not_shown(void **state)
     }
 }
 
-/* A fault layer (the inner hooks, as fault injection installs them) resets every recv without
- * asking the kernel: the observers record what the fault made of the call. */
-static ssize_t injected_reset(host_sock *s, void *buf, size_t len, int flags, host_addr *from, host_io_fn next)
-{
-    (void)s, (void)buf, (void)len, (void)flags, (void)from, (void)next;
-    return -UERRNO_ECONNRESET;
-}
-
+/* The fault module's reset rule cuts the connection at its first recv: the trace has the rule's
+ * record, on the socket, then the recv's device errno; the pcap has the RST from the peer. */
 static void test_an_injected_reset_is_an_rst(void **state)
 {
     (void)state;
     need_tshark();
-    static const struct host_hooks fault = {.recv = injected_reset};
+    int port, listener = tu_listener(&port);
+    char rule[64];
+    snprintf(rule, sizeof rule, "reset 192.168.0.40:%d", port);
     assert_int_equal(upy_config_pcap(path("fault.pcap")), 0);
     assert_int_equal(upy_config_trace(path("fault.jsonl")), 0);
-    host_hooks_install(&fault);
-    int port, listener = tu_listener(&port);
+    assert_int_equal(upy_config_faults(rule), 0);
     usocket *c = tu_tcp();
     usocket_addr to = {"192.168.0.40", port};
     assert_int_equal(usocket_connect(c, &to), 0);
@@ -960,7 +956,8 @@ static void test_an_injected_reset_is_an_rst(void **state)
     char buf[8];
     assert_int_equal(usocket_recv(c, buf, sizeof buf), -1);
     assert_true(upy_exc_is_errno(UERRNO_ECONNRESET));
-    host_hooks_install(NULL);
+    int fd = usocket_fileno(c);
+    assert_int_equal(upy_config_faults(""), 0);
     assert_int_equal(upy_config_trace(""), 0);
     assert_int_equal(upy_config_pcap(""), 0);
     usocket_release(c);
@@ -972,10 +969,13 @@ static void test_an_injected_reset_is_an_rst(void **state)
     snprintf(rst, sizeof rst, "192.168.0.40\t%d\n", port);
     assert_string_equal(sh("tshark -r %s -Y \"tcp.flags.reset == 1\" -T fields -e ip.src -e tcp.srcport",
                            path("fault.pcap")), rst);
-    /* the device errno, and no kernel errno: the kernel was not asked */
     const char *trace = sh("cat %s", path("fault.jsonl"));
-    assert_non_null(strstr(trace, "\"call\":\"recv\""));
-    assert_non_null(strstr(trace, "\"len\":8,\"errno\":104}\n"));
+    assert_int_equal(tu_count(trace, "\"call\":\"fault\""), 1);
+    assert_int_equal(records(trace, "fault", fd, "\"effect\":\"reset\",\"rule\":1}"), 1);
+    /* the module resets the kernel socket (docs/faults.md): the kernel's errno is there too */
+    assert_int_equal(records(trace, "recv", fd, "\"len\":8,\"errno\":104,\"kernel_errno\":104,"
+                                                "\"kernel_error\":\"ECONNRESET\"}"), 1);
+    assert_true(strstr(trace, "\"call\":\"fault\"") < strstr(trace, "\"call\":\"recv\""));
 }
 
 /* Four threads sending at once: every line whole (one write(2) each), payload bytes escaped. */

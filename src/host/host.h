@@ -114,6 +114,9 @@ struct host_hooks {
     /* Not around a call: the outcome of a handshake (0 or an enum tls_outcome), which it may
      * replace. */
     int (*tls_handshake)(host_sock *s, int outcome);
+    /* Not around a call: a fault rule fired on s (NULL: not a socket's event), rule counted from
+     * 1 in the set's order. */
+    void (*fault)(const host_sock *s, const char *effect, int rule);
 };
 extern const struct host_hooks *_Atomic host_hooks_on;
 void host_hooks_install(const struct host_hooks *hooks);
@@ -121,6 +124,9 @@ void host_hooks_install(const struct host_hooks *hooks);
  * table's hook, when it has one, so they see what a fault made of the call. */
 void host_hooks_install_outer(const struct host_hooks *hooks);
 const struct host_hooks *host_hooks_inner(void); /* the inner table, or NULL */
+/* Tells the outer layer (if any) that a fault rule fired: the seam a fault module reports
+ * through without knowing who listens. */
+void host_fault_fired(const host_sock *s, const char *effect, int rule);
 
 static inline const struct host_hooks *host_hooked(void)
 {

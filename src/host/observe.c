@@ -211,9 +211,21 @@ static int on_tls_handshake(host_sock *s, int outcome)
     return outcome;
 }
 
+/* An injected fault, as it fires: one record naming the rule (its place in the set). */
+static void on_fault(const host_sock *s, const char *effect, int rule)
+{
+    if (!obs_sink_on(&trace))
+        return;
+    trace_rec r;
+    trace_begin(&r, "fault", s);
+    trace_str(&r, "effect", effect);
+    trace_int(&r, "rule", rule);
+    trace_end(&r, &trace);
+}
+
 static const struct host_hooks hooks = {
     .connect = on_connect, .accept = on_accept, .send = on_send, .recv = on_recv, .close = on_close,
-    .wait = on_wait, .resolve = on_resolve, .tls_handshake = on_tls_handshake,
+    .wait = on_wait, .resolve = on_resolve, .tls_handshake = on_tls_handshake, .fault = on_fault,
 };
 
 static void reinstall(void)
