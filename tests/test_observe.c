@@ -978,12 +978,40 @@ static void test_an_injected_reset_is_an_rst(void **state)
     assert_true(strstr(trace, "\"call\":\"fault\"") < strstr(trace, "\"call\":\"recv\""));
 }
 
+/* A send longer than the board's MSS is cut as its lwIP would cut it: 1436-byte segments. */
+static void test_segments_cut_at_the_boards_mss(void **state)
+{
+    (void)state;
+    need_tshark();
+    int port, listener = tu_listener(&port);
+    assert_int_equal(upy_config_pcap(path("mss.pcap")), 0);
+    usocket *c = tu_tcp();
+    usocket_addr to = {"192.168.0.41", port};
+    assert_int_equal(usocket_connect(c, &to), 0);
+    int peer = tu_accept(listener, WAIT_MS);
+    assert_true(peer >= 0);
+    static char big[3000];
+    assert_int_equal(usocket_send(c, big, sizeof big), (int)sizeof big);
+    char got[3000];
+    assert_int_equal(tu_read_exact(peer, got, sizeof got, WAIT_MS), (int)sizeof got);
+    assert_int_equal(upy_config_pcap(""), 0);
+    usocket_release(c);
+    close(peer);
+    close(listener);
+    assert_string_equal(sh("tshark -r %s -Y \"tcp.len > 0\" -T fields -e tcp.len", path("mss.pcap")),
+                        "1436\n1436\n128\n");
+}
+
 /* Four threads sending at once: every line whole (one write(2) each), payload bytes escaped. */
 enum { SENDERS = 4, SENDS = 250 };
+
+static pid_t sender_tids[SENDERS];
+static atomic_int senders_started;
 
 static void *send_many(void *arg)
 {
     usocket_addr *to = arg;
+    sender_tids[atomic_fetch_add(&senders_started, 1)] = gettid();
     usocket *u = tu_udp();
     static const char payload[] = "q\"\\\x00\xff";
     for (int i = 0; i < SENDS; i++)
@@ -1011,7 +1039,8 @@ static void test_trace_lines_whole_under_threads(void **state)
     FILE *f = fopen(path("threads.jsonl"), "r");
     assert_non_null(f);
     char line[1200];
-    int sends = 0;
+    int sends = 0, per_thread[SENDERS] = {0};
+    unsigned long long last_t[SENDERS] = {0};
     char expect[200];
     snprintf(expect, sizeof expect, "\"len\":5,\"dev\":\"192.168.0.30:%d\",\"host\":\"127.0.0.1:%d\","
              "\"result\":5,\"data\":\"q\\\"\\\\\\u0000\\u00ff\"}\n", port, port);
@@ -1021,10 +1050,22 @@ static void test_trace_lines_whole_under_threads(void **state)
         if (strstr(line, "\"call\":\"sendto\"")) {
             assert_non_null(strstr(line, expect));
             sends++;
+            /* the sender's kernel thread id; its records' t never goes back */
+            unsigned long long at, thread;
+            assert_int_equal(sscanf(line, "{\"t\":%llu,\"thread\":%llu,", &at, &thread), 2);
+            int i = 0;
+            while (i < SENDERS && (unsigned long long)sender_tids[i] != thread)
+                i++;
+            assert_true(i < SENDERS);
+            assert_true(at >= last_t[i]);
+            last_t[i] = at;
+            per_thread[i]++;
         }
     }
     fclose(f);
     assert_int_equal(sends, SENDERS * SENDS);
+    for (int i = 0; i < SENDERS; i++)
+        assert_int_equal(per_thread[i], SENDS); /* four threads, four different ids */
 }
 
 static int setup(void **state)
@@ -1058,6 +1099,7 @@ int main(void)
         cmocka_unit_test(test_a_closed_pipe_ends_the_outputs),
         cmocka_unit_test(test_both_ends_here_written_once),
         cmocka_unit_test(test_trace_lines_whole_under_threads),
+        cmocka_unit_test(test_segments_cut_at_the_boards_mss),
         cmocka_unit_test(test_an_injected_reset_is_an_rst),
         cmocka_unit_test(test_the_fault_modules_sockets_not_shown),
         cmocka_unit_test(test_every_call_is_one_record),

@@ -245,6 +245,7 @@ uint64_t host_monotonic_us(void);
 int64_t host_realtime_s(void);
 int host_thread_spawn(void *(*fn)(void *), void *arg, size_t stack_size); /* detached */
 unsigned long host_thread_id(void);
+unsigned long host_kernel_tid(void); /* gettid(): the number gdb, top and strace show */
 void host_write_line(int fd, const char *line); /* one write(2), for logs */
 int host_open_append(const char *path);         /* fd, or negative */
 bool host_fd_is_open(int fd);
