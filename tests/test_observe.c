@@ -88,6 +88,10 @@ static void assert_clean_pcap(const char *file)
     assert_null(strstr(all, "Error"));
 }
 
+/* The server a test started and has not stopped (its pid: the test's tu_proc is gone with its
+ * frame once an assertion fails): the teardown kills it, so no failure leaves a process behind. */
+static pid_t running;
+
 static int start_server(tu_proc *server, const char *program, const char *extra)
 {
     char pcap[400];
@@ -96,6 +100,7 @@ static int start_server(tu_proc *server, const char *program, const char *extra)
     char *env[] = {"UPYSOCK_REMAP=*:6543=127.0.0.1:0", "UPYSOCK_LOG=fd:3", "UPYSOCK_FLASH=" FLASH, pcap,
                    (char *)extra, NULL};
     tu_proc_start(server, argv, env);
+    running = server->pid;
     int port = tu_proc_listen_port(server, WAIT_MS);
     assert_true(port > 0);
     return port;
@@ -115,7 +120,17 @@ static void run_client(tu_proc *client, const char *program, int port, const cha
 
 static void stop(tu_proc *server)
 {
+    running = 0;
     assert_true(tu_proc_stop(server, SIGTERM, WAIT_MS));
+}
+
+static int stop_left_server(void **state)
+{
+    (void)state;
+    if (running > 0 && kill(running, SIGKILL) == 0)
+        waitpid(running, NULL, 0); /* SIGKILL: bounded */
+    running = 0;
+    return 0;
 }
 
 /* Tutorial 2's client against tutorial 1's server: both pcaps, each from its own board. */
@@ -1090,25 +1105,25 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tutorials_1_and_2_in_tshark),
-        cmocka_unit_test(test_reset_is_an_rst),
-        cmocka_unit_test(test_refused_connect_is_syn_then_rst),
-        cmocka_unit_test(test_tutorial_3_decrypted_with_the_key_log),
-        cmocka_unit_test(test_trace_fields),
-        cmocka_unit_test(test_full_disk_ends_the_trace),
-        cmocka_unit_test(test_a_closed_pipe_ends_the_outputs),
-        cmocka_unit_test(test_both_ends_here_written_once),
-        cmocka_unit_test(test_trace_lines_whole_under_threads),
-        cmocka_unit_test(test_segments_cut_at_the_boards_mss),
-        cmocka_unit_test(test_an_injected_reset_is_an_rst),
-        cmocka_unit_test(test_the_fault_modules_sockets_not_shown),
-        cmocka_unit_test(test_every_call_is_one_record),
-        cmocka_unit_test(test_accept_shows_the_device_peer),
-        cmocka_unit_test(test_datagrams_show_device_and_host_addresses),
-        cmocka_unit_test(test_every_lookup_is_coherent),
-        cmocka_unit_test(test_tls_calls_are_the_programs),
-        cmocka_unit_test(test_tls_close_raises_nothing),
-        cmocka_unit_test(test_trace_replaced_while_written),
+        cmocka_unit_test_teardown(test_tutorials_1_and_2_in_tshark, stop_left_server),
+        cmocka_unit_test_teardown(test_reset_is_an_rst, stop_left_server),
+        cmocka_unit_test_teardown(test_refused_connect_is_syn_then_rst, stop_left_server),
+        cmocka_unit_test_teardown(test_tutorial_3_decrypted_with_the_key_log, stop_left_server),
+        cmocka_unit_test_teardown(test_trace_fields, stop_left_server),
+        cmocka_unit_test_teardown(test_full_disk_ends_the_trace, stop_left_server),
+        cmocka_unit_test_teardown(test_a_closed_pipe_ends_the_outputs, stop_left_server),
+        cmocka_unit_test_teardown(test_both_ends_here_written_once, stop_left_server),
+        cmocka_unit_test_teardown(test_trace_lines_whole_under_threads, stop_left_server),
+        cmocka_unit_test_teardown(test_segments_cut_at_the_boards_mss, stop_left_server),
+        cmocka_unit_test_teardown(test_an_injected_reset_is_an_rst, stop_left_server),
+        cmocka_unit_test_teardown(test_the_fault_modules_sockets_not_shown, stop_left_server),
+        cmocka_unit_test_teardown(test_every_call_is_one_record, stop_left_server),
+        cmocka_unit_test_teardown(test_accept_shows_the_device_peer, stop_left_server),
+        cmocka_unit_test_teardown(test_datagrams_show_device_and_host_addresses, stop_left_server),
+        cmocka_unit_test_teardown(test_every_lookup_is_coherent, stop_left_server),
+        cmocka_unit_test_teardown(test_tls_calls_are_the_programs, stop_left_server),
+        cmocka_unit_test_teardown(test_tls_close_raises_nothing, stop_left_server),
+        cmocka_unit_test_teardown(test_trace_replaced_while_written, stop_left_server),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
