@@ -117,6 +117,20 @@ int obs_sink_open(obs_sink *s, const char *spec, bool std_ok, bool append, const
     return 0;
 }
 
+/* Off, or a replacement retired the slot read between the two loads of obs_sink_on (a record
+ * lost while the output stays on: the trace switched while a call was being recorded). Once
+ * more, until the slot read is still the active one. */
+bool obs_sink_on_recheck(obs_sink *s)
+{
+    for (;;) {
+        int at = atomic_load(&s->active);
+        if (atomic_load(&s->fd[at]) >= 0)
+            return true;
+        if (atomic_load(&s->active) == at)
+            return false;
+    }
+}
+
 /* The slot to write on, counted in it: a replacement waits for this write before it closes the
  * slot's descriptor. */
 static int enter(obs_sink *s)
