@@ -29,6 +29,7 @@ packages=(
   iproute2        # ip: the multicast test's network namespace (skipped without it)
   python3-dev     # the Python front (python/): CPython headers; brings /usr/bin/python3
   tshark          # reads the pcap and key log (docs/observe.md) in the tests; skipped without it
+  jq              # the trace checks in test_observe (the docs' jq line); skipped without it
   "${reliability[@]}"
   "$@"
 )

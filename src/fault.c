@@ -118,6 +118,7 @@ bool fault_decide(const struct fault_event *ev, unsigned effects, struct fault_r
 {
     uint64_t now = host_monotonic_us();
     bool hit = false;
+    int fired = 0;
     effects &= kind_effects[ev->kind];
     pthread_rwlock_rdlock(&lock);
     for (int i = 0; i < rules.count && !hit; i++) {
@@ -128,9 +129,12 @@ bool fault_decide(const struct fault_event *ev, unsigned effects, struct fault_r
         if ((hit = fires(r, n, draw))) {
             *out = *r;
             out->draw = draw;
+            fired = i + 1;
         }
     }
     pthread_rwlock_unlock(&lock);
+    if (hit)
+        host_fault_fired(ev->sock, fault_effect_name(out->effect), fired);
     return hit;
 }
 

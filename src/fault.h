@@ -34,6 +34,7 @@ struct fault_event {
     int local_port, peer_port;  /* 0 unknown */
     const char *host;           /* RESOLVE */
     enum fault_dir dir;         /* SEND, RECV, LINK */
+    const struct host_sock *sock; /* the socket the event is on, for the trace; NULL none */
 };
 
 /* Set while rules are installed: the hooks are installed exactly then. */

@@ -74,7 +74,7 @@ static void follow(const host_sock *s)
 static struct fault_event event_of(enum fault_kind kind, const host_sock *s)
 {
     return (struct fault_event){.kind = kind, .local_ip = s->dev_local.ip, .local_port = s->dev_local.port,
-                                .peer_ip = s->dev_peer.ip, .peer_port = s->dev_peer.port};
+                                .peer_ip = s->dev_peer.ip, .peer_port = s->dev_peer.port, .sock = s};
 }
 
 /* --- link down: lwIP aborts every TCP connection when the station disconnects ------------------ */
@@ -142,13 +142,13 @@ static void make_sinks(void)
 {
     inside = true;
     host_addr lo = {0x7f000001, 0};
-    if (host_socket(&refuser, STREAM) == 0 && host_bind(&refuser, lo) == 0)
+    if (host_socket_internal(&refuser, STREAM) == 0 && host_bind(&refuser, lo) == 0)
         host_local_addr(&refuser, &refusing);
     /* host_listen(1) holds two: the kernel's queue is full when it holds more than its backlog. */
-    if (host_socket(&hole, STREAM) == 0 && host_bind(&hole, lo) == 0 && host_listen(&hole, 1) == 0 &&
+    if (host_socket_internal(&hole, STREAM) == 0 && host_bind(&hole, lo) == 0 && host_listen(&hole, 1) == 0 &&
         host_local_addr(&hole, &silent) == 0)
         for (int i = 0; i < 2; i++)
-            if (host_socket(&hole_fillers[i], STREAM) == 0)
+            if (host_socket_internal(&hole_fillers[i], STREAM) == 0)
                 host_connect(&hole_fillers[i], silent);
     inside = false;
 }

@@ -68,6 +68,10 @@ enum upy__code { UPY__E_BASE_ = -4 * UPY__OS_LIMIT, UPY__ERRORS(UPY__E_ENUM_) };
 /* The public entry point's end: the exception for code (< 0); returns -1. */
 int upy__raise(long code);
 
+/* Makes e the thread's exception again, as it was saved: a restore, not a raise, so the trace
+ * does not record it a second time. */
+void upy__exc_restore(const upy_exc *e);
+
 /* Whether the trace is on: one relaxed load and a branch predicted not taken. */
 #define UPY__TRACING() __builtin_expect(atomic_load_explicit(&observe_tracing, memory_order_relaxed), 0)
 

@@ -80,6 +80,11 @@ int upy_raise(upy_exc_type type, int code, const char *message)
     return -1;
 }
 
+void upy__exc_restore(const upy_exc *e)
+{
+    current = *e;
+}
+
 #define UPY__ROW_(name, type, message) {UPY_EXC_##type, message},
 static const struct {
     upy_exc_type type;

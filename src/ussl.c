@@ -272,7 +272,7 @@ static void tls_closing(usocket *s)
         drive(s->layer_ctx, c, TLS_CLOSE, NULL, 0, 0, NULL);
         sock_leave(c);
     }
-    upy_raise(saved.type, saved.code, saved.has_code ? NULL : saved.message);
+    upy__exc_restore(&saved);
 }
 
 static void tls_sock_free(struct tls_sock *t)

@@ -88,6 +88,10 @@ static void assert_clean_pcap(const char *file)
     assert_null(strstr(all, "Error"));
 }
 
+/* The server a test started and has not stopped (its pid: the test's tu_proc is gone with its
+ * frame once an assertion fails): the teardown kills it, so no failure leaves a process behind. */
+static pid_t running;
+
 static int start_server(tu_proc *server, const char *program, const char *extra)
 {
     char pcap[400];
@@ -96,6 +100,7 @@ static int start_server(tu_proc *server, const char *program, const char *extra)
     char *env[] = {"UPYSOCK_REMAP=*:6543=127.0.0.1:0", "UPYSOCK_LOG=fd:3", "UPYSOCK_FLASH=" FLASH, pcap,
                    (char *)extra, NULL};
     tu_proc_start(server, argv, env);
+    running = server->pid;
     int port = tu_proc_listen_port(server, WAIT_MS);
     assert_true(port > 0);
     return port;
@@ -115,7 +120,17 @@ static void run_client(tu_proc *client, const char *program, int port, const cha
 
 static void stop(tu_proc *server)
 {
+    running = 0;
     assert_true(tu_proc_stop(server, SIGTERM, WAIT_MS));
+}
+
+static int stop_left_server(void **state)
+{
+    (void)state;
+    if (running > 0 && kill(running, SIGKILL) == 0)
+        waitpid(running, NULL, 0); /* SIGKILL: bounded */
+    running = 0;
+    return 0;
 }
 
 /* Tutorial 2's client against tutorial 1's server: both pcaps, each from its own board. */
@@ -565,6 +580,7 @@ static void test_every_lookup_is_coherent(void **state)
         {"vnet", "\"decision\":\"resolve_failed\",\"dev\":\"example.com\"}"},
         {"getaddrinfo", "\"name\":\"example.com\",\"port\":443,\"errno\":202}"},
         {"raise", "\"exc\":\"OSError\",\"code\":202}"},
+        {"fault", "\"effect\":\"dnsfail\",\"rule\":1}"},
         {"resolve", "\"name\":\"mqtt.local\",\"errno\":202}"},
         {"vnet", "\"decision\":\"resolve_failed\",\"dev\":\"mqtt.local\"}"},
         {"getaddrinfo", "\"name\":\"mqtt.local\",\"port\":1883,\"errno\":202}"},
@@ -686,6 +702,40 @@ static void test_tls_calls_are_the_programs(void **state)
     assert_one_call(trace, "send", fq, "\"len\":3,\"errno\":104}");
 }
 
+/* A TLS socket's close leaves the program's exception as it was without raising it again:
+ * no raise record after a clean close, and only the failure's own after a reset. */
+static void test_tls_close_raises_nothing(void **state)
+{
+    (void)state;
+    tu_tls_script sc = {.cert = tu_cert("server.pem"), .key = tu_cert("server.key"), .end = TU_TLS_CLOSE_NOTIFY};
+    char buf[16];
+    assert_int_equal(upy_config_trace(path("tls-close.jsonl")), 0);
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
+    assert_int_equal(usocket_recv(p.ssl, buf, sizeof buf), 0);
+    assert_true(tu_tls_peer_join(peer, NULL, WAIT_MS));
+    assert_int_equal(usocket_close(p.ssl), 0);
+    assert_int_equal(upy_config_trace(path("tls-close-reset.jsonl")), 0);
+    tu_tls_pair q;
+    sc.end = TU_TLS_RST;
+    peer = tu_tls_pair_connected(&q, &sc, NULL);
+    assert_true(tu_tls_peer_join(peer, NULL, WAIT_MS));
+    assert_int_equal(usocket_recv(q.ssl, buf, sizeof buf), -1);
+    assert_true(upy_exc_is_errno(-80));
+    assert_int_equal(usocket_close(q.ssl), 0);
+    assert_true(upy_exc_is_errno(-80)); /* the program's exception, kept */
+    assert_int_equal(upy_config_trace(""), 0);
+    tu_tls_pair_release(&p);
+    tu_tls_pair_release(&q);
+
+    const char *trace = sh("cat %s", path("tls-close.jsonl"));
+    assert_null(strstr(trace, "\"call\":\"raise\""));
+    assert_int_equal(tu_count(trace, "\"call\":\"close\""), 1);
+    trace = sh("cat %s", path("tls-close-reset.jsonl"));
+    assert_int_equal(tu_count(trace, "\"call\":\"raise\""), 1);
+    assert_int_equal(tu_count(trace, "\"call\":\"raise\",\"exc\":\"OSError\",\"code\":-80}"), 1);
+}
+
 /* The trace replaced again and again while another thread writes records: every record is in
  * exactly one of the files, whole, and none went to a descriptor the library had closed (each
  * replacement is followed at once by an open that would reuse its number). */
@@ -768,6 +818,33 @@ static void test_full_disk_ends_the_trace(void **state)
     stop(&server);
     assert_int_equal(tu_count(client.out, "upysock: trace stopped: No space left on device\n"), 1);
     assert_int_equal(tu_count(client.out, "Data received: "), 2);
+}
+
+/* A trace, pcap and key log on a pipe whose reader is gone (`fd:3 | head -1` once head exits)
+ * stop with one message each, as on a full disk; SIGPIPE does not end the program. */
+static void test_a_closed_pipe_ends_the_outputs(void **state)
+{
+    (void)state;
+    tu_proc server, client;
+    int port = start_server(&server, "tls_server", NULL);
+    int p[2];
+    assert_int_equal(pipe(p), 0); /* inherited by the client */
+    close(p[0]);
+    char remap[80], trace[32], pcap[48], keylog[48];
+    snprintf(remap, sizeof remap, "UPYSOCK_REMAP=192.168.0.234:6543=127.0.0.1:%d", port);
+    snprintf(trace, sizeof trace, "UPYSOCK_TRACE=fd:%d", p[1]);
+    snprintf(pcap, sizeof pcap, "UPYSOCK_PCAP=/dev/fd/%d", p[1]);
+    snprintf(keylog, sizeof keylog, "UPYSOCK_KEYLOG=/dev/fd/%d", p[1]);
+    char *argv[] = {(char *)tu_example("tutorial_ssl_client"), NULL};
+    char *env[] = {remap, trace, pcap, keylog, "UPYSOCK_FLASH=" FLASH, NULL};
+    int status = tu_run(&client, argv, env, WAIT_MS);
+    close(p[1]);
+    stop(&server);
+    assert_int_equal(status, 0);
+    assert_int_equal(tu_count(client.out, "upysock: trace stopped: Broken pipe\n"), 1);
+    assert_int_equal(tu_count(client.out, "upysock: pcap stopped: Broken pipe\n"), 1);
+    assert_int_equal(tu_count(client.out, "upysock: keylog stopped: Broken pipe\n"), 1);
+    assert_int_equal(tu_count(client.out, "stopped"), 3);
 }
 
 /* Both ends in this process: each segment and datagram is written once, in the connecting
@@ -862,23 +939,70 @@ static void test_a_delayed_conversation_here_is_written_once(void **state)
     assert_string_equal(sh("tshark -r %s -Y tcp | wc -l", path("delayed.pcap")), "9\n");
 }
 
-/* A fault layer (the inner hooks, as fault injection installs them) resets every recv without
- * asking the kernel: the observers record what the fault made of the call. */
-static ssize_t injected_reset(host_sock *s, void *buf, size_t len, int flags, host_addr *from, host_io_fn next)
+/* refuse and hang send the connect to the fault module's own helper sockets (a refusing port, a
+ * full listener): none of them is in the pcap or the trace, which show the device's connect
+ * only: SYN then RST from the address named (refuse), a SYN alone (hang). */
+static void test_the_fault_modules_sockets_not_shown(void **state)
 {
-    (void)s, (void)buf, (void)len, (void)flags, (void)from, (void)next;
-    return -UERRNO_ECONNRESET;
+    (void)state;
+    need_tshark();
+    const char *const rules[] = {"refuse 192.168.0.41:7000", "hang 192.168.0.42:7000"};
+    const char *const names[] = {"refuse", "hang"};
+    for (int i = 0; i < 2; i++) {
+        char file[40];
+        snprintf(file, sizeof file, "%s.pcap", names[i]);
+        assert_int_equal(upy_config_pcap(path(file)), 0);
+        snprintf(file, sizeof file, "%s.jsonl", names[i]);
+        assert_int_equal(upy_config_trace(path(file)), 0);
+        assert_int_equal(upy_config_faults(rules[i]), 0);
+        usocket *c = tu_tcp();
+        usocket_addr to = {.port = 7000};
+        snprintf(to.ip, sizeof to.ip, "192.168.0.%d", 41 + i);
+        if (i == 1)
+            assert_int_equal(usocket_setblocking(c, false), 0);
+        assert_int_equal(usocket_connect(c, &to), -1);
+        assert_true(upy_exc_is_errno(i == 0 ? UERRNO_ECONNRESET : UERRNO_EINPROGRESS));
+        assert_int_equal(usocket_close(c), 0);
+        usocket_release(c);
+        assert_int_equal(upy_config_faults(""), 0);
+        assert_int_equal(upy_config_trace(""), 0);
+        assert_int_equal(upy_config_pcap(""), 0);
+    }
+    const char *fields = "-T fields -e ip.src -e tcp.srcport -e ip.dst -e tcp.dstport";
+    const char *shown = sh("tshark -r %s %s", path("refuse.pcap"), fields);
+    assert_int_equal(tu_count(shown, "\t192.168.0.41\t7000\n"), 1);
+    assert_int_equal(tu_count(shown, "\n"), 2);
+    assert_int_equal(tu_count(shown, "192.168.0.249\t"), 2);
+    assert_int_equal(tu_count(shown, "192.168.0.41\t7000\t192.168.0.249\t"), 1);
+    assert_string_equal(sh("tshark -r %s -Y \"tcp.flags.syn == 1 && tcp.flags.ack == 0\" | wc -l",
+                           path("refuse.pcap")), "1\n");
+    assert_string_equal(sh("tshark -r %s -Y \"ip.src == 192.168.0.41 && tcp.flags.reset == 1\" | wc -l",
+                           path("refuse.pcap")), "1\n");
+    shown = sh("tshark -r %s %s", path("hang.pcap"), fields);
+    assert_int_equal(tu_count(shown, "\n"), 1);
+    assert_int_equal(tu_count(shown, "\t192.168.0.42\t7000\n"), 1);
+    assert_string_equal(sh("tshark -r %s -Y \"ip.src == 192.168.0.249 && ip.dst == 192.168.0.42 && "
+                           "tcp.dstport == 7000 && tcp.flags.syn == 1 && tcp.flags.ack == 0\" | wc -l",
+                           path("hang.pcap")), "1\n");
+    for (int i = 0; i < 2; i++) {
+        const char *trace = sh("cat %s/%s.jsonl", dir, names[i]);
+        assert_null(strstr(trace, "\"fileno\":0,"));
+        assert_int_equal(tu_count(trace, "\"call\":\"connect\""), 1);
+    }
 }
 
+/* The fault module's reset rule cuts the connection at its first recv: the trace has the rule's
+ * record, on the socket, then the recv's device errno; the pcap has the RST from the peer. */
 static void test_an_injected_reset_is_an_rst(void **state)
 {
     (void)state;
     need_tshark();
-    static const struct host_hooks fault = {.recv = injected_reset};
+    int port, listener = tu_listener(&port);
+    char rule[64];
+    snprintf(rule, sizeof rule, "reset 192.168.0.40:%d", port);
     assert_int_equal(upy_config_pcap(path("fault.pcap")), 0);
     assert_int_equal(upy_config_trace(path("fault.jsonl")), 0);
-    host_hooks_install(&fault);
-    int port, listener = tu_listener(&port);
+    assert_int_equal(upy_config_faults(rule), 0);
     usocket *c = tu_tcp();
     usocket_addr to = {"192.168.0.40", port};
     assert_int_equal(usocket_connect(c, &to), 0);
@@ -887,7 +1011,8 @@ static void test_an_injected_reset_is_an_rst(void **state)
     char buf[8];
     assert_int_equal(usocket_recv(c, buf, sizeof buf), -1);
     assert_true(upy_exc_is_errno(UERRNO_ECONNRESET));
-    host_hooks_install(NULL);
+    int fd = usocket_fileno(c);
+    assert_int_equal(upy_config_faults(""), 0);
     assert_int_equal(upy_config_trace(""), 0);
     assert_int_equal(upy_config_pcap(""), 0);
     usocket_release(c);
@@ -899,18 +1024,49 @@ static void test_an_injected_reset_is_an_rst(void **state)
     snprintf(rst, sizeof rst, "192.168.0.40\t%d\n", port);
     assert_string_equal(sh("tshark -r %s -Y \"tcp.flags.reset == 1\" -T fields -e ip.src -e tcp.srcport",
                            path("fault.pcap")), rst);
-    /* the device errno, and no kernel errno: the kernel was not asked */
     const char *trace = sh("cat %s", path("fault.jsonl"));
-    assert_non_null(strstr(trace, "\"call\":\"recv\""));
-    assert_non_null(strstr(trace, "\"len\":8,\"errno\":104}\n"));
+    assert_int_equal(tu_count(trace, "\"call\":\"fault\""), 1);
+    assert_int_equal(records(trace, "fault", fd, "\"effect\":\"reset\",\"rule\":1}"), 1);
+    /* the module resets the kernel socket (docs/faults.md): the kernel's errno is there too */
+    assert_int_equal(records(trace, "recv", fd, "\"len\":8,\"errno\":104,\"kernel_errno\":104,"
+                                                "\"kernel_error\":\"ECONNRESET\"}"), 1);
+    assert_true(strstr(trace, "\"call\":\"fault\"") < strstr(trace, "\"call\":\"recv\""));
+}
+
+/* A send longer than the board's MSS is cut as its lwIP would cut it: 1436-byte segments. */
+static void test_segments_cut_at_the_boards_mss(void **state)
+{
+    (void)state;
+    need_tshark();
+    int port, listener = tu_listener(&port);
+    assert_int_equal(upy_config_pcap(path("mss.pcap")), 0);
+    usocket *c = tu_tcp();
+    usocket_addr to = {"192.168.0.41", port};
+    assert_int_equal(usocket_connect(c, &to), 0);
+    int peer = tu_accept(listener, WAIT_MS);
+    assert_true(peer >= 0);
+    static char big[3000];
+    assert_int_equal(usocket_send(c, big, sizeof big), (int)sizeof big);
+    char got[3000];
+    assert_int_equal(tu_read_exact(peer, got, sizeof got, WAIT_MS), (int)sizeof got);
+    assert_int_equal(upy_config_pcap(""), 0);
+    usocket_release(c);
+    close(peer);
+    close(listener);
+    assert_string_equal(sh("tshark -r %s -Y \"tcp.len > 0\" -T fields -e tcp.len", path("mss.pcap")),
+                        "1436\n1436\n128\n");
 }
 
 /* Four threads sending at once: every line whole (one write(2) each), payload bytes escaped. */
 enum { SENDERS = 4, SENDS = 250 };
 
+static pid_t sender_tids[SENDERS];
+static atomic_int senders_started;
+
 static void *send_many(void *arg)
 {
     usocket_addr *to = arg;
+    sender_tids[atomic_fetch_add(&senders_started, 1)] = gettid();
     usocket *u = tu_udp();
     static const char payload[] = "q\"\\\x00\xff";
     for (int i = 0; i < SENDS; i++)
@@ -938,7 +1094,8 @@ static void test_trace_lines_whole_under_threads(void **state)
     FILE *f = fopen(path("threads.jsonl"), "r");
     assert_non_null(f);
     char line[1200];
-    int sends = 0;
+    int sends = 0, per_thread[SENDERS] = {0};
+    unsigned long long last_t[SENDERS] = {0};
     char expect[200];
     snprintf(expect, sizeof expect, "\"len\":5,\"dev\":\"192.168.0.30:%d\",\"host\":\"127.0.0.1:%d\","
              "\"result\":5,\"data\":\"q\\\"\\\\\\u0000\\u00ff\"}\n", port, port);
@@ -948,10 +1105,22 @@ static void test_trace_lines_whole_under_threads(void **state)
         if (strstr(line, "\"call\":\"sendto\"")) {
             assert_non_null(strstr(line, expect));
             sends++;
+            /* the sender's kernel thread id; its records' t never goes back */
+            unsigned long long at, thread;
+            assert_int_equal(sscanf(line, "{\"t\":%llu,\"thread\":%llu,", &at, &thread), 2);
+            int i = 0;
+            while (i < SENDERS && (unsigned long long)sender_tids[i] != thread)
+                i++;
+            assert_true(i < SENDERS);
+            assert_true(at >= last_t[i]);
+            last_t[i] = at;
+            per_thread[i]++;
         }
     }
     fclose(f);
     assert_int_equal(sends, SENDERS * SENDS);
+    for (int i = 0; i < SENDERS; i++)
+        assert_int_equal(per_thread[i], SENDS); /* four threads, four different ids */
 }
 
 static int setup(void **state)
@@ -976,22 +1145,26 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tutorials_1_and_2_in_tshark),
-        cmocka_unit_test(test_reset_is_an_rst),
-        cmocka_unit_test(test_refused_connect_is_syn_then_rst),
-        cmocka_unit_test(test_tutorial_3_decrypted_with_the_key_log),
-        cmocka_unit_test(test_trace_fields),
-        cmocka_unit_test(test_full_disk_ends_the_trace),
-        cmocka_unit_test(test_both_ends_here_written_once),
-        cmocka_unit_test(test_a_delayed_conversation_here_is_written_once),
-        cmocka_unit_test(test_trace_lines_whole_under_threads),
-        cmocka_unit_test(test_an_injected_reset_is_an_rst),
-        cmocka_unit_test(test_every_call_is_one_record),
-        cmocka_unit_test(test_accept_shows_the_device_peer),
-        cmocka_unit_test(test_datagrams_show_device_and_host_addresses),
-        cmocka_unit_test(test_every_lookup_is_coherent),
-        cmocka_unit_test(test_tls_calls_are_the_programs),
-        cmocka_unit_test(test_trace_replaced_while_written),
+        cmocka_unit_test_teardown(test_tutorials_1_and_2_in_tshark, stop_left_server),
+        cmocka_unit_test_teardown(test_reset_is_an_rst, stop_left_server),
+        cmocka_unit_test_teardown(test_refused_connect_is_syn_then_rst, stop_left_server),
+        cmocka_unit_test_teardown(test_tutorial_3_decrypted_with_the_key_log, stop_left_server),
+        cmocka_unit_test_teardown(test_trace_fields, stop_left_server),
+        cmocka_unit_test_teardown(test_full_disk_ends_the_trace, stop_left_server),
+        cmocka_unit_test_teardown(test_a_closed_pipe_ends_the_outputs, stop_left_server),
+        cmocka_unit_test_teardown(test_both_ends_here_written_once, stop_left_server),
+        cmocka_unit_test_teardown(test_a_delayed_conversation_here_is_written_once, stop_left_server),
+        cmocka_unit_test_teardown(test_trace_lines_whole_under_threads, stop_left_server),
+        cmocka_unit_test_teardown(test_segments_cut_at_the_boards_mss, stop_left_server),
+        cmocka_unit_test_teardown(test_an_injected_reset_is_an_rst, stop_left_server),
+        cmocka_unit_test_teardown(test_the_fault_modules_sockets_not_shown, stop_left_server),
+        cmocka_unit_test_teardown(test_every_call_is_one_record, stop_left_server),
+        cmocka_unit_test_teardown(test_accept_shows_the_device_peer, stop_left_server),
+        cmocka_unit_test_teardown(test_datagrams_show_device_and_host_addresses, stop_left_server),
+        cmocka_unit_test_teardown(test_every_lookup_is_coherent, stop_left_server),
+        cmocka_unit_test_teardown(test_tls_calls_are_the_programs, stop_left_server),
+        cmocka_unit_test_teardown(test_tls_close_raises_nothing, stop_left_server),
+        cmocka_unit_test_teardown(test_trace_replaced_while_written, stop_left_server),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -41,3 +41,10 @@ const struct host_hooks *host_hooks_inner(void)
 {
     return atomic_load_explicit(&inner, memory_order_acquire);
 }
+
+void host_fault_fired(const host_sock *s, const char *effect, int rule)
+{
+    const struct host_hooks *o = atomic_load_explicit(&outer, memory_order_acquire);
+    if (o && o->fault)
+        o->fault(s, effect, rule);
+}

@@ -58,10 +58,14 @@ typedef struct host_sock {
     host_addr local, peer; /* host side (kernel), when known; {0, 0} otherwise */
     host_addr dev_local, dev_peer; /* device side, when known (a datagram socket: the last
                                       destination named) */
+    bool internal;         /* the library's own helper (host_socket_internal), not the program's */
 } host_sock;
 
 /* Sockets (hostsock.c). The new socket blocks. 0 with *s filled, or < 0. */
 int host_socket(host_sock *s, int type);
+/* A socket of the library's own (e.g. the fault module's sinks): made past the hooks, with no id,
+ * and marked internal, so no observer shows it or counts it. */
+int host_socket_internal(host_sock *s, int type);
 void host_close(host_sock *s);
 void host_shutdown(host_sock *s);                /* wake every call blocked on s */
 void host_abort(host_sock *s);                   /* close with RST (SO_LINGER 0) */
@@ -110,6 +114,9 @@ struct host_hooks {
     /* Not around a call: the outcome of a handshake (0 or an enum tls_outcome), which it may
      * replace. */
     int (*tls_handshake)(host_sock *s, int outcome);
+    /* Not around a call: a fault rule fired on s (NULL: not a socket's event), rule counted from
+     * 1 in the set's order. */
+    void (*fault)(const host_sock *s, const char *effect, int rule);
 };
 extern const struct host_hooks *_Atomic host_hooks_on;
 void host_hooks_install(const struct host_hooks *hooks);
@@ -117,6 +124,9 @@ void host_hooks_install(const struct host_hooks *hooks);
  * table's hook, when it has one, so they see what a fault made of the call. */
 void host_hooks_install_outer(const struct host_hooks *hooks);
 const struct host_hooks *host_hooks_inner(void); /* the inner table, or NULL */
+/* Tells the outer layer (if any) that a fault rule fired: the seam a fault module reports
+ * through without knowing who listens. */
+void host_fault_fired(const host_sock *s, const char *effect, int rule);
 
 static inline const struct host_hooks *host_hooked(void)
 {
@@ -235,6 +245,7 @@ uint64_t host_monotonic_us(void);
 int64_t host_realtime_s(void);
 int host_thread_spawn(void *(*fn)(void *), void *arg, size_t stack_size); /* detached */
 unsigned long host_thread_id(void);
+unsigned long host_kernel_tid(void); /* gettid(): the number gdb, top and strace show */
 void host_write_line(int fd, const char *line); /* one write(2), for logs */
 int host_open_append(const char *path);         /* fd, or negative */
 bool host_fd_is_open(int fd);

@@ -41,6 +41,11 @@ unsigned long host_thread_id(void)
     return (unsigned long)pthread_self();
 }
 
+unsigned long host_kernel_tid(void)
+{
+    return (unsigned long)gettid();
+}
+
 void host_write_line(int fd, const char *line)
 {
     size_t len = strlen(line);

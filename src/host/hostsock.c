@@ -51,19 +51,32 @@ static void sock_init(host_sock *s, int fd, int type)
                      .type = type};
 }
 
-static int socket_kernel(host_sock *s, int type)
+static int socket_made(host_sock *s, int type, bool internal)
 {
     int fd = socket(AF_INET, (type == 2 ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return fail();
-    sock_init(s, fd, type);
+    if (internal) /* no id: the trace's numbering is the program's sockets' */
+        *s = (host_sock){.fd = fd, .type = type, .internal = true};
+    else
+        sock_init(s, fd, type);
     return 0;
+}
+
+static int socket_kernel(host_sock *s, int type)
+{
+    return socket_made(s, type, false);
 }
 
 int host_socket(host_sock *s, int type)
 {
     const struct host_hooks *h = host_hooked();
     return h && h->socket ? h->socket(s, type, socket_kernel) : socket_kernel(s, type);
+}
+
+int host_socket_internal(host_sock *s, int type)
+{
+    return socket_made(s, type, true);
 }
 
 static void close_kernel(host_sock *s)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,21 +31,44 @@ static int open_spec(const char *spec, bool std_ok, bool append, bool *owned)
     return open(spec, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (append ? 0 : O_TRUNC), 0644);
 }
 
-/* The one message of a sink that stops (a full disk), instead of failing the call watched. */
-static void stopped(const obs_sink *s, ssize_t n)
+/*
+ * A write to a pipe or socket whose reader is gone raises SIGPIPE, whose default kills the
+ * program: an output must end as a full disk does instead. The signal is blocked in this thread
+ * only, around the write, so the program's own disposition and other threads are untouched; a
+ * SIGPIPE this write left pending (thread-directed, so no other thread can take it) is consumed
+ * before the mask is restored. One already pending before the write is the program's and stays.
+ * send(MSG_NOSIGNAL) would cover sockets only, not the pipe of `fd:3 | reader` or stderr.
+ */
+static ssize_t write_unsignalled(int fd, const void *rec, size_t len)
 {
-    char line[160];
-    snprintf(line, sizeof line, "upysock: %s stopped: %s\n", s->name,
-             n < 0 ? strerror(errno) : "short write (disk full?)");
-    host_write_line(2, line);
-}
-
-static ssize_t write_once(int fd, const void *rec, size_t len)
-{
+    sigset_t pipe_only, old, pending;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    sigpending(&pending);
+    bool was_pending = sigismember(&pending, SIGPIPE);
     ssize_t n;
     while ((n = write(fd, rec, len)) < 0 && errno == EINTR)
         ;
+    if (n < 0 && errno == EPIPE && !was_pending) {
+        int saved = errno;
+        struct timespec now = {0, 0};
+        while (sigtimedwait(&pipe_only, NULL, &now) < 0 && errno == EINTR)
+            ;
+        errno = saved;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return n;
+}
+
+/* The one message of a sink that stops (a full disk, a reader gone), instead of failing the
+ * call watched. stderr may be the broken pipe itself, hence the same unsignalled write. */
+static void stopped(const obs_sink *s, ssize_t n)
+{
+    char line[160];
+    int len = snprintf(line, sizeof line, "upysock: %s stopped: %s\n", s->name,
+                       n < 0 ? strerror(errno) : "short write (disk full?)");
+    write_unsignalled(2, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
 }
 
 /* Until no write is in flight on a slot: each one in flight is one write(2) away from done. */
@@ -82,7 +106,7 @@ int obs_sink_open(obs_sink *s, const char *spec, bool std_ok, bool append, const
         snprintf(err, errsize, "cannot write to '%s'%s%s", spec, errno ? ": " : "", errno ? strerror(errno) : "");
         return -1;
     }
-    ssize_t n = fd >= 0 && headlen ? write_once(fd, head, headlen) : (ssize_t)headlen;
+    ssize_t n = fd >= 0 && headlen ? write_unsignalled(fd, head, headlen) : (ssize_t)headlen;
     if (n != (ssize_t)headlen) { /* as a failed record: the output stops, the program goes on */
         stopped(s, n);
         if (owned)
@@ -91,6 +115,20 @@ int obs_sink_open(obs_sink *s, const char *spec, bool std_ok, bool append, const
     }
     publish(s, fd, owned);
     return 0;
+}
+
+/* Off, or a replacement retired the slot read between the two loads of obs_sink_on (a record
+ * lost while the output stays on: the trace switched while a call was being recorded). Once
+ * more, until the slot read is still the active one. */
+bool obs_sink_on_recheck(obs_sink *s)
+{
+    for (;;) {
+        int at = atomic_load(&s->active);
+        if (atomic_load(&s->fd[at]) >= 0)
+            return true;
+        if (atomic_load(&s->active) == at)
+            return false;
+    }
 }
 
 /* The slot to write on, counted in it: a replacement waits for this write before it closes the
@@ -113,7 +151,7 @@ void obs_sink_write(obs_sink *s, const void *rec, size_t len)
     int saved = errno; /* the watched call's errno is the caller's business */
     int at = enter(s);
     int fd = atomic_load(&s->fd[at]);
-    ssize_t n = fd >= 0 ? write_once(fd, rec, len) : (ssize_t)len;
+    ssize_t n = fd >= 0 ? write_unsignalled(fd, rec, len) : (ssize_t)len;
     if (n != (ssize_t)len && atomic_compare_exchange_strong(&s->fd[at], &fd, -1))
         stopped(s, n); /* the descriptor stays open until the slot is retired: others may be on it */
     atomic_fetch_sub(&s->writers[at], 1);

@@ -58,6 +58,8 @@ static int on_connect(host_sock *s, host_addr to, int (*next)(host_sock *, host_
     errno = 0; /* a fault that skips the kernel leaves no kernel errno */
     int rc = in && in->connect ? in->connect(s, to, next) : next(s, to);
     int kerr = errno;
+    if (s->internal) /* the library's own helper: no conversation of the program's */
+        return rc;
     if (obs_sink_on(&trace)) {
         trace_rec r;
         trace_begin(&r, "connect", s);
@@ -67,7 +69,9 @@ static int on_connect(host_sock *s, host_addr to, int (*next)(host_sock *, host_
         trace_result(&r, rc, kernel_errno(rc, kerr));
         trace_end(&r, &trace);
     }
-    if (pcap_on() && (rc == 0 || rc == -UERRNO_EINPROGRESS || rc == -UERRNO_ECONNREFUSED))
+    /* A blocking connect refused is the board's 104, the kernel's ECONNREFUSED: still SYN, RST. */
+    bool refused = rc == -UERRNO_ECONNREFUSED || (rc < 0 && kerr == ECONNREFUSED);
+    if (pcap_on() && (rc == 0 || rc == -UERRNO_EINPROGRESS || refused))
         pcap_connected(s, rc == 0 ? PCAP_CONNECTED : rc == -UERRNO_EINPROGRESS ? PCAP_PENDING : PCAP_REFUSED);
     errno = kerr;
     return rc;
@@ -138,9 +142,9 @@ static ssize_t on_recv(host_sock *s, void *buf, size_t len, int flags, host_addr
 
 static void on_close(host_sock *s, void (*next)(host_sock *))
 {
-    if (pcap_on())
+    if (pcap_on() && !s->internal)
         pcap_closed(s);
-    if (obs_sink_on(&trace)) {
+    if (obs_sink_on(&trace) && !s->internal) {
         trace_rec r;
         trace_begin(&r, "close", s);
         trace_end(&r, &trace);
@@ -207,9 +211,21 @@ static int on_tls_handshake(host_sock *s, int outcome)
     return outcome;
 }
 
+/* An injected fault, as it fires: one record naming the rule (its place in the set). */
+static void on_fault(const host_sock *s, const char *effect, int rule)
+{
+    if (!obs_sink_on(&trace))
+        return;
+    trace_rec r;
+    trace_begin(&r, "fault", s);
+    trace_str(&r, "effect", effect);
+    trace_int(&r, "rule", rule);
+    trace_end(&r, &trace);
+}
+
 static const struct host_hooks hooks = {
     .connect = on_connect, .accept = on_accept, .send = on_send, .recv = on_recv, .close = on_close,
-    .wait = on_wait, .resolve = on_resolve, .tls_handshake = on_tls_handshake,
+    .wait = on_wait, .resolve = on_resolve, .tls_handshake = on_tls_handshake, .fault = on_fault,
 };
 
 static void reinstall(void)

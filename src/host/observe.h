@@ -37,10 +37,11 @@ int obs_sink_open(obs_sink *s, const char *spec, bool std_ok, bool append, const
                   char *err, size_t errsize);
 /* One record, one write(2); a short or failed write ends the sink with one message on stderr. */
 void obs_sink_write(obs_sink *s, const void *rec, size_t len);
+bool obs_sink_on_recheck(obs_sink *s); /* obs_sink_on's slow path */
 static inline bool obs_sink_on(obs_sink *s)
 {
     int at = atomic_load_explicit(&s->active, memory_order_relaxed);
-    return atomic_load_explicit(&s->fd[at], memory_order_relaxed) >= 0;
+    return atomic_load_explicit(&s->fd[at], memory_order_relaxed) >= 0 || obs_sink_on_recheck(s);
 }
 
 /* The settings (observe.c), applied by config.c: 0, or -1 with err filled. */

@@ -16,7 +16,9 @@
 #include "observe.h"
 #include "upysock/uerrno.h"
 
-enum { CONVS = 256, NAMES = 64, MSS = 1460 };
+/* MSS: the board's CONFIG_TCP_MSS 1436 (FW esp32/sdkconfig.h L83, lwipopts.h L326; see
+ * docs/firmware-notes.md §14), so data segments are cut where the board's lwIP would cut them. */
+enum { CONVS = 256, NAMES = 64, MSS = 1436 };
 
 struct conv {
     uint32_t ids[2];         /* end 0's and end 1's host_sock ids; ids[1] 0: the peer is not ours */

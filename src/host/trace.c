@@ -28,7 +28,7 @@ static void addf(trace_rec *r, const char *fmt, const char *key, const char *val
 void trace_begin(trace_rec *r, const char *call, const host_sock *s)
 {
     int n = snprintf(r->buf, sizeof r->buf, "{\"t\":%llu,\"thread\":%lu,\"call\":\"%s\"",
-                     (unsigned long long)host_monotonic_us(), host_thread_id(), call);
+                     (unsigned long long)host_monotonic_us(), host_kernel_tid(), call);
     r->len = (size_t)n;
     r->cut = false;
     if (s) {
