@@ -847,17 +847,13 @@ static void test_a_closed_pipe_ends_the_outputs(void **state)
     assert_int_equal(tu_count(client.out, "stopped"), 3);
 }
 
-/* Both ends in this process: each segment and datagram is written once, in the connecting
- * end's view. */
-static void test_both_ends_here_written_once(void **state)
+/* Two sockets of this process talk through `listener` (then released): the client connects to
+ * dev_ip:port, sends "ping", the server answers "pong!", the client closes first. */
+static void ping_pong_here(usocket *listener, const char *dev_ip, int port)
 {
-    (void)state;
-    need_tshark();
-    assert_int_equal(upy_config_pcap(path("here.pcap")), 0);
-    int port;
-    usocket *listener = tu_usock_listener(2, &port);
     usocket *c = tu_tcp();
-    usocket_addr to = {"192.168.0.10", port};
+    usocket_addr to = {.port = port};
+    snprintf(to.ip, sizeof to.ip, "%s", dev_ip);
     assert_int_equal(usocket_connect(c, &to), 0);
     usocket *a = usocket_accept(listener, NULL);
     assert_non_null(a);
@@ -870,6 +866,18 @@ static void test_both_ends_here_written_once(void **state)
     assert_int_equal(usocket_recv(a, buf, sizeof buf), 0);
     usocket_release(a);
     usocket_release(listener);
+}
+
+/* Both ends in this process: each segment and datagram is written once, in the connecting
+ * end's view. */
+static void test_both_ends_here_written_once(void **state)
+{
+    (void)state;
+    need_tshark();
+    assert_int_equal(upy_config_pcap(path("here.pcap")), 0);
+    int port;
+    usocket *listener = tu_usock_listener(2, &port);
+    ping_pong_here(listener, "192.168.0.10", port);
 
     usocket *u1 = tu_udp(), *u2 = tu_udp();
     usocket_addr any = {"", 0};
@@ -877,6 +885,7 @@ static void test_both_ends_here_written_once(void **state)
     usocket_addr u2_at = {"192.168.0.20", tu_usock_port(u2)};
     assert_int_equal(usocket_sendto(u1, "datagram", 8, &u2_at), 8);
     usocket_addr from;
+    char buf[8];
     assert_int_equal(usocket_recvfrom(u2, buf, sizeof buf, &from), 8);
     usocket_release(u1);
     usocket_release(u2);
@@ -912,20 +921,7 @@ static void test_a_delayed_conversation_here_is_written_once(void **state)
     snprintf(rules, sizeof rules, "delay *:%d delay=20ms nth=1", port);
     assert_int_equal(upy_config_faults(rules), 0);
     assert_int_equal(upy_config_pcap(path("delayed.pcap")), 0);
-    usocket *c = tu_tcp();
-    usocket_addr to = {"192.168.0.12", port};
-    assert_int_equal(usocket_connect(c, &to), 0);
-    usocket *a = usocket_accept(listener, NULL);
-    assert_non_null(a);
-    assert_int_equal(usocket_send(c, "ping", 4), 4);
-    char buf[8];
-    assert_int_equal(usocket_recv(a, buf, sizeof buf), 4);
-    assert_int_equal(usocket_send(a, "pong!", 5), 5);
-    assert_int_equal(usocket_recv(c, buf, sizeof buf), 5);
-    usocket_release(c);
-    assert_int_equal(usocket_recv(a, buf, sizeof buf), 0);
-    usocket_release(a);
-    usocket_release(listener);
+    ping_pong_here(listener, "192.168.0.12", port);
     assert_int_equal(upy_config_pcap(""), 0);
     assert_int_equal(upy_config_faults(""), 0);
 
