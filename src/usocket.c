@@ -202,8 +202,11 @@ int usocket_listen(usocket *s, int backlog)
     if (rc == 0) {
         sock_transition(c, SOCK_FRESH, SOCK_LISTENING);
         host_addr bound;
-        if (host_local_addr(&c->hs, &bound) == 0)
+        if (host_local_addr(&c->hs, &bound) == 0) {
+            if (!c->hs.dev_local.port) /* bound to port 0, or not bound: the port it got is its own */
+                c->hs.dev_local.port = bound.port;
             vnet_log("listen", &c->local, bound);
+        }
     }
     sock_leave(c);
     rc = rc < 0 ? lwip_err(-rc) : 0;

@@ -909,30 +909,39 @@ static void test_both_ends_here_written_once(void **state)
 }
 
 /* A delayed connection (fault injection's delay line, docs/faults.md) between two sockets of this
- * process is one conversation too: the real connection leaves from the client socket's own port.
- * nth=1: only the client's connection is delayed. */
+ * process is one conversation too, whichever end is delayed: the real connection leaves from the
+ * client socket's own port, and a delayed accepted socket is known by the real connection's
+ * address. nth=1: the client's end only; nth=2: the server's; no nth: both. */
 static void test_a_delayed_conversation_here_is_written_once(void **state)
 {
     (void)state;
     need_tshark();
-    int port;
-    usocket *listener = tu_usock_listener(2, &port);
-    char rules[64];
-    snprintf(rules, sizeof rules, "delay *:%d delay=20ms nth=1", port);
-    assert_int_equal(upy_config_faults(rules), 0);
-    assert_int_equal(upy_config_pcap(path("delayed.pcap")), 0);
-    ping_pong_here(listener, "192.168.0.12", port);
-    assert_int_equal(upy_config_pcap(""), 0);
-    assert_int_equal(upy_config_faults(""), 0);
+    const char *const which[] = {" nth=1", " nth=2", ""};
+    for (int i = 0; i < 3; i++) {
+        int port;
+        usocket *listener = tu_usock_listener(2, &port);
+        char rules[64], file[32], dev_ip[16];
+        snprintf(rules, sizeof rules, "delay *:%d delay=20ms%s", port, which[i]);
+        snprintf(file, sizeof file, "delayed%d.pcap", i);
+        snprintf(dev_ip, sizeof dev_ip, "192.168.0.%d", 12 + i);
+        assert_int_equal(upy_config_faults(rules), 0);
+        assert_int_equal(upy_config_pcap(path(file)), 0);
+        ping_pong_here(listener, dev_ip, port);
+        assert_int_equal(upy_config_pcap(""), 0);
+        assert_int_equal(upy_config_faults(""), 0);
 
-    assert_clean_pcap(path("delayed.pcap"));
-    const char *conv = sh("tshark -r %s -q -z conv,tcp", path("delayed.pcap"));
-    assert_int_equal(tu_count(conv, "<->"), 1);
-    char conv_line[80];
-    snprintf(conv_line, sizeof conv_line, "<-> 192.168.0.12:%d ", port);
-    assert_int_equal(tu_count(conv, conv_line), 1);
-    /* 3 handshake, 2 data, FIN + ACK each way: each once */
-    assert_string_equal(sh("tshark -r %s -Y tcp | wc -l", path("delayed.pcap")), "9\n");
+        assert_clean_pcap(path(file));
+        const char *conv = sh("tshark -r %s -q -z conv,tcp", path(file));
+        assert_int_equal(tu_count(conv, "<->"), 1);
+        char conv_line[80];
+        snprintf(conv_line, sizeof conv_line, "<-> %s:%d ", dev_ip, port);
+        assert_int_equal(tu_count(conv, conv_line), 1);
+        /* 3 handshake, 2 data, FIN + ACK each way: each once */
+        assert_string_equal(sh("tshark -r %s -Y tcp | wc -l", path(file)), "9\n");
+        /* the rule chose the end it names: ping and pong each crossed one delayed end (both: two) */
+        double took = strtod(sh("tshark -r %s -T fields -e frame.time_relative | tail -1", path(file)), NULL);
+        assert_true(took >= (i == 2 ? 0.08 : 0.04));
+    }
 }
 
 /* refuse and hang send the connect to the fault module's own helper sockets (a refusing port, a

@@ -55,7 +55,8 @@ typedef struct host_sock {
     uint32_t id;           /* 1, 2, ... in creation order: names the socket in a trace */
     int fileno;            /* the device's fileno() once the socket object exists (sock.c), else 0 */
     int type;              /* 1 stream, 2 datagram */
-    host_addr local, peer; /* host side (kernel), when known; {0, 0} otherwise */
+    host_addr local, peer; /* host side (kernel), when known; {0, 0} otherwise (a delayed
+                              accepted socket's: the real connection's) */
     host_addr dev_local, dev_peer; /* device side, when known (a datagram socket: the last
                                       destination named) */
     bool internal;         /* the library's own helper (host_socket_internal), not the program's */

@@ -201,8 +201,10 @@ void pcap_connected(host_sock *s, int outcome)
 
 void pcap_accepted(host_sock *child)
 {
-    host_addr local;
-    if (host_local_addr(child, &local) < 0)
+    /* child->local when whole: a delayed connection's fd is a private pair's near end, and the
+     * connecting end knows the real connection's address (its peer) */
+    host_addr local = child->local;
+    if ((!local.ip || !local.port) && host_local_addr(child, &local) < 0)
         return;
     pthread_mutex_lock(&lock);
     bool joined;

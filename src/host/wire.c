@@ -641,6 +641,8 @@ int host_wire_accept(host_sock *child, const struct host_wire_spec *spec)
     l->far = l->way[HOST_WIRE_OUT].src = l->way[HOST_WIRE_IN].dst = far;
     l->phase = LIVE;
     add_link(l);
+    /* The peer sees the real connection's address, not the near end's: keep it for observers. */
+    host_local_addr(child, &child->local);
     child->fd = near;
     return 0;
 }

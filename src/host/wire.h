@@ -45,7 +45,7 @@ int host_wire_connect(host_sock *s, host_addr to, const struct host_wire_spec *s
                       int (*next)(host_sock *, host_addr));
 
 /* Put a just-accepted connection behind a new wire: child->fd becomes the near end (blocking, no
- * timeouts, as accept leaves it); its addresses stay the real ones. 0, or a negative device
+ * timeouts, as accept leaves it); child->local and child->peer are the real connection's. 0, or a negative device
  * errno (the connection is then closed). */
 int host_wire_accept(host_sock *child, const struct host_wire_spec *spec);
 
