@@ -234,8 +234,8 @@ static const char *missing(const struct fault_rule *r)
         return "dnsslow needs delay=";
     if (r->effect == FAULT_EXHAUST && r->on == FAULT_ON_NONE)
         return "exhaust needs on=socket or on=accept";
-    if (r->effect == FAULT_DELAY && r->delay_us == 0 && r->rate == 0)
-        return "delay needs delay= or rate=";
+    if (r->effect == FAULT_DELAY && r->delay_us == 0 && r->jitter_us == 0 && r->rate == 0)
+        return "delay needs delay=, jitter= or rate=";
     if (r->nth && r->every)
         return "nth= and every= cannot be combined";
     if (r->effect == FAULT_EXHAUST && r->on == FAULT_ON_SOCKET && r->has_addr)

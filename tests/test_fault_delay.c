@@ -574,6 +574,31 @@ static void test_fault_delay_many_connects_at_once_each_take_the_round_trip(void
     close(listener);
 }
 
+/* Jitter reaches the handshake too: with no latency, each connect's SYN and answer take a jitter
+ * draw each. The seed (default 1) fixes the draws, so the lower bound is not luck: of four
+ * connects with up to 200 ms each way, the slowest takes 30 ms at least (with seed 1: far more). */
+static void test_fault_delay_jitter_reaches_the_handshake(void **state)
+{
+    (void)state;
+    int port, listener = tu_listener(&port);
+    faults("delay *:%d delay=0ms jitter=200ms", port);
+    usocket_addr a = tu_loopback(port);
+    uint64_t slowest = 0;
+    for (int i = 0; i < 4; i++) {
+        usocket *s = tu_tcp();
+        uint64_t t0 = tu_now_ms();
+        assert_int_equal(usocket_connect(s, &a), 0);
+        uint64_t took = tu_now_ms() - t0;
+        slowest = took > slowest ? took : slowest;
+        int peer = tu_accept(listener, WAIT_MS);
+        assert_true(peer >= 0);
+        close(peer);
+        usocket_release(s);
+    }
+    assert_true(slowest >= 30);
+    close(listener);
+}
+
 /* --- with the other effects ------------------------------------------------------------------------- */
 
 /* A reset of a delayed connection is the board's at once; the peer hears the RST after the
@@ -677,6 +702,7 @@ int main(void)
         T(test_fault_delay_in_process_server_accepts_the_clients_port),
         T(test_fault_delay_keepalive_set_before_connect_reaches_the_peer),
         T(test_fault_delay_many_connects_at_once_each_take_the_round_trip),
+        T(test_fault_delay_jitter_reaches_the_handshake),
         T(test_fault_delay_with_reset_raises_104),
         T(test_fault_delay_with_fin_reads_the_bytes_late_then_eof),
         T(test_fault_delay_with_linkdown_aborts_113),

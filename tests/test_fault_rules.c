@@ -97,7 +97,7 @@ static void test_fault_rules_bad_rule_for_each_part_of_the_grammar(void **state)
         {"short", "ValueError: bad rule 'short': short needs max="},
         {"short max=0", "ValueError: bad rule 'short max=0': 'max=0': want a number of bytes from 1"},
         {"eagain count=0", "ValueError: bad rule 'eagain count=0': 'count=0': want a count from 1"},
-        {"delay", "ValueError: bad rule 'delay': delay needs delay= or rate="},
+        {"delay", "ValueError: bad rule 'delay': delay needs delay=, jitter= or rate="},
         {"delay rate=0", "ValueError: bad rule 'delay rate=0': 'rate=0': want bytes per second, from 1"},
         {"delay delay=1s jitter=5", "ValueError: bad rule 'delay delay=1s jitter=5': 'jitter=5': want a duration "
                                     "such as 200ms or 5s"},

@@ -130,6 +130,15 @@ static int wire_socket(size_t window)
 
 /* --- a way: queue, read, deliver ------------------------------------------------------------- */
 
+
+/* How long the way's next crossing takes: its latency and the next jitter draw (a segment's, or a
+ * handshake step's: the board's SYN meets the same radio). */
+static uint64_t crossing(struct link *l, struct way *w)
+{
+    uint64_t jitter = w->p.jitter_us ? l->draw(l->seed, (int)(w - l->way), w->drawn++) % (w->p.jitter_us + 1) : 0;
+    return w->p.latency_us + jitter;
+}
+
 /* Queue what the source said: bytes, its end (FIN), its reset (RST). */
 static void enqueue(struct link *l, struct way *w, enum mark m, const char *data, size_t len, uint64_t now)
 {
@@ -144,8 +153,7 @@ static void enqueue(struct link *l, struct way *w, enum mark m, const char *data
         memcpy(c->data, data, len);
     uint64_t from = w->sent_until > now ? w->sent_until : now;
     w->sent_until = from + (w->p.rate ? (uint64_t)len * 1000000u / (uint64_t)w->p.rate : 0);
-    uint64_t jitter = w->p.jitter_us ? l->draw(l->seed, (int)(w - l->way), w->drawn++) % (w->p.jitter_us + 1) : 0;
-    uint64_t due = w->sent_until + w->p.latency_us + jitter;
+    uint64_t due = w->sent_until + crossing(l, w);
     c->due = w->last_due = due > w->last_due ? due : w->last_due;
     if (w->tail)
         w->tail->next = c;
@@ -242,7 +250,7 @@ static void deliver(struct link *l, struct way *w, uint64_t now)
 static void answer_at(struct link *l, uint64_t now, bool refused)
 {
     l->phase = ANSWER;
-    l->due = now + l->way[HOST_WIRE_IN].p.latency_us;
+    l->due = now + crossing(l, &l->way[HOST_WIRE_IN]);
     l->refused = refused;
 }
 
@@ -579,7 +587,7 @@ static int connect_link(host_sock *s, int real, host_addr to, const struct host_
     }
     l->to = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(to.port), .sin_addr.s_addr = htonl(to.ip)};
     l->phase = SYN;
-    l->due = host_monotonic_us() + spec->way[HOST_WIRE_OUT].latency_us;
+    l->due = host_monotonic_us() + crossing(l, &l->way[HOST_WIRE_OUT]);
     add_link(l);
     return 0;
 }
