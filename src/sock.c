@@ -218,8 +218,10 @@ struct ucore *sock_enter(usocket *s)
 
 void sock_leave(struct ucore *c)
 {
-    /* Closed, and this was the last call (the owner's share went with close): the fd goes. */
-    if (atomic_fetch_sub_explicit(&c->io, 2u, memory_order_acq_rel) == 3u)
+    /* Closed, and this was the last call (the owner's share went with close): the fd goes, once;
+     * a call refused on the closed socket passes through 3 too. */
+    if (atomic_fetch_sub_explicit(&c->io, 2u, memory_order_acq_rel) == 3u &&
+        !atomic_exchange_explicit(&c->fd_gone, true, memory_order_acq_rel))
         host_close(&c->hs);
 }
 

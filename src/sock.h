@@ -42,6 +42,8 @@ struct sock_watcher {
 
 struct ucore {
     atomic_uint io;          /* (calls in flight + 1 owner) << 1 | closed */
+    atomic_bool fd_gone;     /* the fd was closed: a call refused after that must not close it
+                                again (the number may be another file's by then) */
     host_sock hs;            /* the host side (kernel fd, id, addresses), fixed for the core's
                                 life but for the addresses; hs.type is USOCKET_SOCK_STREAM or
                                 USOCKET_SOCK_DGRAM */

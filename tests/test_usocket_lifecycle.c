@@ -344,6 +344,30 @@ static void test_io_after_close_is_ebadf(void **state)
     assert_ptr_equal(usocket_makefile(s, "rb"), s);
 }
 
+/* A call refused on a closed socket leaves the fd number alone: by then it may be another file's
+ * (the lowest free number is reused at once). */
+static void test_calls_after_close_leave_a_reused_fd_alone(void **state)
+{
+    (void)state;
+    usocket *s = tu_tcp();
+    assert_int_equal(usocket_close(s), 0);
+    int p[2];
+    assert_int_equal(pipe(p), 0); /* takes the number the socket had, or a lower one */
+    char b[4];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+        assert_oserror(UERRNO_EBADF);
+        assert_int_equal(usocket_setblocking(s, false), -1);
+        assert_oserror(UERRNO_EBADF);
+    }
+    assert_int_equal(usocket_close(s), 0);
+    assert_int_equal(write(p[1], "ok", 2), 2);
+    assert_int_equal(read(p[0], b, sizeof b), 2);
+    close(p[0]);
+    close(p[1]);
+    usocket_release(s);
+}
+
 static void test_release_without_close_closes(void **state)
 {
     (void)state;
@@ -446,6 +470,7 @@ int main(void)
         cmocka_unit_test_teardown(test_fileno_after_close_is_minus_one, tu_restore_profile),
         TU_CONN_TEST(test_close_is_idempotent),
         TU_CONN_TEST(test_io_after_close_is_ebadf),
+        cmocka_unit_test(test_calls_after_close_leave_a_reused_fd_alone),
         cmocka_unit_test_teardown(test_release_without_close_closes, tu_restore_profile),
         cmocka_unit_test_teardown(test_release_closes_with_the_last_reference, tu_restore_profile),
         cmocka_unit_test_teardown(test_null_and_foreign_handles_are_typeerror, tu_restore_profile),
