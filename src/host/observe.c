@@ -212,6 +212,13 @@ static int on_tls_handshake(host_sock *s, int outcome)
 }
 
 /* An injected fault, as it fires: one record naming the rule (its place in the set). */
+/* No record here (usocket.c's socket record has the outcome): the call goes on to the faults. */
+static int on_socket(host_sock *s, int type, int (*next)(host_sock *, int))
+{
+    const struct host_hooks *in = host_hooks_inner();
+    return in && in->socket ? in->socket(s, type, next) : next(s, type);
+}
+
 static void on_fault(const host_sock *s, const char *effect, int rule)
 {
     if (!obs_sink_on(&trace))
@@ -224,7 +231,7 @@ static void on_fault(const host_sock *s, const char *effect, int rule)
 }
 
 static const struct host_hooks hooks = {
-    .connect = on_connect, .accept = on_accept, .send = on_send, .recv = on_recv, .close = on_close,
+    .socket = on_socket, .connect = on_connect, .accept = on_accept, .send = on_send, .recv = on_recv, .close = on_close,
     .wait = on_wait, .resolve = on_resolve, .tls_handshake = on_tls_handshake, .fault = on_fault,
 };
 
