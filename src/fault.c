@@ -121,12 +121,14 @@ bool fault_decide(const struct fault_event *ev, unsigned effects, struct fault_r
     int fired = 0;
     effects &= kind_effects[ev->kind];
     pthread_rwlock_rdlock(&lock);
-    for (int i = 0; i < rules.count && !hit; i++) {
+    /* Every rule the event matches counts it, the first that fires acts: a rule's nth= is the
+     * nth event it matched whatever the rules before it did. */
+    for (int i = 0; i < rules.count; i++) {
         const struct fault_rule *r = &rules.rule[i];
         if (!(effects & 1u << r->effect) || !selects(r, ev, now))
             continue;
         uint64_t n = atomic_fetch_add(&matched[i], 1) + 1, draw = fault_draw(rules.seed, i, n);
-        if ((hit = fires(r, n, draw))) {
+        if (!hit && (hit = fires(r, n, draw))) {
             *out = *r;
             out->draw = draw;
             fired = i + 1;

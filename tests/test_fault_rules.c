@@ -234,6 +234,22 @@ static void test_fault_engine_same_seed_same_outcomes(void **state)
     assert_string_equal(a, c);
 }
 
+/* Two rules on one event: each counts every event it matches, whether or not a rule before it
+ * fired, so nth= means the same with or without the other rule (docs/faults.md "Selectors"). */
+static void test_fault_engine_every_matching_rule_counts_the_event(void **state)
+{
+    (void)state;
+    char got[8];
+    decide_run("refuse nth=1; hang nth=2", &connect_1883, ALL, 4, got);
+    assert_string_equal(got, "1100");
+    struct fault_rule r;
+    assert_int_equal(upy_config_faults("refuse nth=1; hang nth=2"), 0);
+    assert_true(fault_decide(&connect_1883, ALL, &r));
+    assert_int_equal(r.effect, FAULT_REFUSE);
+    assert_true(fault_decide(&connect_1883, ALL, &r));
+    assert_int_equal(r.effect, FAULT_HANG);
+}
+
 /* A delay rule decides once per connection (a LINK event), never per transfer: asked for either
  * direction first, a dir=send or both rule answers; asked for recv, only a recv-only rule does. */
 static void test_fault_engine_delay_is_decided_per_connection_and_direction(void **state)
@@ -315,6 +331,7 @@ int main(void)
         T(test_fault_engine_selects_by_address_port_host_and_direction),
         T(test_fault_engine_windows_count_from_the_rules_installation),
         T(test_fault_engine_same_seed_same_outcomes),
+        T(test_fault_engine_every_matching_rule_counts_the_event),
         T(test_fault_engine_delay_is_decided_per_connection_and_direction),
         T(test_fault_rules_parser_survives_random_text),
     };
