@@ -41,6 +41,7 @@ struct conn {
     int dead;              /* > 0: every transfer fails with this device errno (the link went down) */
     long eagain_left;
     enum fault_dir eagain_dir; /* the storm's direction: the other one passes */
+    bool storm_over;       /* the storm just ended: its direction's next call goes through */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -296,17 +297,23 @@ static bool may_storm(const host_sock *s, int flags)
 }
 
 /* An EAGAIN storm on a non-blocking call: a rule that fires starts one of r.count calls in its
- * direction, and each of them finds nothing to move. Under lock. */
+ * direction, and each of them finds nothing to move. The call after a storm goes through, so a
+ * rule that fires at every call (no nth, every or p) never starves the program. Under lock. */
 static bool storm(struct conn *c, const struct fault_event *ev)
 {
     struct fault_rule r;
+    bool its_way = c->eagain_dir == FAULT_BOTH || c->eagain_dir == ev->dir;
+    if (c->storm_over && its_way) {
+        c->storm_over = false;
+        return false;
+    }
     if (c->eagain_left == 0 && fault_decide(ev, E(EAGAIN), &r)) {
         c->eagain_left = r.count;
         c->eagain_dir = r.dir;
     }
     if (c->eagain_left == 0 || (c->eagain_dir != FAULT_BOTH && c->eagain_dir != ev->dir))
         return false;
-    c->eagain_left--;
+    c->storm_over = --c->eagain_left == 0;
     return true;
 }
 

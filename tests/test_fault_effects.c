@@ -313,8 +313,10 @@ static void test_fault_eagain_storm_on_non_blocking_calls_only(void **state)
     assert_int_equal(usocket_send(s, "x", 1), -1);
     assert_oserror(UERRNO_EAGAIN);
     assert_int_equal(poll_once(s, USELECT_POLLIN, 0), USELECT_POLLIN); /* the data is there all along */
+    assert_int_equal(usocket_send(s, "x", 1), 1); /* the call after a storm goes through */
     assert_int_equal(usocket_send(s, "x", 1), -1); /* the rule fires again: another storm */
     assert_oserror(UERRNO_EAGAIN);
+    assert_int_equal(tu_read_exact(peer, b, 1, 2000), 1);
     faults("eagain count=2");
     set_mode(s, BLOCKING);
     assert_int_equal(usocket_recv(s, b, sizeof b), 3);
@@ -339,6 +341,26 @@ static void test_fault_eagain_storm_keeps_to_its_direction(void **state)
     assert_int_equal(usocket_send(s, "x", 1), -1);
     assert_oserror(UERRNO_EAGAIN);
     assert_int_equal(usocket_send(s, "x", 1), 1); /* the storm has passed */
+    close(peer);
+    usocket_release(s);
+}
+
+/* A rule with no nth, every or p fires at every call it can: storms of K follow each other with
+ * one call through between them, so a program that retries gets on (the tutorials under
+ * `eagain count=3` finish). */
+static void test_fault_eagain_storms_let_a_call_through_between_them(void **state)
+{
+    (void)state;
+    int peer;
+    usocket *s = connected("eagain count=3 dir=send", NON_BLOCKING, &peer);
+    char got[9] = {0};
+    for (int i = 0; i < 8; i++) {
+        ssize_t n = usocket_send(s, "x", 1);
+        got[i] = n == 1 ? '1' : upy_exc_is_errno(UERRNO_EAGAIN) ? 'w' : '?';
+    }
+    assert_string_equal(got, "www1www1");
+    char b[4];
+    assert_int_equal(tu_read_exact(peer, b, 2, 2000), 2);
     close(peer);
     usocket_release(s);
 }
@@ -863,6 +885,7 @@ int main(void)
         T(test_fault_short_blocking_recv_and_timed_send),
         T(test_fault_eagain_storm_on_non_blocking_calls_only),
         T(test_fault_eagain_storm_keeps_to_its_direction),
+        T(test_fault_eagain_storms_let_a_call_through_between_them),
         T(test_fault_eagain_on_datagrams_recv_empty_recvfrom_11_sendto_12),
         T(test_fault_short_truncates_each_datagram_in_every_mode),
         T(test_fault_datagram_rules_select_the_source_and_the_destination),
