@@ -86,6 +86,12 @@ static uint64_t swept_until;
  * tcp_abort: each established connection fails with ERR_ABRT (113), for good. Any thread may
  * sweep, so the socket is only shut (which wakes a call blocked on it and makes poll report HUP,
  * as shutting from another thread does for close); its transfers then answer 113. */
+static void abort_conn(struct conn *c)
+{
+    c->dead = UERRNO_ECONNABORTED;
+    host_shutdown(&c->hs);
+}
+
 static void sweep_if_down(void)
 {
     uint64_t end, next;
@@ -95,10 +101,8 @@ static void sweep_if_down(void)
     if (swept_until != end) {
         swept_until = end;
         for (int i = 0; i < CONNS; i++)
-            if (conns[i].used && conns[i].hs.type == STREAM && !conns[i].dead) {
-                conns[i].dead = UERRNO_ECONNABORTED;
-                host_shutdown(&conns[i].hs);
-            }
+            if (conns[i].used && conns[i].hs.type == STREAM && !conns[i].dead)
+                abort_conn(&conns[i]);
     }
     pthread_mutex_unlock(&lock);
 }
@@ -107,6 +111,19 @@ static bool link_down_now(void)
 {
     uint64_t end, next;
     return fault_link_down(host_monotonic_us(), &end, &next);
+}
+
+/* A connection first met at a transfer was open before the rules came (connect and accept follow
+ * theirs from the start): if a window has opened since, it was open then and went down with the
+ * link. Under lock. NULL when the table is full. */
+static struct conn *conn_met(const host_sock *s)
+{
+    struct conn *c = conn_of(s, false);
+    if (c || !(c = conn_of(s, true)))
+        return c;
+    if (s->type == STREAM && swept_until)
+        abort_conn(c);
+    return c;
 }
 
 /* The station drops at its time whatever the program is doing (a thread blocked in recv included),
@@ -243,6 +260,13 @@ static int on_accept(host_sock *l, host_sock *child, bool clear, int (*next)(hos
         rc = delay_accepted(l, child);
     if (rc == 0)
         follow(child);
+    if (rc == 0 && link_down_now()) { /* it came in over loopback: on the board it could not */
+        pthread_mutex_lock(&lock);
+        struct conn *c = conn_of(child, false);
+        if (c)
+            abort_conn(c);
+        pthread_mutex_unlock(&lock);
+    }
     return rc;
 }
 
@@ -451,8 +475,8 @@ static ssize_t truncated(const host_sock *s, ssize_t n, host_addr from)
     return n > 0 && fault_decide(&ev, E(SHORT), &r) && r.max < n ? r.max : n;
 }
 
-/* A datagram goes whole or not at all, so sends are never short; the link matters to sends only
- * (lwIP's ERR_RTE). */
+/* A datagram goes whole or not at all, so sends are never short. While the link is down a send
+ * finds no route (lwIP's ERR_RTE) and nothing is received. */
 static ssize_t datagram(host_sock *s, void *buf, size_t len, int flags, host_addr *addr, host_io_fn next,
                         enum fault_dir dir)
 {
@@ -464,7 +488,9 @@ static ssize_t datagram(host_sock *s, void *buf, size_t len, int flags, host_add
     if (dir == FAULT_SEND)
         return next(s, buf, len, flags, addr);
     host_addr from = {0, 0};
-    ssize_t n = next(s, buf, len, flags, &from);
+    ssize_t n;
+    while ((n = next(s, buf, len, flags, &from)) >= 0 && !(flags & HOST_IO_PEEK) && link_down_now())
+        continue; /* with no netif nothing arrives: what the kernel got meanwhile is lost */
     if (addr)
         *addr = from;
     return truncated(s, n, from);
@@ -479,7 +505,7 @@ static ssize_t transfer(host_sock *s, void *buf, size_t len, int flags, host_add
     if (s->type != STREAM)
         return datagram(s, buf, len, flags, addr, next, dir);
     pthread_mutex_lock(&lock);
-    struct conn *c = conn_of(s, true);
+    struct conn *c = conn_met(s);
     if (c && !c->decided)
         decide_connection(c, s, client_hello(dir, buf, len));
     bool alerting = c && c->alerting && dir == FAULT_RECV;

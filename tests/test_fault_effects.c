@@ -591,6 +591,75 @@ static void test_fault_linkdown_connect_in_every_mode_gets_118_and_polls_nothing
     usocket_release(l);
 }
 
+/* A connection open before the rules were set is followed from its first transfer on: if the
+ * link went down in between (or is down), it went down with it, as every connection does. */
+static void test_fault_linkdown_ends_connections_open_before_the_rules(void **state)
+{
+    (void)state;
+    const char *const windows[] = {"linkdown at=0s for=3600s", "linkdown at=0s for=1ms"};
+    for (int i = 0; i < 2; i++) {
+        int peer;
+        usocket *s = tu_usock_connected(&peer);
+        set_mode(s, TIMED);
+        faults(windows[i]);
+        uint64_t t0 = tu_now_ms();
+        while (i == 1 && tu_now_ms() - t0 < 20)
+            poll(NULL, 0, 5); /* the window's own time passing, not a synchronisation */
+        char b[4];
+        assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+        assert_oserror(UERRNO_ECONNABORTED);
+        assert_int_equal(usocket_send(s, "x", 1), -1);
+        assert_oserror(UERRNO_ECONNABORTED);
+        assert_int_equal(poll_once(s, IN_OUT_HUP, 0), IN_OUT_HUP);
+        faults("");
+        close(peer);
+        usocket_release(s);
+    }
+}
+
+/* With the station off the LAN no connection can come in; one the kernel still took over
+ * loopback is aborted as the open ones were: accept returns it, its calls raise 113. */
+static void test_fault_linkdown_aborts_a_connection_accepted_in_the_window(void **state)
+{
+    (void)state;
+    int port;
+    usocket *l = tu_usock_listener(2, &port);
+    faults("linkdown at=0s for=3600s");
+    int peer = tu_connect(port);
+    usocket_addr from;
+    usocket *a = usocket_accept(l, &from);
+    assert_non_null(a);
+    char b[4];
+    assert_int_equal(usocket_recv(a, b, sizeof b), -1);
+    assert_oserror(UERRNO_ECONNABORTED);
+    assert_int_equal(poll_once(a, IN_OUT_HUP, 0), IN_OUT_HUP);
+    close(peer);
+    usocket_release(a);
+    usocket_release(l);
+}
+
+/* A datagram that reaches the kernel while the link is down is lost, as it never reaches the
+ * board; the next one after the window is received. */
+static void test_fault_linkdown_loses_datagrams_sent_to_the_device(void **state)
+{
+    (void)state;
+    int port, peer_port, peer = tu_udp_peer(&peer_port);
+    usocket *u = tu_usock_udp(&port);
+    set_mode(u, NON_BLOCKING);
+    faults("linkdown at=0s for=3600s");
+    tu_udp_sendto(peer, "lost", 4, port);
+    assert_true(tu_usock_ready(u, POLLIN, 5000));
+    char b[16];
+    assert_int_equal(usocket_recvfrom(u, b, sizeof b, NULL), -1);
+    assert_oserror(UERRNO_EAGAIN);
+    faults("");
+    tu_udp_sendto(peer, "after", 5, port);
+    assert_true(tu_usock_ready(u, POLLIN, 5000));
+    assert_datagram(u, "after", peer_port);
+    usocket_release(u);
+    close(peer);
+}
+
 static void test_fault_linkdown_fails_udp_sends_with_118(void **state)
 {
     (void)state;
@@ -894,6 +963,9 @@ int main(void)
         T(test_fault_linkdown_wakes_a_blocked_recv_with_113),
         T(test_fault_linkdown_fails_dns_with_202),
         T(test_fault_linkdown_fails_udp_sends_with_118),
+        T(test_fault_linkdown_ends_connections_open_before_the_rules),
+        T(test_fault_linkdown_aborts_a_connection_accepted_in_the_window),
+        T(test_fault_linkdown_loses_datagrams_sent_to_the_device),
         T(test_fault_linkdown_connect_in_every_mode_gets_118_and_polls_nothing),
         T(test_fault_reset_on_a_tls_socket_raises_80),
         T(test_fault_exhaust_accept_raises_23_then_serves),
