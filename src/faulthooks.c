@@ -214,6 +214,16 @@ static int delay_accepted(const host_sock *listener, host_sock *child)
     return delay_of(&seen, &spec) ? host_wire_accept(child, &spec) : 0;
 }
 
+/* What a failed call on s reports: the link drop's 113 when the link took s, else rc. */
+static int dead_or(const host_sock *s, int rc)
+{
+    pthread_mutex_lock(&lock);
+    struct conn *c = conn_of(s, false);
+    int dead = c ? c->dead : 0;
+    pthread_mutex_unlock(&lock);
+    return dead ? -dead : rc;
+}
+
 /* --- the hooks --------------------------------------------------------------------------------- */
 
 static int on_connect(host_sock *s, host_addr to, int (*next)(host_sock *, host_addr))
@@ -227,6 +237,7 @@ static int on_connect(host_sock *s, host_addr to, int (*next)(host_sock *, host_
     struct fault_rule r;
     struct host_wire_spec spec;
     int rc;
+    follow(s); /* before the SYN: a link drop while it waits aborts it too */
     if (fault_decide(&ev, E(REFUSE) | E(HANG), &r)) {
         pthread_once(&sinks_once, make_sinks);
         rc = next(s, r.effect == FAULT_REFUSE ? refusing : silent);
@@ -235,9 +246,15 @@ static int on_connect(host_sock *s, host_addr to, int (*next)(host_sock *, host_
     } else {
         rc = next(s, to);
     }
-    if (rc == 0 || rc == -UERRNO_EINPROGRESS)
-        follow(s);
-    return rc;
+    return rc < 0 && rc != -UERRNO_EINPROGRESS ? dead_or(s, rc) : rc;
+}
+
+/* A pending connect the link drop aborted: the sweep's shutdown fails it in the kernel as a
+ * reset; lwIP's tcp_abort of the SYN_SENT pcb gives ERR_ABRT. */
+static int on_connect_result(host_sock *s, int (*next)(host_sock *))
+{
+    int rc = next(s);
+    return rc < 0 && rc != -UERRNO_EINPROGRESS ? dead_or(s, rc) : rc;
 }
 
 static int on_socket(host_sock *s, int type, int (*next)(host_sock *, int))
@@ -564,8 +581,8 @@ static int on_resolve(const char *name, uint32_t *ip, int (*next)(const char *, 
 }
 
 static const struct host_hooks faults = {
-    .socket = on_socket, .connect = on_connect, .accept = on_accept, .send = on_send, .recv = on_recv,
-    .close = on_close, .wait = on_wait, .resolve = on_resolve,
+    .socket = on_socket, .connect = on_connect, .connect_result = on_connect_result, .accept = on_accept,
+    .send = on_send, .recv = on_recv, .close = on_close, .wait = on_wait, .resolve = on_resolve,
 };
 
 static void attach(bool on)

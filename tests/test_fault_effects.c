@@ -591,6 +591,32 @@ static void test_fault_linkdown_connect_in_every_mode_gets_118_and_polls_nothing
     usocket_release(l);
 }
 
+/* A connect still waiting for its answer when the station drops is aborted as the open
+ * connections are (lwIP's tcp_netif_ip_addr_changed aborts SYN_SENT pcbs too: ERR_ABRT, 113):
+ * a blocking connect raises 113; a non-blocking one polls IN|OUT|HUP and its recv raises 113. */
+static void test_fault_linkdown_aborts_a_pending_connect_113(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        faults("hang 192.168.0.42:7000; linkdown at=300ms for=3600s");
+        usocket *s = tu_tcp();
+        set_mode(s, i == 0 ? BLOCKING : NON_BLOCKING);
+        usocket_addr to = {"192.168.0.42", 7000};
+        assert_int_equal(usocket_connect(s, &to), -1);
+        if (i == 0) {
+            assert_oserror(UERRNO_ECONNABORTED);
+        } else {
+            assert_oserror(UERRNO_EINPROGRESS);
+            assert_int_equal(poll_once(s, IN_OUT_HUP, 10000), IN_OUT_HUP);
+            char b[4];
+            assert_int_equal(usocket_recv(s, b, sizeof b), -1);
+            assert_oserror(UERRNO_ECONNABORTED);
+        }
+        faults("");
+        usocket_release(s);
+    }
+}
+
 /* A connection open before the rules were set is followed from its first transfer on: if the
  * link went down in between (or is down), it went down with it, as every connection does. */
 static void test_fault_linkdown_ends_connections_open_before_the_rules(void **state)
@@ -963,6 +989,7 @@ int main(void)
         T(test_fault_linkdown_wakes_a_blocked_recv_with_113),
         T(test_fault_linkdown_fails_dns_with_202),
         T(test_fault_linkdown_fails_udp_sends_with_118),
+        T(test_fault_linkdown_aborts_a_pending_connect_113),
         T(test_fault_linkdown_ends_connections_open_before_the_rules),
         T(test_fault_linkdown_aborts_a_connection_accepted_in_the_window),
         T(test_fault_linkdown_loses_datagrams_sent_to_the_device),

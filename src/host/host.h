@@ -104,6 +104,8 @@ enum {
 struct host_hooks {
     int (*socket)(host_sock *s, int type, int (*next)(host_sock *, int));
     int (*connect)(host_sock *s, host_addr to, int (*next)(host_sock *, host_addr));
+    /* How a pending connect ended, read after the kernel's connect left it in progress. */
+    int (*connect_result)(host_sock *s, int (*next)(host_sock *));
     int (*accept)(host_sock *listener, host_sock *child, bool clear_timeouts,
                   int (*next)(host_sock *, host_sock *, bool));
     ssize_t (*send)(host_sock *s, const void *buf, size_t len, int flags, host_addr *to, host_io_fn next);

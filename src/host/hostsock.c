@@ -212,7 +212,7 @@ int host_connect(host_sock *s, host_addr a)
     const struct host_hooks *h = host_hooked();
     return h && h->connect ? h->connect(s, a, connect_kernel) : connect_kernel(s, a);
 }
-int host_connect_result(host_sock *s)
+static int connect_result_kernel(host_sock *s)
 {
     int fd = s->fd;
     struct pollfd p = {fd, POLLOUT, 0};
@@ -228,6 +228,12 @@ int host_connect_result(host_sock *s)
     len = sizeof sin;
     /* Failed with the error already taken by someone else: report it as the reset it was. */
     return getpeername(fd, (struct sockaddr *)&sin, &len) < 0 ? -host_errno_to_device(ECONNRESET) : 0;
+}
+
+int host_connect_result(host_sock *s)
+{
+    const struct host_hooks *h = host_hooked();
+    return h && h->connect_result ? h->connect_result(s, connect_result_kernel) : connect_result_kernel(s);
 }
 
 int host_local_addr(host_sock *s, host_addr *a)

@@ -212,11 +212,18 @@ static int on_tls_handshake(host_sock *s, int outcome)
 }
 
 /* An injected fault, as it fires: one record naming the rule (its place in the set). */
-/* No record here (usocket.c's socket record has the outcome): the call goes on to the faults. */
+/* No record for these two (usocket.c's socket and connect records have the outcomes): the calls
+ * go on to the faults. */
 static int on_socket(host_sock *s, int type, int (*next)(host_sock *, int))
 {
     const struct host_hooks *in = host_hooks_inner();
     return in && in->socket ? in->socket(s, type, next) : next(s, type);
+}
+
+static int on_connect_result(host_sock *s, int (*next)(host_sock *))
+{
+    const struct host_hooks *in = host_hooks_inner();
+    return in && in->connect_result ? in->connect_result(s, next) : next(s);
 }
 
 static void on_fault(const host_sock *s, const char *effect, int rule)
@@ -231,8 +238,9 @@ static void on_fault(const host_sock *s, const char *effect, int rule)
 }
 
 static const struct host_hooks hooks = {
-    .socket = on_socket, .connect = on_connect, .accept = on_accept, .send = on_send, .recv = on_recv, .close = on_close,
-    .wait = on_wait, .resolve = on_resolve, .tls_handshake = on_tls_handshake, .fault = on_fault,
+    .socket = on_socket, .connect = on_connect, .connect_result = on_connect_result, .accept = on_accept,
+    .send = on_send, .recv = on_recv, .close = on_close, .wait = on_wait, .resolve = on_resolve,
+    .tls_handshake = on_tls_handshake, .fault = on_fault,
 };
 
 static void reinstall(void)
