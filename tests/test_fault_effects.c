@@ -701,6 +701,27 @@ static void test_fault_linkdown_fails_udp_sends_with_118(void **state)
     close(peer);
 }
 
+/* A link drop under TLS: recv raises what mbedtls_net_recv makes of lwIP's 113 (not a reset:
+ * NET_RECV_FAILED, -76), stored as is by the firmware's SSL recv; send raises lwIP's errno itself
+ * (FW lwipsocket.c lwipsocket_socket_send, its SSL branch: `*_errno = errno`), 113. */
+static void test_fault_linkdown_on_a_tls_socket_recv_76_send_113(void **state)
+{
+    (void)state;
+    tu_tls_script sc = tu_tls_pong_server();
+    tu_tls_pair p;
+    tu_tls_peer *peer = tu_tls_pair_connected(&p, &sc, NULL);
+    faults("linkdown at=0s for=3600s");
+    char b[16];
+    assert_int_equal(usocket_recv(p.ssl, b, sizeof b), -1);
+    assert_oserror(UERRNO_MBEDTLS_ERR_NET_RECV_FAILED);
+    assert_int_equal(UERRNO_MBEDTLS_ERR_NET_RECV_FAILED, -76);
+    assert_int_equal(usocket_send(p.ssl, "ping", 4), -1);
+    assert_oserror(UERRNO_ECONNABORTED);
+    faults("");
+    tu_tls_pair_release(&p);
+    tu_tls_peer_join(peer, NULL, 10000);
+}
+
 /* On a TLS socket the same RST is mbedTLS's NET_CONN_RESET. */
 static void test_fault_reset_on_a_tls_socket_raises_80(void **state)
 {
@@ -991,6 +1012,7 @@ int main(void)
         T(test_fault_linkdown_fails_udp_sends_with_118),
         T(test_fault_linkdown_aborts_a_pending_connect_113),
         T(test_fault_linkdown_ends_connections_open_before_the_rules),
+        T(test_fault_linkdown_on_a_tls_socket_recv_76_send_113),
         T(test_fault_linkdown_aborts_a_connection_accepted_in_the_window),
         T(test_fault_linkdown_loses_datagrams_sent_to_the_device),
         T(test_fault_linkdown_connect_in_every_mode_gets_118_and_polls_nothing),
