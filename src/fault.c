@@ -77,7 +77,8 @@ static bool selects(const struct fault_rule *r, const struct fault_event *ev, ui
         return false;
     if (r->host[0] && (!ev->host || strcasecmp(r->host, ev->host) != 0))
         return false;
-    if (r->dir != FAULT_BOTH && (ev->kind == FAULT_EV_SEND || ev->kind == FAULT_EV_RECV) && r->dir != ev->dir)
+    if (r->dir != FAULT_BOTH && r->effect != FAULT_EXHAUST &&
+        (ev->kind == FAULT_EV_SEND || ev->kind == FAULT_EV_RECV || ev->kind == FAULT_EV_ACCEPT) && r->dir != ev->dir)
         return false;
     /* A connection is one event for each delay rule: asked first for either direction, then for
      * what a recv-only rule adds. */
@@ -93,7 +94,7 @@ static bool selects(const struct fault_rule *r, const struct fault_event *ev, ui
 static const unsigned kind_effects[] = {
     [FAULT_EV_SOCKET] = E(EXHAUST),
     [FAULT_EV_CONNECT] = E(REFUSE) | E(HANG),
-    [FAULT_EV_ACCEPT] = E(EXHAUST),
+    [FAULT_EV_ACCEPT] = E(EXHAUST) | E(EAGAIN),
     [FAULT_EV_LINK] = E(DELAY),
     [FAULT_EV_TRANSFER] = E(RESET) | E(FIN) | E(TLS_STALL),
     [FAULT_EV_SEND] = E(SHORT) | E(EAGAIN),

@@ -42,6 +42,7 @@ struct conn {
     long eagain_left;
     enum fault_dir eagain_dir; /* the storm's direction: the other one passes */
     bool storm_over;       /* the storm just ended: its direction's next call goes through */
+    bool listening;        /* a listener (its storms only): a link drop leaves it alone */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -101,7 +102,7 @@ static void sweep_if_down(void)
     if (swept_until != end) {
         swept_until = end;
         for (int i = 0; i < CONNS; i++)
-            if (conns[i].used && conns[i].hs.type == STREAM && !conns[i].dead)
+            if (conns[i].used && conns[i].hs.type == STREAM && !conns[i].listening && !conns[i].dead)
                 abort_conn(&conns[i]);
     }
     pthread_mutex_unlock(&lock);
@@ -214,6 +215,42 @@ static int delay_accepted(const host_sock *listener, host_sock *child)
     return delay_of(&seen, &spec) ? host_wire_accept(child, &spec) : 0;
 }
 
+/* --- EAGAIN storms ------------------------------------------------------------------------------ */
+
+/* A call that may not wait: by its flag, or by its socket's mode. */
+static bool non_blocking_call(const host_sock *s, int flags)
+{
+    return (flags & HOST_IO_DONTWAIT) || host_nonblocking(s);
+}
+
+/* A non-blocking call an EAGAIN storm may take: the mode is only asked of the kernel (a syscall)
+ * when some rule makes storms. */
+static bool may_storm(const host_sock *s, int flags)
+{
+    return fault_uses(E(EAGAIN)) && non_blocking_call(s, flags);
+}
+
+/* An EAGAIN storm on a non-blocking call: a rule that fires starts one of r.count calls in its
+ * direction, and each of them finds nothing to move. The call after a storm goes through, so a
+ * rule that fires at every call (no nth, every or p) never starves the program. Under lock. */
+static bool storm(struct conn *c, const struct fault_event *ev)
+{
+    struct fault_rule r;
+    bool its_way = c->eagain_dir == FAULT_BOTH || c->eagain_dir == ev->dir;
+    if (c->storm_over && its_way) {
+        c->storm_over = false;
+        return false;
+    }
+    if (c->eagain_left == 0 && fault_decide(ev, E(EAGAIN), &r)) {
+        c->eagain_left = r.count;
+        c->eagain_dir = r.dir;
+    }
+    if (c->eagain_left == 0 || (c->eagain_dir != FAULT_BOTH && c->eagain_dir != ev->dir))
+        return false;
+    c->storm_over = --c->eagain_left == 0;
+    return true;
+}
+
 /* What a failed call on s reports: the link drop's 113 when the link took s, else rc. */
 static int dead_or(const host_sock *s, int rc)
 {
@@ -266,12 +303,29 @@ static int on_socket(host_sock *s, int type, int (*next)(host_sock *, int))
     return next(s, type);
 }
 
+/* A non-blocking accept in an EAGAIN storm (the listener's storm state is kept in the table). */
+static bool accept_storm(const host_sock *l, struct fault_event *ev)
+{
+    if (!may_storm(l, 0))
+        return false;
+    ev->dir = FAULT_RECV;
+    pthread_mutex_lock(&lock);
+    struct conn *c = conn_of(l, true);
+    if (c)
+        c->listening = true;
+    bool stormy = c && storm(c, ev);
+    pthread_mutex_unlock(&lock);
+    return stormy;
+}
+
 static int on_accept(host_sock *l, host_sock *child, bool clear, int (*next)(host_sock *, host_sock *, bool))
 {
     struct fault_event ev = event_of(FAULT_EV_ACCEPT, l);
     struct fault_rule r;
     if (!inside && fault_decide(&ev, E(EXHAUST), &r))
         return -profile()->accept_exhausted_errno; /* the connection stays queued, as in lwIP's mbox */
+    if (!inside && accept_storm(l, &ev))
+        return -UERRNO_EAGAIN; /* lwIP's accept mailbox looks empty: the connection stays queued */
     int rc = next(l, child, clear);
     if (rc == 0)
         rc = delay_accepted(l, child);
@@ -322,40 +376,6 @@ static void cut(struct conn *c, host_sock *s)
         c->eof = true;
         host_shutdown_read(s);
     }
-}
-
-/* A call that may not wait: by its flag, or by its socket's mode. */
-static bool non_blocking_call(const host_sock *s, int flags)
-{
-    return (flags & HOST_IO_DONTWAIT) || host_nonblocking(s);
-}
-
-/* A non-blocking call an EAGAIN storm may take: the mode is only asked of the kernel (a syscall)
- * when some rule makes storms. */
-static bool may_storm(const host_sock *s, int flags)
-{
-    return fault_uses(E(EAGAIN)) && non_blocking_call(s, flags);
-}
-
-/* An EAGAIN storm on a non-blocking call: a rule that fires starts one of r.count calls in its
- * direction, and each of them finds nothing to move. The call after a storm goes through, so a
- * rule that fires at every call (no nth, every or p) never starves the program. Under lock. */
-static bool storm(struct conn *c, const struct fault_event *ev)
-{
-    struct fault_rule r;
-    bool its_way = c->eagain_dir == FAULT_BOTH || c->eagain_dir == ev->dir;
-    if (c->storm_over && its_way) {
-        c->storm_over = false;
-        return false;
-    }
-    if (c->eagain_left == 0 && fault_decide(ev, E(EAGAIN), &r)) {
-        c->eagain_left = r.count;
-        c->eagain_dir = r.dir;
-    }
-    if (c->eagain_left == 0 || (c->eagain_dir != FAULT_BOTH && c->eagain_dir != ev->dir))
-        return false;
-    c->storm_over = --c->eagain_left == 0;
-    return true;
 }
 
 /* What one transfer may do before the kernel is asked: > 0 the bytes it may move (<= len),

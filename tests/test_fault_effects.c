@@ -365,6 +365,38 @@ static void test_fault_eagain_storms_let_a_call_through_between_them(void **stat
     usocket_release(s);
 }
 
+/* A non-blocking accept meets a storm as the board's finds its accept mailbox empty:
+ * OSError(11), the connection still queued; the call after the storm takes it. A blocking accept
+ * is untouched. */
+static void test_fault_eagain_storm_on_a_non_blocking_accept(void **state)
+{
+    (void)state;
+    int port;
+    usocket *l = tu_usock_listener(2, &port);
+    int client = tu_connect(port);
+    faults("eagain count=2 nth=1");
+    set_mode(l, NON_BLOCKING);
+    assert_true(tu_usock_ready(l, POLLIN, 5000));
+    usocket_addr from;
+    for (int i = 0; i < 2; i++) {
+        assert_null(usocket_accept(l, &from));
+        assert_oserror(UERRNO_EAGAIN);
+    }
+    assert_int_equal(poll_once(l, USELECT_POLLIN, 0), USELECT_POLLIN); /* still waiting */
+    usocket *a = usocket_accept(l, &from);
+    assert_non_null(a);
+    usocket_release(a);
+    close(client);
+    faults("eagain count=2");
+    client = tu_connect(port);
+    set_mode(l, BLOCKING);
+    a = usocket_accept(l, &from);
+    assert_non_null(a);
+    usocket_release(a);
+    close(client);
+    usocket_release(l);
+}
+
 /* --- datagrams -------------------------------------------------------------------------------- */
 
 /* One datagram's text and source port, received on u. */
@@ -1002,6 +1034,7 @@ int main(void)
         T(test_fault_eagain_storm_on_non_blocking_calls_only),
         T(test_fault_eagain_storm_keeps_to_its_direction),
         T(test_fault_eagain_storms_let_a_call_through_between_them),
+        T(test_fault_eagain_storm_on_a_non_blocking_accept),
         T(test_fault_eagain_on_datagrams_recv_empty_recvfrom_11_sendto_12),
         T(test_fault_short_truncates_each_datagram_in_every_mode),
         T(test_fault_datagram_rules_select_the_source_and_the_destination),
