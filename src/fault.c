@@ -141,9 +141,9 @@ bool fault_decide(const struct fault_event *ev, unsigned effects, struct fault_r
     return hit;
 }
 
-bool fault_link_down(uint64_t now, uint64_t *end_us, uint64_t *next_us)
+int fault_link_down(uint64_t now, uint64_t *end_us, uint64_t *next_us)
 {
-    bool down = false;
+    int down = 0;
     *next_us = UINT64_MAX;
     pthread_rwlock_rdlock(&lock);
     for (int i = 0; i < rules.count; i++) {
@@ -152,7 +152,7 @@ bool fault_link_down(uint64_t now, uint64_t *end_us, uint64_t *next_us)
         if (r->effect != FAULT_LINKDOWN)
             continue;
         if (in_window(r, now)) {
-            down = true;
+            down = i + 1;
             *end_us = r->for_us ? from + r->for_us : UINT64_MAX;
         } else if (from > now && from < *next_us) {
             *next_us = from;

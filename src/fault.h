@@ -52,9 +52,9 @@ bool fault_uses(unsigned effects);
  * that fires this time; its count advances for every match. A copy goes to *out. */
 bool fault_decide(const struct fault_event *ev, unsigned effects, struct fault_rule *out);
 
-/* Whether a linkdown window is open now; *end_us gets its end (monotonic µs), and *next_us the
- * start of the next one still ahead (UINT64_MAX: none). */
-bool fault_link_down(uint64_t now_us, uint64_t *end_us, uint64_t *next_us);
+/* Whether a linkdown window is open now: the number of its rule (from 1), or 0. *end_us gets its
+ * end (monotonic µs), and *next_us the start of the next one still ahead (UINT64_MAX: none). */
+int fault_link_down(uint64_t now_us, uint64_t *end_us, uint64_t *next_us);
 
 /* The seeded draw for a (rule, count) pair: what every probabilistic choice uses. */
 uint64_t fault_draw(uint64_t seed, int rule, uint64_t n);

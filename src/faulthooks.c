@@ -87,20 +87,26 @@ static uint64_t swept_until;
  * tcp_abort: each established connection fails with ERR_ABRT (113), for good. Any thread may
  * sweep, so the socket is only shut (which wakes a call blocked on it and makes poll report HUP,
  * as shutting from another thread does for close); its transfers then answer 113. */
+static int down_rule; /* the rule of the window last swept, for the trace */
+
 static void abort_conn(struct conn *c)
 {
     c->dead = UERRNO_ECONNABORTED;
     host_shutdown(&c->hs);
+    host_fault_fired(&c->hs, "linkdown", down_rule);
 }
 
 static void sweep_if_down(void)
 {
     uint64_t end, next;
-    if (!fault_link_down(host_monotonic_us(), &end, &next))
+    int rule = fault_link_down(host_monotonic_us(), &end, &next);
+    if (!rule)
         return;
     pthread_mutex_lock(&lock);
     if (swept_until != end) {
         swept_until = end;
+        down_rule = rule;
+        host_fault_fired(NULL, "linkdown", rule); /* the station is off the LAN */
         for (int i = 0; i < CONNS; i++)
             if (conns[i].used && conns[i].hs.type == STREAM && !conns[i].listening && !conns[i].dead)
                 abort_conn(&conns[i]);

@@ -80,9 +80,10 @@ void observe_keylog(const char *line);
 
 /* The trace's writer (trace.c): a record is built with these, then ended. */
 typedef struct trace_rec {
-    char buf[1024];
-    size_t len;
-    bool cut; /* a field did not fit and was left out */
+    char *buf;            /* head, or the heap once a field needs more (data, long revents) */
+    size_t len, size;
+    bool cut;             /* a field did not fit and was left out, or was shortened */
+    char head[1024];
 } trace_rec;
 void trace_begin(trace_rec *r, const char *call, const host_sock *s);
 void trace_str(trace_rec *r, const char *key, const char *value);
