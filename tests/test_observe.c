@@ -1128,6 +1128,46 @@ static void test_trace_lines_whole_under_threads(void **state)
         assert_int_equal(per_thread[i], SENDS); /* four threads, four different ids */
 }
 
+/* A record holds what the docs promise: 4096 payload bytes (escaped, not cut), a name in UTF-8
+ * as it was given, and a link drop's fault records (the window's, and one per connection it
+ * aborts, with the socket). Read back with jq, which fails on a line that is not JSON. */
+static void test_trace_holds_4096_bytes_utf8_names_and_link_drops(void **state)
+{
+    (void)state;
+    if (!have("jq"))
+        skip();
+    int kport, k = tu_udp_peer(&kport), peer;
+    usocket *u = tu_udp(), *c = tu_usock_connected(&peer);
+    assert_int_equal(upy_config_trace(path("big.jsonl")), 0);
+    assert_int_equal(upy_config_trace_data(4096), 0);
+    static char big[4000];
+    memset(big, '\x01', sizeof big);
+    usocket_addr to = tu_loopback(kport);
+    assert_int_equal(usocket_sendto(u, big, sizeof big, &to), (ssize_t)sizeof big);
+    usocket_addrinfo ai;
+    assert_int_equal(usocket_getaddrinfo("caf\xc3\xa9.example", 80, &ai), -1);
+    assert_int_equal(upy_config_faults("linkdown at=0s for=3600s"), 0);
+    char b[4];
+    assert_int_equal(usocket_recv(c, b, sizeof b), -1);
+    assert_true(upy_exc_is_errno(UERRNO_ECONNABORTED));
+    assert_int_equal(upy_config_faults(""), 0);
+    assert_int_equal(upy_config_trace(""), 0);
+    assert_int_equal(upy_config_trace_data(0), 0);
+
+    const char *f = path("big.jsonl");
+    assert_string_equal(sh("jq -r \"select(.call==\\\"sendto\\\") | [(.data | length), (.cut // false)] | @tsv\" %s", f),
+                        "4000\tfalse\n");
+    assert_string_equal(sh("jq -r \"select(.call==\\\"getaddrinfo\\\") | .name\" %s", f), "caf\xc3\xa9.example\n");
+    char expect[64];
+    snprintf(expect, sizeof expect, "none\t1\n%d\t1\n", usocket_fileno(c));
+    assert_string_equal(sh("jq -r \"select(.call==\\\"fault\\\") | [(.fileno // \\\"none\\\"), .rule] | @tsv\" %s", f),
+                        expect);
+    usocket_release(u);
+    usocket_release(c);
+    close(k);
+    close(peer);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -1170,6 +1210,7 @@ int main(void)
         cmocka_unit_test_teardown(test_tls_calls_are_the_programs, stop_left_server),
         cmocka_unit_test_teardown(test_tls_close_raises_nothing, stop_left_server),
         cmocka_unit_test_teardown(test_trace_replaced_while_written, stop_left_server),
+        cmocka_unit_test(test_trace_holds_4096_bytes_utf8_names_and_link_drops),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
