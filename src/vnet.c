@@ -176,6 +176,11 @@ static int check_sandbox(const struct rule *set, int count, bool host, char *err
     return 0;
 }
 
+static host_addr mapped_back(host_addr host)
+{
+    return vnet_map_in(host, NULL);
+}
+
 int vnet_set_rules(const char *spec, char *err, size_t errsize)
 {
     struct rule parsed[MAX_RULES];
@@ -210,6 +215,8 @@ int vnet_set_rules(const char *spec, char *err, size_t errsize)
         rule_count = count;
     }
     pthread_rwlock_unlock(&lock);
+    if (rc == 0)
+        observe_set_map_in(mapped_back);
     return rc;
 }
 

@@ -908,6 +908,45 @@ static void test_both_ends_here_written_once(void **state)
     assert_string_equal(udp, expect);
 }
 
+/* Datagrams in the pcap, each once and under the addresses the program knows: a source that
+ * never heard from us under the address the rules map it back to (as recvfrom would return
+ * it), also for a plain recv; a connected UDP socket's connect writes nothing (UDP has no
+ * handshake) and its send to a socket of ours is written once, by the sender. */
+static void test_datagrams_in_the_pcap(void **state)
+{
+    (void)state;
+    need_tshark();
+    assert_int_equal(upy_config_remap("192.168.0.60=127.0.0.6"), 0);
+    assert_int_equal(upy_config_pcap(path("udp.pcap")), 0);
+    int kport, uport;
+    int k = udp_at(6, &kport);
+    usocket *u = tu_usock_udp(&uport), *c = tu_udp();
+    char buf[8];
+    tu_udp_sendto(k, "hello", 5, uport);
+    assert_true(tu_usock_ready(u, POLLIN, WAIT_MS));
+    assert_int_equal(usocket_recv(u, buf, sizeof buf), 5);
+    usocket_addr u_at = {"192.168.0.20", uport};
+    assert_int_equal(usocket_connect(c, &u_at), 0);
+    assert_int_equal(usocket_send(c, "conn", 4), 4);
+    assert_true(tu_usock_ready(u, POLLIN, WAIT_MS));
+    assert_int_equal(usocket_recv(u, buf, sizeof buf), 4);
+    int cport = tu_usock_port(c);
+    usocket_release(c);
+    usocket_release(u);
+    close(k);
+    assert_int_equal(upy_config_pcap(""), 0);
+    assert_int_equal(upy_config_remap(""), 0);
+
+    assert_clean_pcap(path("udp.pcap"));
+    assert_string_equal(sh("tshark -r %s -Y tcp | wc -l", path("udp.pcap")), "0\n");
+    char expect[200];
+    snprintf(expect, sizeof expect, "192.168.0.60\t%d\t%d\t68656c6c6f\n192.168.0.249\t%d\t%d\t636f6e6e\n",
+             kport, uport, cport, uport);
+    assert_string_equal(sh("tshark -r %s -T fields -e ip.src -e udp.srcport -e udp.dstport -e data.data",
+                           path("udp.pcap")), expect);
+    assert_string_equal(sh("tshark -r %s -T fields -e ip.dst | tail -1", path("udp.pcap")), "192.168.0.20\n");
+}
+
 /* A delayed connection (fault injection's delay line, docs/faults.md) between two sockets of this
  * process is one conversation too, whichever end is delayed: the real connection leaves from the
  * client socket's own port, and a delayed accepted socket is known by the real connection's
@@ -1211,6 +1250,7 @@ int main(void)
         cmocka_unit_test_teardown(test_tls_close_raises_nothing, stop_left_server),
         cmocka_unit_test_teardown(test_trace_replaced_while_written, stop_left_server),
         cmocka_unit_test(test_trace_holds_4096_bytes_utf8_names_and_link_drops),
+        cmocka_unit_test(test_datagrams_in_the_pcap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -100,7 +100,7 @@ static int on_accept(host_sock *listener, host_sock *child, bool clear_timeouts,
 
 static ssize_t on_send(host_sock *s, const void *buf, size_t len, int flags, host_addr *to, host_io_fn next)
 {
-    if (to && pcap_on())
+    if (s->type == 2 && pcap_on())
         pcap_sending(s);
     const struct host_hooks *in = host_hooks_inner();
     errno = 0;
@@ -111,7 +111,7 @@ static ssize_t on_send(host_sock *s, const void *buf, size_t len, int flags, hos
     const char *call = flags & HOST_IO_RECORD ? "wire_send" : to ? "sendto" : "send";
     if (obs_sink_on(&trace))
         trace_io(call, s, buf, len, to, to ? &s->dev_peer : NULL, n, kerr);
-    if (to && pcap_on())
+    if (s->type == 2 && pcap_on())
         pcap_sending(s); /* again: an unbound socket has its port only now */
     if (pcap_on() && n > 0)
         pcap_data(s, true, buf, (size_t)n, to);
@@ -124,8 +124,10 @@ static ssize_t on_send(host_sock *s, const void *buf, size_t len, int flags, hos
 static ssize_t on_recv(host_sock *s, void *buf, size_t len, int flags, host_addr *from, host_io_fn next)
 {
     const struct host_hooks *in = host_hooks_inner();
+    /* a datagram's source, for the pcap, also when the program's recv does not ask */
+    host_addr src = {0, 0}, *source = from || s->type != 2 ? from : &src;
     errno = 0;
-    ssize_t n = in && in->recv ? in->recv(s, buf, len, flags, from, next) : next(s, buf, len, flags, from);
+    ssize_t n = in && in->recv ? in->recv(s, buf, len, flags, source, next) : next(s, buf, len, flags, source);
     int kerr = errno;
     /* A recvfrom that got a datagram is usocket.c's record, written once the device knows the
      * source's device address; a failed one is this. A TLS layer's: as in on_send. */
@@ -133,7 +135,7 @@ static ssize_t on_recv(host_sock *s, void *buf, size_t len, int flags, host_addr
     if (obs_sink_on(&trace) && (!from || n < 0))
         trace_io(call, s, buf, len, NULL, NULL, n, kerr);
     if (pcap_on() && n > 0)
-        pcap_data(s, false, buf, (size_t)n, from);
+        pcap_data(s, false, buf, (size_t)n, source);
     else if (pcap_on() && (is_reset(n) || (n == 0 && len > 0 && s->type == 1)))
         pcap_end(s, false, n != 0);
     errno = kerr;
@@ -211,7 +213,6 @@ static int on_tls_handshake(host_sock *s, int outcome)
     return outcome;
 }
 
-/* An injected fault, as it fires: one record naming the rule (its place in the set). */
 /* No record for these two (usocket.c's socket and connect records have the outcomes): the calls
  * go on to the faults. */
 static int on_socket(host_sock *s, int type, int (*next)(host_sock *, int))
@@ -226,6 +227,7 @@ static int on_connect_result(host_sock *s, int (*next)(host_sock *))
     return in && in->connect_result ? in->connect_result(s, next) : next(s);
 }
 
+/* An injected fault, as it fires: one record naming the rule (its place in the set). */
 static void on_fault(const host_sock *s, const char *effect, int rule)
 {
     if (!obs_sink_on(&trace))
@@ -284,6 +286,11 @@ int observe_set_keylog(const char *path, char *err, size_t errsize)
 void observe_set_device_ip(uint32_t ip)
 {
     pcap_set_device_ip(ip);
+}
+
+void observe_set_map_in(host_addr (*map)(host_addr))
+{
+    pcap_set_map_in(map);
 }
 
 void observe_raised(const char *type, int code, const char *message)

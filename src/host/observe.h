@@ -50,6 +50,8 @@ int observe_set_trace_data(const char *count, char *err, size_t errsize);
 int observe_set_pcap(const char *path, char *err, size_t errsize);
 int observe_set_keylog(const char *path, char *err, size_t errsize);
 void observe_set_device_ip(uint32_t ip); /* the board's own address, host order */
+/* The virtual LAN's mapping back (vnet.c): the pcap names a datagram's source as recvfrom does. */
+void observe_set_map_in(host_addr (*map)(host_addr));
 
 /* An exception raised at a public entry point (upy.c): a trace record of its own. */
 extern atomic_bool observe_tracing;
@@ -106,6 +108,7 @@ size_t frame_udp(uint8_t *out, host_addr src, host_addr dst, const void *data, s
 int pcap_open(const char *path, char *err, size_t errsize);
 bool pcap_on(void);
 void pcap_set_device_ip(uint32_t ip);
+void pcap_set_map_in(host_addr (*map)(host_addr)); /* a host address as the device knows it */
 enum { PCAP_CONNECTED, PCAP_PENDING, PCAP_REFUSED };
 void pcap_connected(host_sock *s, int outcome);     /* after a connect: how it went */
 void pcap_accepted(host_sock *child);              /* after an accept */

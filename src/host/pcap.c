@@ -39,6 +39,7 @@ static struct name {
 } names[NAMES];
 static unsigned name_count;
 static _Atomic uint32_t device_ip = 0xc0a800f9; /* 192.168.0.249 */
+static host_addr (*_Atomic map_in)(host_addr); /* the virtual LAN's rules, read back */
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -65,6 +66,11 @@ bool pcap_on(void)
 void pcap_set_device_ip(uint32_t ip)
 {
     atomic_store(&device_ip, ip);
+}
+
+void pcap_set_map_in(host_addr (*map)(host_addr))
+{
+    atomic_store(&map_in, map);
 }
 
 static bool same(host_addr a, host_addr b)
@@ -170,6 +176,10 @@ static void shake_late(struct conv *c, int end, host_sock *s)
 
 void pcap_connected(host_sock *s, int outcome)
 {
+    if (s->type == 2) { /* no segment: a datagram socket's connect only names its peer */
+        pcap_sending(s);
+        return;
+    }
     host_addr local;
     if (host_local_addr(s, &local) < 0)
         return;
@@ -237,6 +247,16 @@ void pcap_sending(host_sock *s)
     pthread_mutex_unlock(&lock);
 }
 
+/* A received datagram's source as the program knows it: the device address a socket of ours
+ * sent to it under, else the one the rules map it back to (as recvfrom returns it). */
+static host_addr source(const struct name *n, host_addr host)
+{
+    if (n)
+        return n->dev;
+    host_addr (*map)(host_addr) = atomic_load(&map_in);
+    return map ? map(host) : host;
+}
+
 /* A datagram: written by its sender; a received one only when no socket of ours sent it
  * (pcap_sending marked ours before the kernel could deliver it). */
 static void datagram(host_sock *s, bool sent, const void *data, size_t len, host_addr other)
@@ -255,7 +275,7 @@ static void datagram(host_sock *s, bool sent, const void *data, size_t len, host
     if (sent)
         emit(frame, frame_udp(frame, me, s->dev_peer.ip ? s->dev_peer : other, data, len));
     else if (!n || !n->ours)
-        emit(frame, frame_udp(frame, n ? n->dev : other, me, data, len));
+        emit(frame, frame_udp(frame, source(n, other), me, data, len));
     pthread_mutex_unlock(&lock);
     free(frame);
 }
@@ -333,10 +353,26 @@ static bool close_pending(host_sock *s, bool by_peer, bool answered)
     return ended;
 }
 
+/* A datagram socket of ours is gone: its port may come back as someone else's, whose datagrams
+ * are written when received. */
+static void forget(host_sock *s)
+{
+    host_addr local;
+    if (host_local_addr(s, &local) < 0)
+        return;
+    pthread_mutex_lock(&lock);
+    struct name *n = name_of(local, false);
+    if (n)
+        n->ours = false;
+    pthread_mutex_unlock(&lock);
+}
+
 void pcap_closed(host_sock *s)
 {
-    if (s->type == 2)
+    if (s->type == 2) {
+        forget(s);
         return;
+    }
     bool by_peer, reset, answered;
     closing(s, &by_peer, &reset, &answered);
     if (close_pending(s, by_peer, answered))
