@@ -268,9 +268,9 @@ static void test_env_bad_limits_fail_until_a_limit_or_profile_is_set(void **stat
         "tls_setblocking_sets_fd=0 tls_read_timeout_ms=-1\n");
 }
 
-/* A number is plain decimal digits, as a port in UPYSOCK_REMAP is: strtol's sign and spaces are
+/* A number is plain decimal digits, as a port in UPYSOCK_REMAP is (limits, log fd, trace data count): strtol's sign and spaces are
  * malformed, not read. */
-static void test_env_limits_and_log_fd_are_plain_digits(void **state)
+static void test_env_limits_log_fd_and_trace_data_are_plain_digits(void **state)
 {
     (void)state;
     const char *bad[] = {"max_sockets=+5", "max_sockets= 5", "recv_cap=-0", "backlog_max=5 "};
@@ -285,6 +285,14 @@ static void test_env_limits_and_log_fd_are_plain_digits(void **state)
     assert_string_equal(probe(ENV("UPYSOCK_LOG=fd:+2"), STEPS("check")),
                         "check: ValueError: UPYSOCK_LOG: cannot log to 'fd:+2' (want stderr, fd:N with an open "
                         "fd, or a writable path)\n");
+    const char *counts[] = {" 5", "+5", "5 ", "-0", "04096x", "4097", ""};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        char env[64], want[128];
+        snprintf(env, sizeof env, "UPYSOCK_TRACE_DATA=%s", counts[i]);
+        snprintf(want, sizeof want, "check: ValueError: UPYSOCK_TRACE_DATA: a byte count 0..4096 expected, "
+                 "not '%s'\n", counts[i]);
+        assert_string_equal(probe(ENV(env), STEPS("check")), want);
+    }
 }
 
 static void test_env_bad_remap_net_log_flash_name_their_variable(void **state)
@@ -375,7 +383,7 @@ int main(void)
         cmocka_unit_test(test_env_bad_profile_fails_first_socket_call_until_fixed),
         cmocka_unit_test(test_env_bad_limits_fail_until_a_limit_or_profile_is_set),
         cmocka_unit_test(test_env_bad_remap_net_log_flash_name_their_variable),
-        cmocka_unit_test(test_env_limits_and_log_fd_are_plain_digits),
+        cmocka_unit_test(test_env_limits_log_fd_and_trace_data_are_plain_digits),
         cmocka_unit_test(test_env_errors_are_reported_in_turn),
         cmocka_unit_test(test_env_profile_and_limits_apply),
         cmocka_unit_test(test_env_net_host_allows_non_loopback_rules),

@@ -16,12 +16,17 @@ static PyObject *config_error(const char *var)
     return NULL;
 }
 
-/* UPYSOCK_TRACE_DATA's text as upy_config_trace_data's count (not a count: -1, which it refuses). */
+enum { RAISED = -2 }; /* a setter that raised its own exception */
+
+/* UPYSOCK_TRACE_DATA's text as upy_config_trace_data's count; text that is not one is refused
+ * here, in the library's words, as the variable's own text would be. */
 static int set_trace_data(const char *value)
 {
-    char *end;
-    long n = strtol(value, &end, 10);
-    return upy_config_trace_data(*value && !*end ? n : -1);
+    size_t digits = strspn(value, "0123456789");
+    if (digits && digits <= 4 && !value[digits])
+        return upy_config_trace_data(strtol(value, NULL, 10));
+    PyErr_Format(PyExc_ValueError, "UPYSOCK_TRACE_DATA: a byte count 0..4096 expected, not '%s'", value);
+    return RAISED;
 }
 
 static const struct setting {
@@ -47,8 +52,9 @@ static PyObject *m_configure(PyObject *m, PyObject *const *args, Py_ssize_t n)
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
         if (strcmp(settings[i].name, name) != 0)
             continue;
-        if (settings[i].set(value) < 0)
-            return config_error(settings[i].var);
+        int rc = settings[i].set(value);
+        if (rc < 0)
+            return rc == RAISED ? NULL : config_error(settings[i].var);
         Py_RETURN_NONE;
     }
     PyErr_Format(PyExc_ValueError,

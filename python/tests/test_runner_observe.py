@@ -76,10 +76,36 @@ class ObserveOptions(unittest.TestCase):
                                                                 UPYSOCK_TRACE=self.path("v.jsonl")))
         self.assertEqual((status, out), (0, "10.0.0.8\n"))
         self.assertTrue(os.path.exists(self.path("v.jsonl")))
+        for bad in ("x", " 5", "+5"):
+            status, out, err = run_script(self, source, "--trace-data", bad)
+            self.assertEqual((status, out, err), (2, "", "upysock-run: ValueError: UPYSOCK_TRACE_DATA: a byte "
+                                                          "count 0..4096 expected, not '%s'\n" % bad))
         status, out, err = run_script(self, source, "--device-ip", "10.0.0.300")
         self.assertEqual((status, out), (2, ""))
         self.assertEqual(err, "upysock-run: ValueError: UPYSOCK_DEVICE_IP: a dotted quad expected, "
                               "not '10.0.0.300'\n")
+
+    def test_ifconfig_moves_the_boards_address_in_the_pcap(self):
+        source = textwrap.dedent("""
+            import network, usocket
+            wlan = network.WLAN(mode=network.WLAN.STA)
+            wlan.ifconfig(config=('10.0.0.9', '255.255.255.0', '10.0.0.1', '10.0.0.1'))
+            wlan.connect("home")
+            print(wlan.ifconfig()[0])
+            for bad in (('10.0.0.300', '255.255.255.0', '10.0.0.1', '10.0.0.1'), ('10.0.0.5',), 5):
+                try:
+                    wlan.ifconfig(config=bad)
+                except ValueError as e:
+                    print(e)
+            print(wlan.ifconfig()[0])
+            s = usocket.socket(usocket.AF_INET, usocket.SOCK_DGRAM)
+            s.sendto(b'moved', ('192.168.0.77', 4444))
+            s.close()
+            """).lstrip()
+        status, out, err = run_script(self, source, "--pcap", self.path("m.pcap"))
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out, "10.0.0.9\n" + "invalid argument(s) value\n" * 3 + "10.0.0.9\n")
+        self.assertEqual(pcap_datagrams(self.path("m.pcap")), [("10.0.0.9", "192.168.0.77", 4444, b"moved")])
 
 
 @needs_build

@@ -28,6 +28,7 @@ class WLAN:
     WEP, WPA, WPA2, WPA2_ENT = 1, 2, 3, 5
     INT_ANT, EXT_ANT, MAN_ANT = 0, 1, 2
     _device_ip = None
+    _set_device_ip = None  # the library's setting: the pcap's board address follows ifconfig
     _state = {"mode": AP, "connected": False, "ssid": None, "auth": None}
 
     def __init__(self, id=0, mode=None, **kwargs):
@@ -58,6 +59,12 @@ class WLAN:
     def ifconfig(self, id=0, config=None):
         if config is not None:
             if config != "dhcp":
+                if not isinstance(config, (tuple, list)) or len(config) != 4:
+                    raise ValueError("invalid argument(s) value")
+                try:
+                    WLAN._set_device_ip(config[0])
+                except (ValueError, TypeError):
+                    raise ValueError("invalid argument(s) value") from None
                 WLAN._device_ip = config[0]
             return None
         if id == 1 or self._state["mode"] == self.AP:
@@ -86,8 +93,10 @@ class WLAN:
         return self.INT_ANT
 
 
-def make_network(device_ip):
+def make_network(device_ip, set_device_ip):
+    """network, its WLAN at device_ip; set_device_ip(ip) moves the library's board address."""
     WLAN._device_ip = device_ip
+    WLAN._set_device_ip = staticmethod(set_device_ip)
     m = types.ModuleType("network")
     m.WLAN = WLAN
     return m

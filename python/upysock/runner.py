@@ -82,7 +82,8 @@ def _providers(device, importer, fs, life, opts, argv):
         "io": lambda: _uio(fs),
         "crypto": _crypto,
         "machine": lambda: hardware.make_machine(life.request_reset),
-        "network": lambda: hardware.make_network(device.device_ip()),
+        "network": lambda: hardware.make_network(device.device_ip(),
+                                                 lambda ip: device.configure("device_ip", ip)),
         "pycom": lambda: hardware.make_pycom(fs.host_dir),
     }
     for key in modmap.CPYTHON_SAME:

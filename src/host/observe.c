@@ -261,9 +261,10 @@ int observe_set_trace(const char *spec, char *err, size_t errsize)
 
 int observe_set_trace_data(const char *count, char *err, size_t errsize)
 {
-    char *end;
-    long n = strtol(count, &end, 10);
-    if (!count[0] || *end || n < 0 || n > 4096) {
+    /* digits only: strtol would take " 5" and "+5" */
+    size_t digits = strspn(count, "0123456789");
+    long n = digits && digits <= 4 && !count[digits] ? strtol(count, NULL, 10) : -1;
+    if (n < 0 || n > 4096) {
         snprintf(err, errsize, "a byte count 0..4096 expected, not '%s'", count);
         return -1;
     }
