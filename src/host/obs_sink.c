@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "observe.h"
@@ -31,6 +32,14 @@ static int open_spec(const char *spec, bool std_ok, bool append, bool *owned)
     return open(spec, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (append ? 0 : O_TRUNC), 0644);
 }
 
+static ssize_t write_plain(int fd, const void *rec, size_t len)
+{
+    ssize_t n;
+    while ((n = write(fd, rec, len)) < 0 && errno == EINTR)
+        ;
+    return n;
+}
+
 /*
  * A write to a pipe or socket whose reader is gone raises SIGPIPE, whose default kills the
  * program: an output must end as a full disk does instead. The signal is blocked in this thread
@@ -47,9 +56,7 @@ static ssize_t write_unsignalled(int fd, const void *rec, size_t len)
     pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
     sigpending(&pending);
     bool was_pending = sigismember(&pending, SIGPIPE);
-    ssize_t n;
-    while ((n = write(fd, rec, len)) < 0 && errno == EINTR)
-        ;
+    ssize_t n = write_plain(fd, rec, len);
     if (n < 0 && errno == EPIPE && !was_pending) {
         int saved = errno;
         struct timespec now = {0, 0};
@@ -59,6 +66,14 @@ static ssize_t write_unsignalled(int fd, const void *rec, size_t len)
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return n;
+}
+
+/* Whether writes to fd can raise SIGPIPE: a pipe or a socket (a FIFO too). A file or a device
+ * cannot, and then a record is one write(2), not four syscalls with the mask's. */
+static bool can_raise_sigpipe(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) != 0 || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
 }
 
 /* The one message of a sink that stops (a full disk, a reader gone), instead of failing the
@@ -85,6 +100,7 @@ static void publish(obs_sink *s, int fd, bool owned)
     pthread_mutex_lock(&s->replacing);
     int old = atomic_load(&s->active), next = !old;
     drain(&s->writers[next]); /* writers that saw the slot before the last replacement, leaving */
+    atomic_store(&s->plain[next], fd >= 0 && !can_raise_sigpipe(fd));
     atomic_store(&s->fd[next], fd);
     s->owned[next] = owned ? fd : -1;
     atomic_store(&s->active, next);
@@ -151,7 +167,8 @@ void obs_sink_write(obs_sink *s, const void *rec, size_t len)
     int saved = errno; /* the watched call's errno is the caller's business */
     int at = enter(s);
     int fd = atomic_load(&s->fd[at]);
-    ssize_t n = fd >= 0 ? write_unsignalled(fd, rec, len) : (ssize_t)len;
+    ssize_t n = fd < 0 ? (ssize_t)len : atomic_load(&s->plain[at]) ? write_plain(fd, rec, len)
+                                                                   : write_unsignalled(fd, rec, len);
     if (n != (ssize_t)len && atomic_compare_exchange_strong(&s->fd[at], &fd, -1))
         stopped(s, n); /* the descriptor stays open until the slot is retired: others may be on it */
     atomic_fetch_sub(&s->writers[at], 1);

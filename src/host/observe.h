@@ -23,6 +23,7 @@ typedef struct obs_sink {
     atomic_int active;        /* the slot writers use */
     atomic_int fd[2];         /* -1: off, or stopped by a failed write */
     atomic_uint writers[2];   /* writes in flight on each slot */
+    atomic_bool plain[2];     /* the slot's fd cannot raise SIGPIPE (a file): one write(2) a record */
     int owned[2];             /* the descriptor to close when the slot is retired, -1: not ours */
     pthread_mutex_t replacing; /* one replacement at a time; guards owned */
     const char *name;         /* "trace", "pcap", "keylog": for the one message when it fails */
