@@ -947,6 +947,45 @@ static void test_datagrams_in_the_pcap(void **state)
     assert_string_equal(sh("tshark -r %s -T fields -e ip.dst | tail -1", path("udp.pcap")), "192.168.0.20\n");
 }
 
+/* A Wi-Fi drop (linkdown) under a conversation of two sockets here: after the data before it,
+ * nothing more. lwIP's tcp_abort cannot send its RST through a netif that is down, and the
+ * kernel's FIN (the fault module shuts the sockets) and the closes are not the board's. */
+static void test_a_link_drop_writes_nothing_more(void **state)
+{
+    (void)state;
+    need_tshark();
+    int port;
+    usocket *listener = tu_usock_listener(2, &port);
+    assert_int_equal(upy_config_pcap(path("drop.pcap")), 0);
+    usocket *c = tu_tcp();
+    usocket_addr to = {"192.168.0.41", port};
+    assert_int_equal(usocket_connect(c, &to), 0);
+    usocket_addr from;
+    usocket *a = usocket_accept(listener, &from);
+    assert_non_null(a);
+    assert_int_equal(usocket_send(c, "before", 6), 6);
+    char buf[8];
+    assert_int_equal(usocket_recv(a, buf, sizeof buf), 6);
+    assert_int_equal(upy_config_faults("linkdown at=0s for=3600s"), 0);
+    assert_int_equal(usocket_recv(c, buf, sizeof buf), -1);
+    assert_true(upy_exc_is_errno(UERRNO_ECONNABORTED));
+    assert_int_equal(usocket_send(a, "after", 5), -1);
+    assert_true(upy_exc_is_errno(UERRNO_ECONNABORTED));
+    usocket_release(c);
+    usocket_release(a);
+    usocket_release(listener);
+    assert_int_equal(upy_config_faults(""), 0);
+    assert_int_equal(upy_config_pcap(""), 0);
+
+    assert_clean_pcap(path("drop.pcap"));
+    /* SYN, SYN-ACK, ACK, the data: no FIN, no RST, nothing after */
+    assert_string_equal(sh("tshark -r %s -Y tcp | wc -l", path("drop.pcap")), "4\n");
+    assert_string_equal(sh("tshark -r %s -Y \"tcp.flags.fin == 1 || tcp.flags.reset == 1\" | wc -l",
+                           path("drop.pcap")), "0\n");
+    assert_string_equal(sh("tshark -r %s -Y \"tcp.len > 0\" -T fields -e tcp.payload", path("drop.pcap")),
+                        "6265666f7265\n");
+}
+
 /* A delayed connection (fault injection's delay line, docs/faults.md) between two sockets of this
  * process is one conversation too, whichever end is delayed: the real connection leaves from the
  * client socket's own port, and a delayed accepted socket is known by the real connection's
@@ -1251,6 +1290,7 @@ int main(void)
         cmocka_unit_test_teardown(test_trace_replaced_while_written, stop_left_server),
         cmocka_unit_test(test_trace_holds_4096_bytes_utf8_names_and_link_drops),
         cmocka_unit_test(test_datagrams_in_the_pcap),
+        cmocka_unit_test(test_a_link_drop_writes_nothing_more),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

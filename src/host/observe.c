@@ -230,6 +230,8 @@ static int on_connect_result(host_sock *s, int (*next)(host_sock *))
 /* An injected fault, as it fires: one record naming the rule (its place in the set). */
 static void on_fault(const host_sock *s, const char *effect, int rule)
 {
+    if (s && s->type == 1 && strcmp(effect, "linkdown") == 0 && pcap_on())
+        pcap_dropped(s); /* off the LAN: whatever the kernel does with the socket now is not sent */
     if (!obs_sink_on(&trace))
         return;
     trace_rec r;

@@ -117,5 +117,6 @@ void pcap_sending(host_sock *s);                    /* before a datagram goes ou
 void pcap_data(host_sock *s, bool sent, const void *data, size_t len, const host_addr *addr);
 void pcap_end(host_sock *s, bool sent, bool reset); /* FIN or RST, sent by s or by its peer */
 void pcap_closed(host_sock *s);                     /* s is gone: FIN if none was sent */
+void pcap_dropped(const host_sock *s);              /* the link went down under s: nothing more */
 
 #endif

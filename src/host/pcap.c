@@ -25,7 +25,7 @@ struct conv {
     host_addr hl, hp;        /* end 0's kernel addresses */
     host_addr dev[2];        /* end 0's device address, its peer's */
     uint32_t next[2];        /* next sequence number sent from dev[0], from dev[1] */
-    bool fin[2], reset, shaken;
+    bool fin[2], reset, shaken; /* reset: over, nothing more is written (an RST, a link drop) */
     bool half;               /* a non-blocking connect's SYN, its answer not seen yet */
 };
 
@@ -289,7 +289,7 @@ void pcap_data(host_sock *s, bool sent, const void *data, size_t len, const host
     pthread_mutex_lock(&lock);
     int end;
     struct conv *c = find(s->id, &end);
-    if (c) {
+    if (c && !c->reset) {
         shake_late(c, end, s);
         int d = sent ? end : !end;
         const uint8_t *p = data;
@@ -315,6 +315,18 @@ void pcap_end(host_sock *s, bool sent, bool reset)
             c->reset = true; /* nothing follows a reset */
         else
             segment(c, !d, FRAME_ACK, NULL, 0);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void pcap_dropped(const host_sock *s)
+{
+    pthread_mutex_lock(&lock);
+    int end;
+    struct conv *c = find(s->id, &end);
+    if (c) { /* lwIP's tcp_abort would send an RST, but not through a netif that is down */
+        c->half = false;
+        c->reset = true;
     }
     pthread_mutex_unlock(&lock);
 }
