@@ -348,8 +348,10 @@ int usocket_connect(usocket *s, const usocket_addr *addr)
         rc = lwip_err(UERRNO_EBADF);
     if (rc == 0) {
         vnet_log("connect", addr, to);
-        if (s->layer && s->layer->connected)
-            rc = s->layer->connected(s);
+        if (s->layer && s->layer->connected && (rc = s->layer->connected(s)) < 0)
+            /* the seam's record is the TCP connect's (0): this one is the call's, as it raises */
+            UPY__TRACE_CALL("connect", &c->hs, rc, {"dev", OBSERVE_ADDR, .addr = dev},
+                            {"host", OBSERVE_ADDR, .addr = to});
     }
     sock_leave(c);
     return rc < 0 ? upy__raise(rc) : 0;

@@ -986,6 +986,34 @@ static void test_a_link_drop_writes_nothing_more(void **state)
                         "6265666f7265\n");
 }
 
+/* A TLS socket's connect whose handshake fails: the seam's record of the TCP connect (0), then
+ * the call's own connect record with the mbedTLS code it raises (-80: the peer reset it in the
+ * handshake), then the raise; the last record before the raise says what the call did. */
+static void test_a_failed_tls_connect_records_its_code(void **state)
+{
+    (void)state;
+    tu_tls_script sc = {.start = TU_TLS_RAW_RST};
+    int port;
+    tu_tls_peer *peer = tu_tls_peer_start(&sc, &port);
+    assert_int_equal(upy_config_trace(path("tlsfail.jsonl")), 0);
+    tu_tls_pair p;
+    assert_int_equal(tu_tls_pair_connect(&p, port, NULL), -1);
+    assert_true(upy_exc_is_errno(-80));
+    int fd = usocket_fileno(p.ssl);
+    assert_int_equal(upy_config_trace(""), 0);
+    assert_true(tu_tls_peer_join(peer, NULL, WAIT_MS));
+    tu_tls_pair_release(&p);
+
+    const char *trace = sh("cat %s", path("tlsfail.jsonl"));
+    assert_int_equal(records(trace, "connect", -2, ""), 2);
+    char fields[120];
+    snprintf(fields, sizeof fields, "\"dev\":\"127.0.0.1:%d\",\"host\":\"127.0.0.1:%d\",\"errno\":-80}", port,
+             port);
+    assert_int_equal(records(trace, "connect", fd, fields), 1);
+    const char *failed = strstr(trace, fields), *raised = strstr(trace, "\"call\":\"raise\"");
+    assert_true(failed && raised && failed < raised);
+}
+
 /* A delayed connection (fault injection's delay line, docs/faults.md) between two sockets of this
  * process is one conversation too, whichever end is delayed: the real connection leaves from the
  * client socket's own port, and a delayed accepted socket is known by the real connection's
@@ -1291,6 +1319,7 @@ int main(void)
         cmocka_unit_test(test_trace_holds_4096_bytes_utf8_names_and_link_drops),
         cmocka_unit_test(test_datagrams_in_the_pcap),
         cmocka_unit_test(test_a_link_drop_writes_nothing_more),
+        cmocka_unit_test_teardown(test_a_failed_tls_connect_records_its_code, stop_left_server),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
