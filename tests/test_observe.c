@@ -1014,6 +1014,42 @@ static void test_a_failed_tls_connect_records_its_code(void **state)
     assert_true(failed && raised && failed < raised);
 }
 
+/* An injected FIN (fault `fin`) between two sockets here is the peer's FIN in the pcap, written
+ * when the program reads the end; the peer's own close later adds nothing. */
+static void test_an_injected_fin_here_is_a_fin(void **state)
+{
+    (void)state;
+    need_tshark();
+    int port;
+    usocket *listener = tu_usock_listener(2, &port);
+    char rule[48];
+    snprintf(rule, sizeof rule, "fin *:%d after=4", port);
+    assert_int_equal(upy_config_faults(rule), 0);
+    assert_int_equal(upy_config_pcap(path("fin.pcap")), 0);
+    usocket *c = tu_tcp();
+    usocket_addr to = {"192.168.0.42", port}, from;
+    assert_int_equal(usocket_connect(c, &to), 0);
+    usocket *a = usocket_accept(listener, &from);
+    assert_non_null(a);
+    assert_int_equal(usocket_send(a, "abcd", 4), 4);
+    char buf[8];
+    assert_true(tu_usock_ready(c, POLLIN, WAIT_MS));
+    assert_int_equal(usocket_recv(c, buf, sizeof buf), 4);
+    assert_int_equal(usocket_recv(c, buf, sizeof buf), 0);
+    usocket_release(c);
+    usocket_release(a);
+    usocket_release(listener);
+    assert_int_equal(upy_config_pcap(""), 0);
+    assert_int_equal(upy_config_faults(""), 0);
+
+    assert_clean_pcap(path("fin.pcap"));
+    /* the peer's first (the one injected), then the board's at close */
+    assert_string_equal(sh("tshark -r %s -Y \"tcp.flags.fin == 1\" -T fields -e ip.src", path("fin.pcap")),
+                        "192.168.0.42\n192.168.0.249\n");
+    /* 3 handshake, the data, FIN + ACK each way */
+    assert_string_equal(sh("tshark -r %s -Y tcp | wc -l", path("fin.pcap")), "8\n");
+}
+
 /* A delayed connection (fault injection's delay line, docs/faults.md) between two sockets of this
  * process is one conversation too, whichever end is delayed: the real connection leaves from the
  * client socket's own port, and a delayed accepted socket is known by the real connection's
@@ -1319,6 +1355,7 @@ int main(void)
         cmocka_unit_test(test_trace_holds_4096_bytes_utf8_names_and_link_drops),
         cmocka_unit_test(test_datagrams_in_the_pcap),
         cmocka_unit_test(test_a_link_drop_writes_nothing_more),
+        cmocka_unit_test(test_an_injected_fin_here_is_a_fin),
         cmocka_unit_test_teardown(test_a_failed_tls_connect_records_its_code, stop_left_server),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -307,7 +307,9 @@ void pcap_end(host_sock *s, bool sent, bool reset)
     int end;
     struct conv *c = find(s->id, &end);
     int d = c ? (sent ? end : !end) : 0;
-    if (c && (sent || c->ids[1] == 0) && !c->fin[d] && !c->reset) {
+    /* learned by a receive, also when the peer is ours: an injected FIN or RST has no close of
+     * the peer to write it (a real one was written by that close, so fin or reset is set) */
+    if (c && !c->fin[d] && !c->reset) {
         shake_late(c, end, s);
         c->fin[d] = true;
         segment(c, d, reset ? FRAME_RST | FRAME_ACK : FRAME_FIN | FRAME_ACK, NULL, 0);
